@@ -1,0 +1,119 @@
+"""Grading many notebooks: finding them, naming students, running them in parallel, in order."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from grader import cases as case_builder
+from grader import grading, notebook
+from grader.assignment import Assignment, Rubric
+from grader.errors import ConfigError
+from grader.models import ERROR, INVALID, Case, Grade, Submission
+from grader.sandbox.pool import Pool
+
+SKIPPED_FOLDERS = frozenset({".ipynb_checkpoints", "__MACOSX", "__pycache__", ".git"})
+
+
+def find_submissions(paths: Iterable[Path], notebook_name: str | None = None) -> list[Submission]:
+    """Every notebook named by `paths` (folders searched recursively), sorted, checkpoints skipped."""
+    found: dict[Path, Submission] = {}
+    stem = Path(notebook_name).stem if notebook_name else None
+    for given in paths:
+        if given.is_dir():
+            for path in sorted(given.rglob("*.ipynb")):
+                relative = path.relative_to(given)
+                if any(part in SKIPPED_FOLDERS or part.startswith(".") for part in relative.parts[:-1]):
+                    continue
+                if path.is_file():
+                    student = relative.parts[0] if len(relative.parts) > 1 else path.stem
+                    found.setdefault(path.resolve(), Submission(path, str(path), student))
+        else:
+            student = given.parent.name if stem and given.stem == stem and given.parent.name else given.stem
+            found.setdefault(given.resolve(), Submission(given, str(given), student or given.stem))
+    return list(found.values())
+
+
+def resolve_assignment_name(available: list[str], requested: str | None, submissions: list[Submission]) -> str:
+    """--assignment, else the name the notebooks' metadata agree on, else the only assignment."""
+    if requested:
+        return requested
+    if len(available) == 1:
+        return available[0]
+    if not available:
+        raise ConfigError("the solutions folder holds no assignment (no */rubric.toml)")
+    named = set()
+    for submission in submissions:
+        try:
+            named.add(notebook.read(submission.path).assignment)
+        except notebook.InvalidNotebook:
+            continue
+    named.discard(None)
+    if len(named) == 1:
+        return named.pop()
+    raise ConfigError(f"cannot tell which assignment to grade ({', '.join(available)}): pass --assignment NAME")
+
+
+def rubric_with(rubric: Rubric, timeout: float | None) -> Rubric:
+    """The rubric with the user's --timeout, keeping the inner budgets within it."""
+    if timeout is None:
+        return rubric
+    limits = dataclasses.replace(
+        rubric.limits,
+        timeout=timeout,
+        statement=min(rubric.limits.statement, timeout / 4),
+        call=min(rubric.limits.call, timeout / 4),
+    )
+    return dataclasses.replace(rubric, limits=limits)
+
+
+class Grader:
+    """Grades submissions of one assignment against cases built once per run."""
+
+    def __init__(self, assignment: Assignment, seed: int, jobs: int, timeout: float | None = None) -> None:
+        self.assignment = assignment
+        self.rubric = rubric_with(assignment.rubric, timeout)
+        self.cases: list[Case] = case_builder.build(assignment, seed)
+        self.jobs = max(1, jobs)
+        wire = [{"name": case.name,
+                 "arguments": {name: case_builder.to_wire(value) for name, value in case.arguments.items()}}
+                for case in self.cases]
+        self._pool = Pool(wire, self.jobs)
+
+    def grade_all(self, submissions: list[Submission]) -> Iterator[Grade]:
+        """Grades in the order of `submissions`, whatever the number of parallel jobs."""
+        if self.jobs == 1:
+            yield from map(self.grade, submissions)
+            return
+        with ThreadPoolExecutor(max_workers=self.jobs) as executor:
+            yield from executor.map(self.grade, submissions)
+
+    def grade(self, submission: Submission) -> Grade:
+        rubric = self.rubric
+        try:
+            book = notebook.read(submission.path)
+        except notebook.InvalidNotebook as error:
+            return grading.unjudged(submission, rubric, INVALID, [f"{submission.given} {error}"])
+        if not book.cells:
+            return grading.unjudged(submission, rubric, ERROR, [f"the notebook has no code cells, so no {rubric.function}()"])
+        job = {
+            "cells": [{"index": cell.index, "source": cell.source} for cell in book.cells],
+            "function": rubric.function,
+            "parameters": list(self.assignment.reference.parameters),
+            "steps": list(rubric.step_names),
+            "returns": list(rubric.returns),
+            "limits": rubric.limits.as_wire(),
+        }
+        reply = self._pool.run(job)
+        return grading.judge(submission, rubric, self.cases, reply, self.assignment.reference)
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def __enter__(self) -> Grader:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()

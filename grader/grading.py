@@ -1,0 +1,373 @@
+"""Turning a sandboxed run into a grade: per-step verdicts over all cases, scoring, messages.
+
+Runs in the grader's process on plain data only: the child's document is validated here,
+every value decoded into a float64 array, and the student's objects never exist here.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from grader import compare, values
+from grader.assignment import Reference, Rubric
+from grader.compare import Check
+from grader.models import ERROR, FAIL, GRADED, INVALID, MISSING, NOT_RUN, PASS, TIMEOUT, Case, Grade, StepResult, Submission
+from grader.sandbox.pool import SandboxReply
+
+_ABSENT = object()
+_MAX_WARNINGS = 10
+_HIDDEN_EXAMPLES = 3
+
+
+class MalformedResult(Exception):
+    """The child's document does not have the promised form (a bug, or forged by the student)."""
+
+
+@dataclass(frozen=True)
+class CaseRun:
+    """What the student's function produced on one case, decoded."""
+
+    values: dict
+    """Step name -> float64 array, a reason string (unusable value), or None; absent if never assigned."""
+    exception: str | None
+    """The exception it raised, with the place in the notebook, if any."""
+    mutated: tuple[str, ...]
+    """Arguments it changed in place."""
+    returned_problem: str | None
+    """What was wrong with the returned value's form, if anything."""
+
+
+@dataclass(frozen=True)
+class StudentRun:
+    """The whole child document, validated."""
+
+    function: str
+    syntax_error: str | None
+    stopped: str | None
+    cases: tuple[CaseRun, ...]
+    warnings: tuple[str, ...]
+    notes: tuple[str, ...]
+
+
+def unjudged(submission: Submission, rubric: Rubric, status: str, messages: list[str], *,
+             output: str = "", seconds: float = 0.0) -> Grade:
+    """A grade for a submission whose steps could not be judged."""
+    reason = {INVALID: "the notebook could not be read", TIMEOUT: "the code ran out of time",
+              ERROR: "the code could not be run"}[status]
+    steps = tuple(StepResult(step.name, NOT_RUN, 0.0, step.points, 0, 0, f"not judged: {reason}") for step in rubric.steps)
+    return Grade(submission, status, 0.0, rubric.max_score, steps, (), tuple(messages), None, output, seconds)
+
+
+def judge(submission: Submission, rubric: Rubric, cases: list[Case], reply: SandboxReply,
+          reference: Reference | None = None) -> Grade:
+    """Grade one submission from its sandbox reply. `reference` enables error carried forward."""
+    output = _output_excerpt(reply)
+    if reply.failure:
+        return unjudged(submission, rubric, ERROR, [reply.failure], output=output, seconds=reply.seconds)
+    if reply.document is None:
+        if reply.timed_out:
+            message = f"stopped after {rubric.limits.timeout:g} s without finishing: is there an endless loop?"
+            return unjudged(submission, rubric, TIMEOUT, [message], output=output, seconds=reply.seconds)
+        message = f"the notebook's code ended the grading process before it could report ({reply.exit})"
+        return unjudged(submission, rubric, ERROR, [message], output=output, seconds=reply.seconds)
+    try:
+        run = parse(reply.document, rubric, cases)
+    except MalformedResult as error:
+        message = f"the sandboxed run sent back a result that is not well formed ({error})"
+        return unjudged(submission, rubric, ERROR, [message], output=output, seconds=reply.seconds)
+    context = list(run.notes) + list(run.warnings)
+    if run.function != "defined":
+        if run.syntax_error:
+            message = f"{rubric.function}() could not be read: {run.syntax_error}"
+        elif run.function == "missing":
+            message = f"the notebook defines no function named {rubric.function}()"
+        else:
+            message = f"{rubric.function} is {run.function}"
+        return unjudged(submission, rubric, ERROR, [message] + context, output=output, seconds=reply.seconds)
+    if run.stopped == "timeout":
+        limit = rubric.limits.call
+        message = f"{rubric.function}() did not finish within {limit:g} s on a case: is there an endless loop?"
+        return unjudged(submission, rubric, TIMEOUT, [message] + context, output=output, seconds=reply.seconds)
+    return _Judgement(submission, rubric, cases, run, reference).grade(context, output, reply.seconds)
+
+
+def _output_excerpt(reply: SandboxReply) -> str:
+    text = reply.stdout[:2000]
+    if reply.stdout_bytes > len(reply.stdout[:2000].encode()):
+        text += f"\n[... {reply.stdout_bytes} bytes in all]"
+    return text
+
+
+def parse(document: dict, rubric: Rubric, cases: list[Case]) -> StudentRun:
+    """Validate the child's document strictly and decode its values."""
+    try:
+        if "internal" in document:
+            raise MalformedResult("the runner failed: " + str(document["internal"])[-300:])
+        function = _text(document["function"])
+        raw_cases = document["cases"]
+        if not isinstance(raw_cases, list) or len(raw_cases) > len(cases):
+            raise MalformedResult("wrong number of cases")
+        if function == "defined" and document.get("stopped") is None and len(raw_cases) != len(cases):
+            raise MalformedResult("wrong number of cases")
+        syntax = document.get("syntax_error")
+        syntax_text = None
+        if isinstance(syntax, dict):
+            syntax_text = f"cell {syntax.get('cell')}, line {syntax.get('line')}: {_text(syntax.get('message'))}"
+        return StudentRun(
+            function=function,
+            syntax_error=syntax_text,
+            stopped=document.get("stopped") if document.get("stopped") in (None, "timeout") else "timeout",
+            cases=tuple(_parse_case(raw, case, rubric) for raw, case in zip(raw_cases, cases)),
+            warnings=tuple(_located(entry, "warning") for entry in document.get("warnings", [])),
+            notes=tuple(_located(entry, "note") for entry in document.get("notes", [])),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise MalformedResult(f"{type(error).__name__}: {error}") from None
+
+
+def _text(value, limit: int = 400) -> str:
+    if not isinstance(value, str):
+        raise TypeError("expected text")
+    return value[:limit]
+
+
+def _located(entry: dict, kind: str) -> str:
+    return f"{kind}: cell {int(entry['cell'])}, line {int(entry['line'])}: {_text(entry['message'])}"
+
+
+def _parse_case(raw: dict, case: Case, rubric: Rubric) -> CaseRun:
+    if raw["name"] != case.name:
+        raise MalformedResult("cases out of order")
+    found: dict = {}
+    for name, encoded in raw["locals"].items():
+        if name not in case.expected:
+            raise MalformedResult(f"unknown step {name!r}")
+        found[name] = values.decode(encoded)
+    problem = None
+    returned = raw.get("returned")
+    exception = raw.get("exception")
+    if returned is not None:
+        kind = returned["kind"]
+        if kind == "sequence":
+            items = returned["values"]
+            if not isinstance(items, list) or len(items) != len(rubric.returns):
+                raise MalformedResult("returned values of the wrong length")
+            found.update(zip(rubric.returns, (values.decode(item) for item in items)))
+        else:
+            wanted = f"({', '.join(rubric.returns)})"
+            if kind == "none":
+                problem = f"{rubric.function}() returned None; it must return {wanted}"
+            elif kind == "length":
+                problem = f"{rubric.function}() returned {int(returned['length'])} values; it must return {wanted}"
+            else:
+                problem = f"{rubric.function}() returned a {_text(returned['type'], 80)}; it must return {wanted}"
+            found.update({name: problem for name in rubric.returns})
+    exception_text = None
+    if exception is not None:
+        where = f" (cell {int(exception['cell'])}, line {int(exception['line'])})" if exception.get("cell") else ""
+        exception_text = _text(exception["message"]) + where
+    mutated = tuple(name for name in raw.get("mutated", []) if isinstance(name, str))[:10]
+    return CaseRun(found, exception_text, mutated, problem)
+
+
+class _Judgement:
+    """The step-by-step verdict on a run that completed."""
+
+    def __init__(self, submission, rubric: Rubric, cases: list[Case], run: StudentRun, reference: Reference | None):
+        self.submission, self.rubric, self.cases, self.run, self.reference = submission, rubric, cases, run, reference
+        self.hidden_total = sum(not case.public for case in cases)
+
+    def grade(self, context: list[str], output: str, seconds: float) -> Grade:
+        rubric, run = self.rubric, self.run
+        checks = {step.name: [self._check(step.name, index) for index in range(len(run.cases))] for step in rubric.steps}
+        results = [self._step_result(step, checks[step.name]) for step in rubric.steps]
+        deltas_right = all(
+            result.status == PASS and not result.carried_forward for result in results if result.name in rubric.returns
+        )
+        if deltas_right:
+            results = [self._implied(result) for result in results]
+        first_wrong = next((r.name for r in results if r.status == FAIL), None)
+        if first_wrong is None and not deltas_right and not self._not_attempted():
+            first_wrong = next((r.name for r in results if r.status == MISSING), None)
+        results = [self._with_public_values(result) if result.name == first_wrong else result for result in results]
+        messages = self._messages(results, first_wrong)
+        raised = sum(case.exception is not None for case in run.cases)
+        status = ERROR if run.cases and raised == len(run.cases) else GRADED
+        score = round(sum(result.score for result in results), 4)
+        return Grade(self.submission, status, score, rubric.max_score, tuple(results), (),
+                     tuple(messages + context[: _MAX_WARNINGS] + self._more(context)), first_wrong, output, seconds)
+
+    @staticmethod
+    def _more(context: list[str]) -> list[str]:
+        hidden = len(context) - _MAX_WARNINGS
+        return [f"... and {hidden} more warnings"] if hidden > 0 else []
+
+    def _value(self, step: str, index: int):
+        return self.run.cases[index].values.get(step, _ABSENT)
+
+    def _check(self, step: str, index: int) -> tuple[Check, bool]:
+        """(check against the reference, passed only thanks to error carried forward)."""
+        case = self.cases[index]
+        got = self._value(step, index)
+        direct = compare.check(None if got is _ABSENT else got, case.expected[step], self.rubric.tolerance)
+        if direct.ok or got is _ABSENT or got is None or isinstance(got, str):
+            return direct, False
+        carried = self._carried_expected(step, index)
+        if carried is not None and compare.check(got, carried, self.rubric.tolerance).ok:
+            return compare.PASSED, True
+        return direct, False
+
+    def _carried_expected(self, step: str, index: int) -> np.ndarray | None:
+        """What the reference computes for `step` from the student's own earlier step values."""
+        if self.reference is None:
+            return None
+        case = self.cases[index]
+        scope = {name: np.array(value, copy=True) if isinstance(value, np.ndarray) else value
+                 for name, value in case.arguments.items()}
+        changed = False
+        for earlier in self.rubric.step_names:
+            if earlier == step:
+                break
+            got = self._value(earlier, index)
+            usable = isinstance(got, np.ndarray) and not compare.check(got, case.expected[earlier], self.rubric.tolerance).ok
+            scope[earlier] = got if usable else case.expected[earlier]
+            changed = changed or usable
+        if not changed:
+            return None
+        try:
+            with np.errstate(all="ignore"):
+                value = values.decode(values.encode(self.reference.evaluate(step, scope)))
+        except Exception:  # the student's shapes may not fit the formula at all
+            return None
+        return value if isinstance(value, np.ndarray) else None
+
+    def _step_result(self, step, checks: list[tuple[Check, bool]]) -> StepResult:
+        total = len(self.cases)
+        got_any = [self._value(step.name, i) for i in range(len(self.run.cases))]
+        if all(value is _ABSENT or value is None for value in got_any):
+            if got_any and all(value is None for value in got_any):
+                message = "not attempted: still None"
+            else:
+                message = f"no variable named {step.name} in {self.rubric.function}()"
+            if len(self.run.cases) < total:
+                message += " (not every case ran)"
+            return StepResult(step.name, MISSING, 0.0, step.points, 0, total, message)
+        passed = sum(check.ok for check, _ in checks)
+        carried = any(was_carried for _, was_carried in checks)
+        if passed == total:
+            if carried:
+                upstream = self._wrong_upstream(step.name)
+                credit = self.rubric.carried_forward_credit
+                message = f"correct given your own {upstream} (error carried forward)"
+                if credit < 1:
+                    message += f": {credit:.0%} of the points"
+                return StepResult(step.name, PASS, step.points * credit, step.points, passed, total, message, True)
+            return StepResult(step.name, PASS, step.points, step.points, passed, total, f"correct on all {total} cases")
+        return StepResult(step.name, FAIL, 0.0, step.points, passed, total, self._failure_message(step.name, checks))
+
+    def _wrong_upstream(self, step: str) -> str:
+        names = []
+        for earlier in self.rubric.step_names:
+            if earlier == step:
+                break
+            for index, case in enumerate(self.cases[: len(self.run.cases)]):
+                got = self._value(earlier, index)
+                if isinstance(got, np.ndarray) and not compare.check(got, case.expected[earlier], self.rubric.tolerance).ok:
+                    names.append(earlier)
+                    break
+        return ", ".join(names) or "earlier steps"
+
+    def _failure_message(self, step: str, checks: list[tuple[Check, bool]]) -> str:
+        parts = []
+        ran = len(self.run.cases)
+        public = [i for i in range(ran) if self.cases[i].public]
+        hidden = [i for i in range(ran) if not self.cases[i].public]
+        for i in public:
+            check = checks[i][0]
+            parts.append("public case: " + ("right" if check.ok else f"{step} {self._absent_reason(step, i, check)}"))
+        wrong_hidden = [i for i in hidden if not checks[i][0].ok]
+        if hidden:
+            if wrong_hidden:
+                kinds = Counter(_hidden_kind(checks[i][0]) for i in wrong_hidden)
+                examples = "; ".join(dict.fromkeys(self.cases[i].label for i in wrong_hidden[:_HIDDEN_EXAMPLES]))
+                parts.append(f"hidden cases: wrong on {len(wrong_hidden)} of {self.hidden_total} "
+                             f"({', '.join(kinds)}; e.g. {examples})")
+            else:
+                parts.append(f"hidden cases: right on all {self.hidden_total}")
+        if ran < len(self.cases):
+            parts.append(f"{len(self.cases) - ran} cases did not run")
+        return "; ".join(parts)
+
+    def _absent_reason(self, step: str, index: int, check: Check) -> str:
+        case_run = self.run.cases[index]
+        if check.kind == compare.MISSING and case_run.exception:
+            return f"has no value: {self.rubric.function}() raised {case_run.exception} before computing it"
+        if check.kind == compare.MISSING and self._value(step, index) is _ABSENT:
+            return f"has no value: no variable named {step}"
+        return check.detail
+
+    def _implied(self, result: StepResult) -> StepResult:
+        if result.status == PASS and not result.carried_forward:
+            return result
+        if result.status == MISSING:
+            message = f"not found under this name, but your {' and '.join(self.rubric.returns)} are right, so it counts as right"
+        else:
+            message = f"your {result.name} differs from the expected value, but your {' and '.join(self.rubric.returns)} are right, so it counts as right"
+        return StepResult(result.name, PASS, result.max_score, result.max_score, result.cases_total,
+                          result.cases_total, message)
+
+    def _with_public_values(self, result: StepResult) -> StepResult:
+        for index, case in enumerate(self.cases[: len(self.run.cases)]):
+            if case.public:
+                got = self._value(result.name, index)
+                return StepResult(result.name, result.status, result.score, result.max_score, result.cases_passed,
+                                  result.cases_total, result.message, result.carried_forward,
+                                  compare.format_value(None if got is _ABSENT else got),
+                                  compare.format_value(case.expected[result.name]))
+        return result
+
+    def _not_attempted(self) -> bool:
+        """Every step of every case still None, as in the untouched stub."""
+        run = self.run
+        return (all(value is None for case in run.cases for value in case.values.values())
+                and not any(case.exception for case in run.cases))
+
+    def _messages(self, results: list[StepResult], first_wrong: str | None) -> list[str]:
+        rubric, run = self.rubric, self.run
+        messages = []
+        if self._not_attempted():
+            messages.append(f"Not attempted yet: every step of {rubric.function}() is still None.")
+        elif first_wrong is not None:
+            step = next(s for s in rubric.steps if s.name == first_wrong)
+            messages.append(f"First wrong step: {first_wrong}. Hint: {step.hint}" if step.hint else f"First wrong step: {first_wrong}.")
+        elif all(result.status == PASS for result in results):
+            messages.append("All steps are right.")
+        raised = [case.exception for case in run.cases if case.exception]
+        if raised:
+            common, count = Counter(raised).most_common(1)[0]
+            messages.append(f"{rubric.function}() raised an exception on {len(raised)} of {len(run.cases)} cases: {common}"
+                            + (f" (and {len(raised) - count} others)" if count < len(raised) else ""))
+        problems = [case.returned_problem for case in run.cases if case.returned_problem]
+        if problems:
+            messages.append(problems[0])
+        mutated = sorted({name for case in run.cases for name in case.mutated})
+        if mutated:
+            names = ", ".join(mutated)
+            messages.append(f"{rubric.function}() changes its argument(s) {names} in place; "
+                            "a function like this should leave its inputs unchanged (work on a copy).")
+        return messages
+
+
+def _hidden_kind(check: Check) -> str:
+    """What went wrong on a hidden case, in words that reveal no expected value."""
+    return {
+        compare.MISSING: "no value",
+        compare.TYPE: "not a number or array",
+        compare.SHAPE: "wrong shape",
+        compare.TRANSPOSED: "transposed",
+        compare.NONFINITE: "NaN or infinite values",
+        compare.VALUES: "wrong values",
+    }[check.kind]

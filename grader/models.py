@@ -1,0 +1,136 @@
+"""The data that flows through the grader: rubric, cases, step results, grades."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+# Submission statuses (DESIGN.md §5).
+GRADED, ERROR, TIMEOUT, INVALID = "graded", "error", "timeout", "invalid"
+# Step statuses.
+PASS, FAIL, MISSING, NOT_RUN = "pass", "fail", "missing", "not_run"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One graded step of the function, in the rubric's order."""
+
+    name: str
+    """Stable identifier, also the variable name expected in the student's function."""
+    points: float
+    """Points for a step that passes on every case."""
+    hint: str
+    """A nudge for a student whose step is wrong; never the answer."""
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """Element-wise closeness: |got - expected| <= atol + rtol * |expected|."""
+
+    rtol: float
+    atol: float
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one submission's run."""
+
+    timeout: float
+    """Wall-clock seconds for the whole submission."""
+    statement: float
+    """Seconds one top-level statement may take before it is cut (with a warning)."""
+    call: float
+    """Seconds one call of the graded function may take."""
+    memory_mb: int = 1024
+    """Address-space cap of the child process."""
+    output_bytes: int = 1024 * 1024
+    """Cap on what the child may write to any file, its captured stdout/stderr included."""
+
+    def as_wire(self) -> dict:
+        return {"timeout": self.timeout, "statement": self.statement, "call": self.call,
+                "memory_mb": self.memory_mb, "output_bytes": self.output_bytes}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One set of arguments for the graded function, with the reference's value of every step."""
+
+    name: str
+    """"public", or "hidden-N"."""
+    label: str
+    """What the inputs look like (shapes, saturation); safe to show to students."""
+    public: bool
+    """Whether the inputs and expected values may be shown."""
+    arguments: dict[str, Any]
+    """The graded function's arguments by parameter name (floats, numpy scalars and arrays)."""
+    expected: dict[str, np.ndarray]
+    """The reference's float64 value of every step."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A notebook to grade."""
+
+    path: Path
+    """Where the notebook is."""
+    given: str
+    """The path as the user gave it (or as found under a folder the user gave)."""
+    student: str
+    """Student id derived from the path."""
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """The verdict on one step over all cases."""
+
+    name: str
+    status: str
+    """One of pass, fail, missing, not_run."""
+    score: float
+    max_score: float
+    cases_passed: int
+    cases_total: int
+    message: str
+    """One sentence for the student."""
+    carried_forward: bool = False
+    """Passed only when judged from the student's own (wrong) earlier steps."""
+    public_got: str | None = None
+    """The student's value on the public case, formatted, for the first wrong step."""
+    public_expected: str | None = None
+    """The expected value on the public case, formatted, for the first wrong step."""
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """A known mistake recognised in a step."""
+
+    step: str
+    misconception: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Grade:
+    """The verdict on one submission."""
+
+    submission: Submission
+    status: str
+    """One of graded, error, timeout, invalid."""
+    score: float
+    max_score: float
+    steps: tuple[StepResult, ...]
+    diagnoses: tuple[Diagnosis, ...] = ()
+    messages: tuple[str, ...] = ()
+    """Sentences for the student: what went wrong, warnings about the notebook, notes."""
+    first_wrong_step: str | None = None
+    output: str = ""
+    """An excerpt of what the student's code printed."""
+    seconds: float = 0.0
+    """Wall-clock time of the sandboxed run."""
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.score / self.max_score if self.max_score else 0.0

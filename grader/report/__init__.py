@@ -1,0 +1,1 @@
+"""Rendering grades: one module per output format."""

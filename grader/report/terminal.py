@@ -1,0 +1,87 @@
+"""What a student (or an instructor scrolling a class) reads in the terminal.
+
+Colours are ANSI codes; the command line strips them when the output is not a terminal.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from grader.models import ERROR, FAIL, GRADED, INVALID, MISSING, NOT_RUN, PASS, TIMEOUT, Grade, StepResult
+
+QUIET, NORMAL, VERBOSE = 0, 1, 2
+_COLOURS = {"green": 32, "red": 31, "yellow": 33, "cyan": 36, "dim": 2, "bold": 1}
+_STATUS_COLOUR = {GRADED: "bold", ERROR: "red", TIMEOUT: "red", INVALID: "red"}
+
+
+def paint(text: str, colour: str) -> str:
+    return f"\x1b[{_COLOURS[colour]}m{text}\x1b[0m"
+
+
+def _points(value: float) -> str:
+    return f"{value:g}"
+
+
+def headline(grade: Grade) -> str:
+    status = paint(grade.status, _STATUS_COLOUR[grade.status])
+    first = f"  first wrong step: {grade.first_wrong_step}" if grade.first_wrong_step and grade.status == GRADED else ""
+    return (f"{paint(grade.submission.student, 'bold')}  {_points(grade.score)}/{_points(grade.max_score)}  "
+            f"{status}{first}  ({grade.submission.given})")
+
+
+def _mark(step: StepResult) -> str:
+    if step.status == PASS:
+        return paint("carried", "yellow") if step.carried_forward else paint("pass   ", "green")
+    return {FAIL: paint("FAIL   ", "red"), MISSING: paint("missing", "red"), NOT_RUN: paint("not run", "dim")}[step.status]
+
+
+def render(grade: Grade, verbosity: int = NORMAL) -> str:
+    """One submission: a headline, then (unless quiet) a line per step and what to do next."""
+    lines = [headline(grade)]
+    if verbosity == QUIET:
+        return "\n".join(lines)
+    width = max(len(step.name) for step in grade.steps) if grade.steps else 0
+    judged = any(step.status != NOT_RUN for step in grade.steps)
+    if judged:
+        for step in grade.steps:
+            lines.append(f"  {_mark(step)}  {step.name:<{width}}  {_points(step.score):>3}/{_points(step.max_score)}  {step.message}")
+            if step.public_got is not None and (step.name == grade.first_wrong_step or verbosity >= VERBOSE):
+                lines.append(_indent("got (public case):      ", step.public_got, 6))
+                lines.append(_indent("expected (public case): ", step.public_expected or "", 6))
+    messages = list(grade.messages)
+    if verbosity < VERBOSE:
+        important = [m for m in messages if not m.startswith(("warning:", "note:"))]
+        context = [m for m in messages if m.startswith(("warning:", "note:"))]
+        messages = important + context[:3] + ([f"({len(context) - 3} more warnings and notes with -v)"] if len(context) > 3 else [])
+    lines.extend(f"  {message}" for message in messages)
+    for diagnosis in grade.diagnoses:
+        lines.append(f"  {paint('diagnosis', 'cyan')} [{diagnosis.step}] {diagnosis.misconception}: {diagnosis.message}")
+    if verbosity >= VERBOSE and grade.output.strip():
+        lines.append("  printed by the notebook:")
+        lines.extend(f"    | {line}" for line in grade.output.rstrip().splitlines()[:40])
+    return "\n".join(lines)
+
+
+def _indent(label: str, text: str, spaces: int) -> str:
+    pad = " " * (spaces + len(label))
+    body = text.splitlines() or [""]
+    return " " * spaces + label + body[0] + "".join("\n" + pad + line for line in body[1:])
+
+
+def summary(grades: Sequence[Grade]) -> str:
+    """A closing paragraph for a batch: counts, mean, the most frequent first wrong steps."""
+    if not grades:
+        return "no submissions"
+    statuses = Counter(grade.status for grade in grades)
+    max_score = grades[0].max_score
+    mean = sum(grade.score for grade in grades) / len(grades)
+    full = sum(grade.score == grade.max_score for grade in grades)
+    parts = [f"{len(grades)} submission{'s' if len(grades) != 1 else ''}",
+             f"mean {mean:.2f}/{_points(max_score)}", f"{full} with full marks"]
+    parts += [f"{count} {status}" for status, count in sorted(statuses.items()) if status != GRADED]
+    lines = [paint("Summary: ", "bold") + ", ".join(parts)]
+    firsts = Counter(grade.first_wrong_step for grade in grades if grade.first_wrong_step and grade.status == GRADED)
+    if firsts:
+        lines.append("  most frequent first wrong steps: " + ", ".join(f"{name} ({count})" for name, count in firsts.most_common(3)))
+    return "\n".join(lines)

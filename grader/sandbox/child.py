@@ -1,0 +1,202 @@
+"""The forked child's work: run a notebook's cells, then call the graded function on every case.
+
+Everything here runs next to untrusted code. It produces plain data only (see `values`);
+the verdict is made later, in the grader's process.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import linecache
+import signal
+import time
+import types
+
+import numpy as np
+
+from grader import capture, values
+from grader.sandbox import source
+
+_MESSAGE_CHARS = 300
+_TRACEBACK_CHARS = 2000
+_float64 = np.float64
+_array = np.array
+_ndarray = np.ndarray
+_array_equal = np.array_equal
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)
+
+
+class BudgetExceeded(BaseException):
+    """Raised by the alarm in student code that ran past its time budget."""
+
+
+def _on_alarm(signum, frame):
+    raise BudgetExceeded()
+
+
+def _with_budget(call, seconds: float):
+    signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001))
+    try:
+        return call()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def run(job: dict, cases: list[dict]) -> dict:
+    """Execute `job` (cells, function, limits) and return the plain-data result document."""
+    signal.signal(signal.SIGALRM, _on_alarm)
+    limits = job["limits"]
+    started = time.monotonic()
+    deadline = started + limits["timeout"] * 0.9
+    module_deadline = started + limits["timeout"] * 0.5
+    namespace = {"__name__": "__main__", "__builtins__": builtins, "display": _display}
+    recorder = capture.Recorder()
+    namespace[capture.HOOK_NAME] = recorder
+    function = job["function"]
+    result = {"warnings": [], "notes": [], "syntax_error": None, "function": None, "cases": [], "stopped": None}
+    unparsed = []
+    for cell in job["cells"]:
+        _run_cell(cell, function, namespace, result, unparsed, module_deadline, limits["statement"])
+    graded = namespace.get(function)
+    if graded is None:
+        result["function"] = "missing"
+        result["syntax_error"] = next((error for error in unparsed if error["defines"]), None)
+        return result
+    if type(graded) is not types.FunctionType:
+        result["function"] = f"not a function (a {values.type_name(type(graded))})"
+        return result
+    result["function"] = "defined"
+    for case in cases:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            result["stopped"] = "timeout"
+            break
+        outcome = _call(graded, case, job, recorder, min(limits["call"], remaining))
+        result["cases"].append(outcome)
+        if outcome["timeout"]:
+            result["stopped"] = "timeout"
+            break
+    return result
+
+
+def _display(*objects, **options):
+    """Stand-in for IPython's `display`, so notebooks that call it still run."""
+
+
+def _run_cell(cell, function, namespace, result, unparsed, module_deadline, statement_seconds):
+    index, text = cell["index"], cell["source"]
+    filename = f"<cell {index}>"
+    linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
+    try:
+        tree, notes = source.parse_cell(text, filename)
+    except source.CellSyntaxError as error:
+        entry = {"cell": index, "line": error.line, "message": f"{error.message}: {error.text}",
+                 "defines": source.mentions_function(text, function)}
+        unparsed.append(entry)
+        result["warnings"].append({"cell": index, "line": error.line,
+                                   "message": f"{error.message} ({error.text}); this cell was not run"})
+        return
+    result["notes"].extend({"cell": index, "line": line, "message": message} for line, message in notes)
+    if tree is None:
+        return
+    capture.instrument(tree, function)
+    for statement in tree.body:
+        remaining = module_deadline - time.monotonic()
+        if remaining <= 0 and not isinstance(statement, _DEFINITIONS):
+            result["warnings"].append({"cell": index, "line": statement.lineno,
+                                       "message": "not run: the time for top-level code was used up"})
+            continue
+        code = compile(ast.Module(body=[statement], type_ignores=[]), filename, "exec")
+        try:
+            _with_budget(lambda: exec(code, namespace), max(min(statement_seconds, remaining), 0.05))
+        except BudgetExceeded:
+            result["warnings"].append({"cell": index, "line": statement.lineno,
+                                       "message": f"stopped after {statement_seconds:g} s; the rest of this statement was skipped"})
+        except BaseException as error:
+            where = _student_frame(error.__traceback__) or (index, statement.lineno)
+            result["warnings"].append({"cell": where[0], "line": where[1],
+                                       "message": f"{_describe(error)}; the rest of this statement was skipped"})
+
+
+def _call(graded, case, job, recorder, seconds):
+    arguments = [_build_argument(case["arguments"][name]) for name in job["parameters"]]
+    pristine = [argument.copy() if type(argument) is _ndarray else argument for argument in arguments]
+    outcome = {"name": case["name"], "returned": None, "exception": None, "timeout": False, "mutated": []}
+    recorder.take()
+    try:
+        returned = _with_budget(lambda: graded(*arguments), seconds)
+        outcome["returned"] = _describe_return(returned, len(job["returns"]))
+    except BudgetExceeded:
+        outcome["timeout"] = True
+    except BaseException as error:
+        where = _student_frame(error.__traceback__)
+        outcome["exception"] = {"message": _describe(error), "cell": where[0] if where else None,
+                                "line": where[1] if where else None, "traceback": _student_traceback(error)}
+    snapshot = recorder.take() or {}
+    outcome["locals"] = {name: values.encode(snapshot[name]) for name in job["steps"] if name in snapshot}
+    outcome["mutated"] = [name for name, before, after in zip(job["parameters"], pristine, arguments)
+                          if type(before) is _ndarray and not _same(before, after)]
+    return outcome
+
+
+def _same(before, after) -> bool:
+    try:
+        return before.shape == after.shape and bool(_array_equal(before, after, equal_nan=True))
+    except BaseException:
+        return False
+
+
+def _build_argument(encoded):
+    kind, value = encoded["kind"], encoded["value"]
+    if kind == "float":
+        return float(value)
+    if kind == "scalar":
+        return _float64(value)
+    return _array(value, dtype=_float64)
+
+
+def _describe_return(returned, expected_length):
+    if returned is None:
+        return {"kind": "none"}
+    if type(returned) in (tuple, list) and len(returned) == expected_length:
+        return {"kind": "sequence", "values": [values.encode(item) for item in returned]}
+    if type(returned) in (tuple, list):
+        return {"kind": "length", "length": len(returned)}
+    return {"kind": "other", "type": values.type_name(type(returned))}
+
+
+def _describe(error: BaseException) -> str:
+    kind = type(error)
+    if kind is SystemExit:
+        return "called sys.exit()"
+    try:
+        text = str(error)
+    except BaseException:
+        text = ""
+    name = kind.__name__ if isinstance(kind.__name__, str) else "exception"
+    return f"{name}: {text}"[:_MESSAGE_CHARS] if text else name[:_MESSAGE_CHARS]
+
+
+def _student_frame(tb):
+    """(cell, line) of the innermost traceback frame that is in a notebook cell."""
+    found = None
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.startswith("<cell "):
+            found = (int(filename[6:-1]), tb.tb_lineno)
+        tb = tb.tb_next
+    return found
+
+
+def _student_traceback(error: BaseException) -> str:
+    lines = []
+    tb = error.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.startswith("<cell "):
+            code = linecache.getline(filename, tb.tb_lineno).strip()
+            lines.append(f"  {filename[1:-1]}, line {tb.tb_lineno}, in {tb.tb_frame.f_code.co_name}\n    {code}")
+        tb = tb.tb_next
+    lines.append(_describe(error))
+    return "\n".join(lines)[-_TRACEBACK_CHARS:]

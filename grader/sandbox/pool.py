@@ -1,0 +1,200 @@
+"""The grader's side of the sandbox: fork servers started clean, one job at a time each.
+
+A server is a new `sys.executable` process image with a scrubbed environment, so it never
+holds what the grader holds (the reference, hidden expected values), whenever it starts.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import queue
+import select
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader.sandbox import protocol
+
+# Thread caps make a 1 GiB address-space limit workable for numpy's BLAS on any machine.
+_THREAD_CAPS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
+# Variables that select a working BLAS kernel on some CPUs; harmless to pass on.
+_PASSED_THROUGH = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "SYSTEMROOT", "TZ")
+_PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
+# Slack on top of a job's own time limit before the server itself is presumed stuck.
+_SERVER_GRACE = 10.0
+
+
+@dataclass(frozen=True)
+class SandboxReply:
+    """What came back from running one job; `document` is untrusted data to be validated."""
+
+    document: dict | None
+    """The child's result document, or None when it sent none."""
+    timed_out: bool
+    exit: str
+    """How the child ended, in words."""
+    stdout: str
+    """The start of what the child printed."""
+    stdout_bytes: int
+    stderr: str
+    seconds: float
+    failure: str | None = None
+    """Set when the sandbox itself failed (the server died or hung), not the student's code."""
+
+
+def server_environment(home: str) -> dict[str, str]:
+    """A scrubbed environment: nothing of the grader's (tokens, secrets) reaches student code."""
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "HOME": home,
+        "TMPDIR": home,
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONHASHSEED": "0",
+        "MPLBACKEND": "Agg",
+    }
+    env.update({name: "1" for name in _THREAD_CAPS})
+    env.update({name: os.environ[name] for name in _PASSED_THROUGH if name in os.environ})
+    return env
+
+
+class ForkServer:
+    """One fork server process and the pipes to it."""
+
+    def __init__(self, cases: list[dict]) -> None:
+        self._home = tempfile.mkdtemp(prefix="backprop-grader-home-")
+        self._process = subprocess.Popen(
+            [sys.executable, "-s", "-E", "-m", "grader.sandbox.server"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            cwd=_PACKAGE_PARENT,
+            env=server_environment(self._home),
+            close_fds=True,
+        )
+        protocol.write(self._process.stdin, {"cases": cases})
+
+    def run(self, job: dict) -> SandboxReply:
+        started = time.monotonic()
+        try:
+            protocol.write(self._process.stdin, job)
+            reply = self._read(started + job["limits"]["timeout"] + _SERVER_GRACE)
+        except (OSError, protocol.ProtocolError) as error:
+            self.close()
+            return _failed(f"the sandbox process stopped while running this submission ({error})", started)
+        return _reply(reply, started)
+
+    def _read(self, deadline: float) -> dict:
+        fd = self._process.stdout.fileno()
+        buffer = bytearray()
+        needed = None
+        while needed is None or len(buffer) < needed:
+            remaining = deadline - time.monotonic()
+            ready = select.select([fd], [], [], max(remaining, 0))[0] if remaining > 0 else []
+            if not ready:
+                raise protocol.ProtocolError("no answer within the time limit")
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                raise protocol.ProtocolError("stream closed")
+            buffer += chunk
+            if needed is None and len(buffer) >= 8:
+                needed = 8 + int.from_bytes(buffer[:8], "big")
+        return json.loads(bytes(buffer[8:needed]))
+
+    @property
+    def alive(self) -> bool:
+        return self._process.poll() is None
+
+    def close(self) -> None:
+        if self._process.poll() is None:
+            try:
+                self._process.stdin.close()
+                self._process.wait(timeout=2)
+            except (OSError, subprocess.TimeoutExpired):
+                self._process.kill()
+                self._process.wait()
+        for stream in (self._process.stdin, self._process.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        _remove(self._home)
+
+
+def _reply(raw: dict, started: float) -> SandboxReply:
+    text = raw.get("result")
+    document = None
+    if isinstance(text, str):
+        try:
+            parsed = json.loads(text)
+        except (ValueError, RecursionError):
+            parsed = None
+        document = parsed if isinstance(parsed, dict) else None
+    stdout, stderr = raw.get("stdout") or {}, raw.get("stderr") or {}
+    return SandboxReply(
+        document=document,
+        timed_out=bool(raw.get("timed_out")),
+        exit=str(raw.get("exit", "")),
+        stdout=str(stdout.get("text", "")),
+        stdout_bytes=int(stdout.get("bytes", 0)),
+        stderr=str(stderr.get("text", "")),
+        seconds=time.monotonic() - started,
+    )
+
+
+def _failed(reason: str, started: float) -> SandboxReply:
+    return SandboxReply(None, False, "", "", 0, "", time.monotonic() - started, failure=reason)
+
+
+def _remove(path: str) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+class Pool:
+    """Fork servers shared by worker threads: each job takes a free server, or starts one."""
+
+    def __init__(self, cases: list[dict], size: int) -> None:
+        self._cases = cases
+        self._idle: queue.LifoQueue[ForkServer] = queue.LifoQueue()
+        self._all: list[ForkServer] = []
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self.size = size
+
+    def run(self, job: dict) -> SandboxReply:
+        """Run one job on a free server (thread-safe)."""
+        try:
+            server = self._idle.get_nowait()
+        except queue.Empty:
+            server = self._start()
+        job = dict(job, id=next(self._ids))
+        try:
+            return server.run(job)
+        finally:
+            if server.alive:
+                self._idle.put(server)
+
+    def _start(self) -> ForkServer:
+        server = ForkServer(self._cases)
+        with self._lock:
+            self._all.append(server)
+        return server
+
+    def close(self) -> None:
+        with self._lock:
+            servers, self._all = self._all, []
+        for server in servers:
+            server.close()
+
+    def __enter__(self) -> Pool:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()

@@ -1,0 +1,155 @@
+"""Process bookkeeping of the fork server: hardening, waiting with a deadline, sweeping leftovers."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import select
+import shutil
+import signal
+import stat
+import sys
+import time
+
+_PR_SET_DUMPABLE = 4
+_PR_SET_CHILD_SUBREAPER = 36
+_SWEEP_ROUNDS = 50
+
+
+def _prctl(option: int, value: int) -> bool:
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(option, value, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def harden_parent() -> dict[str, bool]:
+    """Make this process unreadable through /proc and the adopter of orphaned descendants."""
+    return {
+        "not_dumpable": _prctl(_PR_SET_DUMPABLE, 0),
+        "subreaper": _prctl(_PR_SET_CHILD_SUBREAPER, 1),
+    }
+
+
+def finish(pid: int, deadline: float) -> int | None:
+    """Wait for `pid` until `deadline`, then kill its process group and every leftover descendant.
+
+    Returns the child's wait status, or None when it had to be killed at the deadline.
+    """
+    status = _wait_until(pid, deadline)
+    _kill_group(pid)
+    if status is None:
+        _, raw = os.waitpid(pid, 0)
+        status = None if os.WIFSIGNALED(raw) and os.WTERMSIG(raw) == signal.SIGKILL else raw
+    sweep_descendants()
+    return status
+
+
+def _wait_until(pid: int, deadline: float) -> int | None:
+    pidfd = None
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        pass
+    try:
+        while True:
+            done, raw = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return raw
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            if pidfd is not None:
+                select.select([pidfd], [], [], remaining)
+            else:
+                time.sleep(min(remaining, 0.002))
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def sweep_descendants() -> int:
+    """Kill and reap every process that was reparented to us (we are a subreaper); count them."""
+    me, killed = os.getpid(), 0
+    for _ in range(_SWEEP_ROUNDS):
+        orphans = [pid for pid in _children_of(me)]
+        _reap()
+        if not orphans:
+            return killed
+        for pid in orphans:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+            except ProcessLookupError:
+                pass
+        time.sleep(0.001)
+    _reap()
+    return killed
+
+
+def _children_of(parent: int) -> list[int]:
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return []
+    children = []
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stream:
+                fields = stream.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == parent and fields[0] != b"Z":
+            children.append(int(entry))
+    return children
+
+
+def _reap() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def describe_status(status: int | None) -> str:
+    if status is None:
+        return "killed at the time limit"
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = f"signal {number}"
+        return f"killed by {name}"
+    return f"exited with code {os.WEXITSTATUS(status)}"
+
+
+def remove_tree(path: str) -> None:
+    """Delete a child's directory even if its code removed our permissions on parts of it."""
+
+    def grant_and_retry(function, target, _):
+        try:
+            parent = os.path.dirname(target)
+            os.chmod(parent, stat.S_IRWXU)
+            if os.path.isdir(target) and not os.path.islink(target):
+                os.chmod(target, stat.S_IRWXU)
+            function(target)
+        except OSError:
+            pass
+
+    shutil.rmtree(path, onerror=grant_and_retry)

@@ -1,0 +1,158 @@
+"""The fork server: a clean process that forks one child per submission.
+
+It is started from `sys.executable` with a scrubbed environment and imports numpy and the
+child runner only, never the reference solution or a hidden expected value, so no child
+can find them in the memory it inherits. It talks to the grader over stdin/stdout
+(`protocol`), enforces each child's wall clock and relays the child's result bytes as text;
+the grader parses and judges them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import signal
+import struct
+import sys
+import tempfile
+import time
+import traceback
+
+from grader.sandbox import child, limits, process, protocol
+
+RESULT_FD = 3
+MAX_RESULT = 16 * 1024 * 1024
+OUTPUT_EXCERPT = 4096
+_RESULT_HEADER = struct.Struct(">Q")
+
+
+def main() -> None:
+    # The grader starts us from the package's parent folder; student code must not import from it.
+    if sys.path and sys.path[0] in ("", os.getcwd()):
+        sys.path.pop(0)
+    process.harden_parent()
+    requests, replies = sys.stdin.buffer, sys.stdout.buffer
+    setup = protocol.read(requests)
+    cases = setup["cases"]
+    base = tempfile.mkdtemp(prefix="backprop-grader-")
+    os.chdir(base)
+    try:
+        while True:
+            try:
+                job = protocol.read(requests)
+            except protocol.ProtocolError:
+                return
+            protocol.write(replies, run_job(job, cases, base))
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def run_job(job: dict, cases: list[dict], base: str) -> dict:
+    """Fork a child for `job`, wait for its result under the wall clock, clean up after it."""
+    job_dir = tempfile.mkdtemp(dir=base)
+    scratch = os.path.join(job_dir, "scratch")
+    os.mkdir(scratch, 0o700)
+    stdout_path, stderr_path = os.path.join(job_dir, "stdout"), os.path.join(job_dir, "stderr")
+    read_end, write_end = os.pipe()
+    started = time.monotonic()
+    sys.stdout.flush()
+    pid = os.fork()
+    if pid == 0:
+        _child(job, cases, scratch, stdout_path, stderr_path, write_end)
+    os.close(write_end)
+    deadline = started + job["limits"]["timeout"]
+    try:
+        payload, timed_out = _read_result(read_end, deadline)
+    finally:
+        os.close(read_end)
+    status = process.finish(pid, deadline)
+    reply = {
+        "id": job["id"],
+        "result": payload,
+        "timed_out": timed_out or status is None,
+        "exit": process.describe_status(status),
+        "seconds": round(time.monotonic() - started, 4),
+        "stdout": _excerpt(stdout_path),
+        "stderr": _excerpt(stderr_path),
+    }
+    process.remove_tree(job_dir)
+    return reply
+
+
+def _child(job, cases, scratch, stdout_path, stderr_path, write_end) -> None:
+    """In the forked child: isolate, run the job, send the result, exit. Never returns."""
+    code = 70
+    try:
+        os.setsid()
+        os.chdir(scratch)
+        null = os.open(os.devnull, os.O_RDONLY)
+        out = os.open(stdout_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        err = os.open(stderr_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        for fd, target in ((null, 0), (out, 1), (err, 2), (write_end, RESULT_FD)):
+            os.dup2(fd, target)
+        os.closerange(RESULT_FD + 1, 65536)
+        limits.apply_in_child(job["limits"])
+        sys.stdin = open(0, encoding="utf-8", closefd=False)
+        sys.stdout = open(1, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)
+        sys.stderr = open(2, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)
+        try:
+            document = child.run(job, cases)
+        except BaseException:
+            document = {"internal": traceback.format_exc()[-4000:]}
+        payload = json.dumps(document, separators=(",", ":")).encode()
+        _write_all(RESULT_FD, _RESULT_HEADER.pack(len(payload)) + payload)
+        code = 0
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except BaseException:
+                pass
+    finally:
+        os._exit(code)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _read_result(fd: int, deadline: float) -> tuple[str | None, bool]:
+    """The child's framed result as text (None if absent or malformed), and whether time ran out."""
+    buffer = bytearray()
+    expected = None
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return None, True
+        ready, _, _ = select.select([fd], [], [], remaining)
+        if not ready:
+            return None, True
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            return None, False
+        buffer += chunk
+        if expected is None and len(buffer) >= _RESULT_HEADER.size:
+            (expected,) = _RESULT_HEADER.unpack_from(buffer)
+            if expected > MAX_RESULT:
+                return None, False
+        if expected is not None and len(buffer) >= _RESULT_HEADER.size + expected:
+            payload = bytes(buffer[_RESULT_HEADER.size:_RESULT_HEADER.size + expected])
+            return payload.decode("utf-8", errors="replace"), False
+
+
+def _excerpt(path: str) -> dict:
+    try:
+        with open(path, "rb") as stream:
+            head = stream.read(OUTPUT_EXCERPT)
+        size = os.path.getsize(path)
+    except OSError:
+        return {"text": "", "bytes": 0}
+    return {"text": head.decode("utf-8", errors="replace"), "bytes": size}
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    main()

@@ -1,0 +1,88 @@
+"""The student's self-check: the public case only, from the public case file, no solutions needed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from grader import cases as case_builder
+from grader import grading, notebook
+from grader.assignment import Rubric
+from grader.errors import ConfigError
+from grader.models import ERROR, INVALID, Case, Grade, Limits, Step, Submission, Tolerance
+from grader.sandbox.pool import Pool
+from grader.values import decode
+
+HONEST_NOTE = ("This checked the public case only (the demo cell's inputs). Your grade also uses hidden "
+               "cases with other shapes and values, so a step that is right here can still be wrong there.")
+
+
+def load_public_case(explicit: Path | None, submission: Path) -> dict:
+    """The public case: from --public-case, else the copy in the notebook's metadata."""
+    if explicit is not None:
+        try:
+            return json.loads(explicit.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise ConfigError(f"cannot read the public case file {explicit}: {error}") from None
+    node, _ = notebook.read_node(submission)
+    tag = node.get("metadata", {}).get(notebook.METADATA_KEY, {})
+    document = tag.get("public_case") if isinstance(tag, dict) else None
+    if not isinstance(document, dict):
+        raise ConfigError(f"{submission} carries no public case in its metadata (was it made from the course's stub?): "
+                          "pass --public-case assignments/<assignment>/public_case.json")
+    return document
+
+
+def rubric_and_case(document: dict, timeout: float) -> tuple[Rubric, Case, list[str]]:
+    """The grading rules and the single public case described by a public case document."""
+    try:
+        steps = tuple(Step(str(s["name"]), float(s["points"]), str(s.get("hint", ""))) for s in document["steps"])
+        rubric = Rubric(
+            title=str(document["title"]), notebook="", function=str(document["function"]),
+            returns=tuple(document["returns"]), steps=steps,
+            tolerance=Tolerance(float(document["tolerance"]["rtol"]), float(document["tolerance"]["atol"])),
+            carried_forward_credit=1.0, seed=0, hidden_cases=0, cases_module="",
+            limits=Limits(timeout=timeout, statement=min(1.0, timeout / 4), call=min(2.0, timeout / 4)),
+        )
+        arguments = {name: case_builder.from_wire(value) for name, value in document["arguments"].items()}
+        expected = {name: decode({"shape": list(_shape(value)), "data": _flat(value)})
+                    for name, value in document["expected"].items()}
+        parameters = [str(name) for name in document["parameters"]]
+    except (KeyError, TypeError, ValueError) as error:
+        raise ConfigError(f"the public case document is malformed ({error})") from None
+    return rubric, Case("public", "the demo cell's inputs", True, arguments, expected), parameters
+
+
+def _shape(value) -> tuple:
+    shape = []
+    while isinstance(value, list):
+        shape.append(len(value))
+        value = value[0] if value else None
+    return tuple(shape)
+
+
+def _flat(value) -> list:
+    if isinstance(value, list):
+        return [item for part in value for item in _flat(part)]
+    return [value]
+
+
+def check(path: Path, document: dict, timeout: float) -> Grade:
+    """Grade one notebook on the public case only."""
+    rubric, case, parameters = rubric_and_case(document, timeout)
+    submission = Submission(path, str(path), path.stem)
+    try:
+        book = notebook.read(path)
+    except notebook.InvalidNotebook as error:
+        return grading.unjudged(submission, rubric, INVALID, [f"{path} {error}"])
+    if not book.cells:
+        return grading.unjudged(submission, rubric, ERROR, [f"the notebook has no code cells, so no {rubric.function}()"])
+    wire = [{"name": case.name, "arguments": {name: case_builder.to_wire(value) for name, value in case.arguments.items()}}]
+    job = {
+        "cells": [{"index": cell.index, "source": cell.source} for cell in book.cells],
+        "function": rubric.function, "parameters": parameters, "steps": list(rubric.step_names),
+        "returns": list(rubric.returns), "limits": rubric.limits.as_wire(),
+    }
+    with Pool(wire, 1) as pool:
+        reply = pool.run(job)
+    return grading.judge(submission, rubric, [case], reply)
