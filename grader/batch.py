@@ -28,12 +28,19 @@ def find_submissions(paths: Iterable[Path], notebook_name: str | None = None) ->
                 if any(part in SKIPPED_FOLDERS or part.startswith(".") for part in relative.parts[:-1]):
                     continue
                 if path.is_file():
-                    student = relative.parts[0] if len(relative.parts) > 1 else path.stem
+                    student = relative.parts[0] if len(relative.parts) > 1 else _student_of_file(path, stem)
                     found.setdefault(path.resolve(), Submission(path, str(path), student))
         else:
-            student = given.parent.name if stem and given.stem == stem and given.parent.name else given.stem
-            found.setdefault(given.resolve(), Submission(given, str(given), student or given.stem))
+            found.setdefault(given.resolve(), Submission(given, str(given), _student_of_file(given, stem)))
     return list(found.values())
+
+
+def _student_of_file(path: Path, assignment_stem: str | None) -> str:
+    """alice.ipynb -> alice; alice/backward_pass.ipynb (named like the assignment) -> alice."""
+    folder = path.resolve().parent.name
+    if assignment_stem and path.stem == assignment_stem and folder:
+        return folder
+    return path.stem
 
 
 def resolve_assignment_name(available: list[str], requested: str | None, submissions: list[Submission]) -> str:

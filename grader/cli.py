@@ -73,7 +73,8 @@ def _guard(action, verbose: bool):
               help="Write results.json and gradebook.csv into DIR.")
 @click.option("--fail-under", type=click.FloatRange(0, 100), metavar="PERCENT",
               help="Exit with status 1 if any submission scores below PERCENT.")
-@click.option("-v", "--verbose", is_flag=True, help="Show every warning, the public values of every wrong step and printed output.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Show every warning, the public values of every wrong step and printed output.")
 @click.option("-q", "--quiet", is_flag=True, help="One line per submission.")
 @click.version_option(__version__, prog_name="backprop-grader")
 def grade(paths, assignment_name, solutions, jobs, timeout, seed, json_path, out, fail_under, verbose, quiet):

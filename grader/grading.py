@@ -62,8 +62,12 @@ def unjudged(submission: Submission, rubric: Rubric, status: str, messages: list
 
 
 def judge(submission: Submission, rubric: Rubric, cases: list[Case], reply: SandboxReply,
-          reference: Reference | None = None) -> Grade:
-    """Grade one submission from its sandbox reply. `reference` enables error carried forward."""
+          reference: Reference | None = None, *, public_values: bool = False) -> Grade:
+    """Grade one submission from its sandbox reply.
+
+    `reference` enables error carried forward; `public_values` attaches the public case's got
+    and expected values to every step (the self-check), not only to the first wrong one.
+    """
     output = _output_excerpt(reply)
     if reply.failure:
         return unjudged(submission, rubric, ERROR, [reply.failure], output=output, seconds=reply.seconds)
@@ -91,7 +95,8 @@ def judge(submission: Submission, rubric: Rubric, cases: list[Case], reply: Sand
         limit = rubric.limits.call
         message = f"{rubric.function}() did not finish within {limit:g} s on a case: is there an endless loop?"
         return unjudged(submission, rubric, TIMEOUT, [message] + context, output=output, seconds=reply.seconds)
-    return _Judgement(submission, rubric, cases, run, reference).grade(context, output, reply.seconds)
+    judgement = _Judgement(submission, rubric, cases, run, reference, public_values)
+    return judgement.grade(context, output, reply.seconds)
 
 
 def _output_excerpt(reply: SandboxReply) -> str:
@@ -176,8 +181,10 @@ def _parse_case(raw: dict, case: Case, rubric: Rubric) -> CaseRun:
 class _Judgement:
     """The step-by-step verdict on a run that completed."""
 
-    def __init__(self, submission, rubric: Rubric, cases: list[Case], run: StudentRun, reference: Reference | None):
+    def __init__(self, submission, rubric: Rubric, cases: list[Case], run: StudentRun, reference: Reference | None,
+                 public_values: bool):
         self.submission, self.rubric, self.cases, self.run, self.reference = submission, rubric, cases, run, reference
+        self.public_values = public_values
         self.hidden_total = sum(not case.public for case in cases)
 
     def grade(self, context: list[str], output: str, seconds: float) -> Grade:
@@ -192,7 +199,8 @@ class _Judgement:
         first_wrong = next((r.name for r in results if r.status == FAIL), None)
         if first_wrong is None and not deltas_right and not self._not_attempted():
             first_wrong = next((r.name for r in results if r.status == MISSING), None)
-        results = [self._with_public_values(result) if result.name == first_wrong else result for result in results]
+        results = [self._with_public_values(result) if self.public_values or result.name == first_wrong else result
+                   for result in results]
         messages = self._messages(results, first_wrong)
         raised = sum(case.exception is not None for case in run.cases)
         status = ERROR if run.cases and raised == len(run.cases) else GRADED
@@ -221,7 +229,12 @@ class _Judgement:
         return direct, False
 
     def _carried_expected(self, step: str, index: int) -> np.ndarray | None:
-        """What the reference computes for `step` from the student's own earlier step values."""
+        """What the reference computes for `step` from the student's own earlier step values.
+
+        Once any earlier step is wrong, every earlier value the student produced is used, even
+        those within tolerance: a tiny wrong value (a saturated unit) must not be swapped back
+        for the reference's and then blamed on the later step.
+        """
         if self.reference is None:
             return None
         case = self.cases[index]
@@ -232,9 +245,11 @@ class _Judgement:
             if earlier == step:
                 break
             got = self._value(earlier, index)
-            usable = isinstance(got, np.ndarray) and not compare.check(got, case.expected[earlier], self.rubric.tolerance).ok
-            scope[earlier] = got if usable else case.expected[earlier]
-            changed = changed or usable
+            if isinstance(got, np.ndarray):
+                scope[earlier] = got
+                changed = changed or not compare.check(got, case.expected[earlier], self.rubric.tolerance).ok
+            else:
+                scope[earlier] = case.expected[earlier]
         if not changed:
             return None
         try:
@@ -265,7 +280,8 @@ class _Judgement:
                 if credit < 1:
                     message += f": {credit:.0%} of the points"
                 return StepResult(step.name, PASS, step.points * credit, step.points, passed, total, message, True)
-            return StepResult(step.name, PASS, step.points, step.points, passed, total, f"correct on all {total} cases")
+            where = "on the public case" if total == 1 else f"on all {total} cases"
+            return StepResult(step.name, PASS, step.points, step.points, passed, total, f"correct {where}")
         return StepResult(step.name, FAIL, 0.0, step.points, passed, total, self._failure_message(step.name, checks))
 
     def _wrong_upstream(self, step: str) -> str:
@@ -315,7 +331,8 @@ class _Judgement:
         if result.status == MISSING:
             message = f"not found under this name, but your {' and '.join(self.rubric.returns)} are right, so it counts as right"
         else:
-            message = f"your {result.name} differs from the expected value, but your {' and '.join(self.rubric.returns)} are right, so it counts as right"
+            message = (f"your {result.name} differs from the expected value, but your "
+                       f"{' and '.join(self.rubric.returns)} are right, so it counts as right")
         return StepResult(result.name, PASS, result.max_score, result.max_score, result.cases_total,
                           result.cases_total, message)
 
@@ -342,7 +359,8 @@ class _Judgement:
             messages.append(f"Not attempted yet: every step of {rubric.function}() is still None.")
         elif first_wrong is not None:
             step = next(s for s in rubric.steps if s.name == first_wrong)
-            messages.append(f"First wrong step: {first_wrong}. Hint: {step.hint}" if step.hint else f"First wrong step: {first_wrong}.")
+            hint = f" Hint: {step.hint}" if step.hint else ""
+            messages.append(f"First wrong step: {first_wrong}.{hint}")
         elif all(result.status == PASS for result in results):
             messages.append("All steps are right.")
         raised = [case.exception for case in run.cases if case.exception]

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 from grader import cases as case_builder
 from grader import grading, notebook
 from grader.assignment import Rubric
 from grader.errors import ConfigError
 from grader.models import ERROR, INVALID, Case, Grade, Limits, Step, Submission, Tolerance
 from grader.sandbox.pool import Pool
-from grader.values import decode
 
 HONEST_NOTE = ("This checked the public case only (the demo cell's inputs). Your grade also uses hidden "
                "cases with other shapes and values, so a step that is right here can still be wrong there.")
@@ -45,26 +46,11 @@ def rubric_and_case(document: dict, timeout: float) -> tuple[Rubric, Case, list[
             limits=Limits(timeout=timeout, statement=min(1.0, timeout / 4), call=min(2.0, timeout / 4)),
         )
         arguments = {name: case_builder.from_wire(value) for name, value in document["arguments"].items()}
-        expected = {name: decode({"shape": list(_shape(value)), "data": _flat(value)})
-                    for name, value in document["expected"].items()}
+        expected = {name: np.array(value, dtype=np.float64) for name, value in document["expected"].items()}
         parameters = [str(name) for name in document["parameters"]]
     except (KeyError, TypeError, ValueError) as error:
         raise ConfigError(f"the public case document is malformed ({error})") from None
     return rubric, Case("public", "the demo cell's inputs", True, arguments, expected), parameters
-
-
-def _shape(value) -> tuple:
-    shape = []
-    while isinstance(value, list):
-        shape.append(len(value))
-        value = value[0] if value else None
-    return tuple(shape)
-
-
-def _flat(value) -> list:
-    if isinstance(value, list):
-        return [item for part in value for item in _flat(part)]
-    return [value]
 
 
 def check(path: Path, document: dict, timeout: float) -> Grade:
@@ -85,4 +71,4 @@ def check(path: Path, document: dict, timeout: float) -> Grade:
     }
     with Pool(wire, 1) as pool:
         reply = pool.run(job)
-    return grading.judge(submission, rubric, [case], reply)
+    return grading.judge(submission, rubric, [case], reply, public_values=True)

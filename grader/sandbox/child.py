@@ -23,7 +23,6 @@ _TRACEBACK_CHARS = 2000
 _float64 = np.float64
 _array = np.array
 _ndarray = np.ndarray
-_array_equal = np.array_equal
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)
 
 
@@ -108,11 +107,12 @@ def _run_cell(cell, function, namespace, result, unparsed, module_deadline, stat
                                        "message": "not run: the time for top-level code was used up"})
             continue
         code = compile(ast.Module(body=[statement], type_ignores=[]), filename, "exec")
+        budget = max(min(statement_seconds, remaining), 0.05)
         try:
-            _with_budget(lambda: exec(code, namespace), max(min(statement_seconds, remaining), 0.05))
+            _with_budget(lambda code=code: exec(code, namespace), budget)
         except BudgetExceeded:
             result["warnings"].append({"cell": index, "line": statement.lineno,
-                                       "message": f"stopped after {statement_seconds:g} s; the rest of this statement was skipped"})
+                                       "message": f"stopped after {budget:.2g} s; the rest of this statement was skipped"})
         except BaseException as error:
             where = _student_frame(error.__traceback__) or (index, statement.lineno)
             result["warnings"].append({"cell": where[0], "line": where[1],
@@ -134,15 +134,19 @@ def _call(graded, case, job, recorder, seconds):
         outcome["exception"] = {"message": _describe(error), "cell": where[0] if where else None,
                                 "line": where[1] if where else None, "traceback": _student_traceback(error)}
     snapshot = recorder.take() or {}
-    outcome["locals"] = {name: values.encode(snapshot[name]) for name in job["steps"] if name in snapshot}
+    # The returned values decide the returned steps; their locals would only be sent twice.
+    skipped = job["returns"] if outcome["returned"] is not None else ()
+    outcome["locals"] = {name: values.encode(snapshot[name]) for name in job["steps"]
+                         if name in snapshot and name not in skipped}
     outcome["mutated"] = [name for name, before, after in zip(job["parameters"], pristine, arguments)
                           if type(before) is _ndarray and not _same(before, after)]
     return outcome
 
 
 def _same(before, after) -> bool:
+    """Bit-for-bit equality: an in-place change is a change, even to NaN."""
     try:
-        return before.shape == after.shape and bool(_array_equal(before, after, equal_nan=True))
+        return before.shape == after.shape and before.tobytes() == after.tobytes()
     except BaseException:
         return False
 

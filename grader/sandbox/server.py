@@ -9,10 +9,10 @@ the grader parses and judges them.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import select
-import shutil
 import signal
 import struct
 import sys
@@ -36,31 +36,37 @@ def main() -> None:
     requests, replies = sys.stdin.buffer, sys.stdout.buffer
     setup = protocol.read(requests)
     cases = setup["cases"]
-    base = tempfile.mkdtemp(prefix="backprop-grader-")
-    os.chdir(base)
-    try:
-        while True:
-            try:
-                job = protocol.read(requests)
-            except protocol.ProtocolError:
-                return
-            protocol.write(replies, run_job(job, cases, base))
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
+    os.chdir(tempfile.gettempdir())
+    # Objects made so far are never collected: a child's garbage collector then leaves their
+    # pages shared instead of copying them on every fork.
+    gc.freeze()
+    while True:
+        try:
+            job = protocol.read(requests)
+        except protocol.ProtocolError:
+            return
+        protocol.write(replies, run_job(job, cases))
 
 
-def run_job(job: dict, cases: list[dict], base: str) -> dict:
-    """Fork a child for `job`, wait for its result under the wall clock, clean up after it."""
-    job_dir = tempfile.mkdtemp(dir=base)
+def run_job(job: dict, cases: list[dict]) -> dict:
+    """Fork a child for `job`, wait for its result under the wall clock, clean up after it.
+
+    Every job gets a new folder: the child may wreck its own (swap files for links, remove
+    permissions), so nothing in it is trusted or reused. The captured output files are opened
+    here, before the fork, and read back through those descriptors, never by path.
+    """
+    job_dir = tempfile.mkdtemp(prefix="backprop-grader-job-")
     scratch = os.path.join(job_dir, "scratch")
     os.mkdir(scratch, 0o700)
-    stdout_path, stderr_path = os.path.join(job_dir, "stdout"), os.path.join(job_dir, "stderr")
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    out = os.open(os.path.join(job_dir, "stdout"), flags, 0o600)
+    err = os.open(os.path.join(job_dir, "stderr"), flags, 0o600)
     read_end, write_end = os.pipe()
     started = time.monotonic()
     sys.stdout.flush()
     pid = os.fork()
     if pid == 0:
-        _child(job, cases, scratch, stdout_path, stderr_path, write_end)
+        _child(job, cases, scratch, out, err, write_end)
     os.close(write_end)
     deadline = started + job["limits"]["timeout"]
     try:
@@ -74,22 +80,22 @@ def run_job(job: dict, cases: list[dict], base: str) -> dict:
         "timed_out": timed_out or status is None,
         "exit": process.describe_status(status),
         "seconds": round(time.monotonic() - started, 4),
-        "stdout": _excerpt(stdout_path),
-        "stderr": _excerpt(stderr_path),
+        "stdout": _excerpt(out),
+        "stderr": _excerpt(err),
     }
+    os.close(out)
+    os.close(err)
     process.remove_tree(job_dir)
     return reply
 
 
-def _child(job, cases, scratch, stdout_path, stderr_path, write_end) -> None:
+def _child(job, cases, scratch, out, err, write_end) -> None:
     """In the forked child: isolate, run the job, send the result, exit. Never returns."""
     code = 70
     try:
         os.setsid()
         os.chdir(scratch)
         null = os.open(os.devnull, os.O_RDONLY)
-        out = os.open(stdout_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        err = os.open(stderr_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         for fd, target in ((null, 0), (out, 1), (err, 2), (write_end, RESULT_FD)):
             os.dup2(fd, target)
         os.closerange(RESULT_FD + 1, 65536)
@@ -143,11 +149,10 @@ def _read_result(fd: int, deadline: float) -> tuple[str | None, bool]:
             return payload.decode("utf-8", errors="replace"), False
 
 
-def _excerpt(path: str) -> dict:
+def _excerpt(fd: int) -> dict:
     try:
-        with open(path, "rb") as stream:
-            head = stream.read(OUTPUT_EXCERPT)
-        size = os.path.getsize(path)
+        size = os.fstat(fd).st_size
+        head = os.pread(fd, OUTPUT_EXCERPT, 0)
     except OSError:
         return {"text": "", "bytes": 0}
     return {"text": head.decode("utf-8", errors="replace"), "bytes": size}
