@@ -263,8 +263,11 @@ class _Judgement:
         total = len(self.cases)
         got_any = [self._value(step.name, i) for i in range(len(self.run.cases))]
         if all(value is _ABSENT or value is None for value in got_any):
+            raised = [case.exception for case, value in zip(self.run.cases, got_any) if value is _ABSENT and case.exception]
             if got_any and all(value is None for value in got_any):
                 message = "not attempted: still None"
+            elif raised:
+                message = f"never computed: {self.rubric.function}() raised {raised[0]} before reaching it"
             else:
                 message = f"no variable named {step.name} in {self.rubric.function}()"
             if len(self.run.cases) < total:

@@ -1,0 +1,79 @@
+"""Shared fixtures: the repo's folders and a `run_grade` helper driving the real `grade` command."""
+
+from __future__ import annotations
+
+import json
+import traceback
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pytest
+from click.testing import CliRunner
+
+from grader.cli import grade
+from tests.notebooks import ASSIGNMENTS, SOLUTIONS
+
+# Variables of the user's shell that would change what the grader does.
+CLEAN_ENV: dict[str, str | None] = {"GRADER_SEED": None, "GRADER_SOLUTIONS": None}
+
+
+class GradeRun(NamedTuple):
+    """What one `grade ... --json -` invocation gave back: (exit_code, doc, stderr)."""
+
+    exit_code: int
+    doc: dict | None
+    """The JSON document printed on stdout, or None when stdout was not JSON."""
+    stderr: str
+
+    def submission(self, student: str) -> dict:
+        """The row of the student with this id (exactly one expected)."""
+        assert self.doc is not None, self.stderr
+        rows = [row for row in self.doc["submissions"] if row["student"] == student]
+        assert len(rows) == 1, [row["student"] for row in self.doc["submissions"]]
+        return rows[0]
+
+
+def steps_of(row: dict) -> dict[str, dict]:
+    """A submission's steps by name."""
+    return {step["name"]: step for step in row["steps"]}
+
+
+def invoke_grade(*args: Any, env: Mapping[str, str | None] | None = None, jobs: int | None = 2,
+                 solutions: Path | None = SOLUTIONS, json_out: bool = True) -> GradeRun:
+    """Run `grade` through CliRunner with --solutions, --jobs and --json - unless told otherwise.
+
+    An exception escaping the command (anything but Click's own exit) fails the test with its traceback.
+    """
+    argv = [str(arg) for arg in args]
+    if solutions is not None:
+        argv += ["--solutions", str(solutions)]
+    if jobs is not None:
+        argv += ["--jobs", str(jobs)]
+    if json_out:
+        argv += ["--json", "-"]
+    result = CliRunner().invoke(grade, argv, env={**CLEAN_ENV, **(env or {})})
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        trace = "".join(traceback.format_exception(result.exception))
+        raise AssertionError(f"grade {' '.join(argv)} raised instead of reporting:\n{trace}")
+    try:
+        doc = json.loads(result.stdout) if json_out else None
+    except ValueError:
+        doc = None
+    return GradeRun(result.exit_code, doc, result.stderr)
+
+
+@pytest.fixture(scope="session")
+def solutions_dir() -> Path:
+    return SOLUTIONS
+
+
+@pytest.fixture(scope="session")
+def assignments_dir() -> Path:
+    return ASSIGNMENTS
+
+
+@pytest.fixture(scope="session")
+def run_grade() -> Callable[..., GradeRun]:
+    """`run_grade(*args, env=..., jobs=2)` -> (exit_code, json_doc, stderr, ...)."""
+    return invoke_grade
