@@ -52,15 +52,16 @@ def hidden_inputs(rng: np.random.Generator, count: int, reference) -> list[tuple
 
 def _draw(rng, reference, n_input: int, n_hidden: int, kind: str) -> tuple[str, dict]:
     input_scale = 10.0 if kind == "saturated hidden layer" else 1.0
-    output_scale = 12.0 if kind == "saturated output" else 1.0
     while True:
         inputs = {
             "x": rng.uniform(-1.0, 1.0, n_input),
             "target": float(rng.uniform(0.0, 1.0)),
             "learnrate": 1.0 if kind == "learnrate 1" else float(rng.uniform(0.05, 1.0)),
             "weights_input_to_hidden": rng.normal(0.0, input_scale, (n_input, n_hidden)),
-            "weights_hidden_to_output": rng.normal(0.0, output_scale, n_hidden),
+            "weights_hidden_to_output": rng.normal(0.0, 1.0, n_hidden),
         }
+        if kind == "saturated output":
+            _saturate_output(rng, reference, inputs)
         _, output = reference.forward_pass(
             inputs["x"], inputs["weights_input_to_hidden"], inputs["weights_hidden_to_output"]
         )
@@ -70,3 +71,16 @@ def _draw(rng, reference, n_input: int, n_hidden: int, kind: str) -> tuple[str, 
     if n_input == n_hidden:
         shape += " (square)"
     return (f"{shape}, {kind}" if kind else shape), inputs
+
+
+def _saturate_output(rng, reference, inputs: dict) -> None:
+    """Scale the output weights so the output unit's input is 4 to 6 away from 0.
+
+    That makes its sigmoid derivative small (0.0025 to 0.018) yet keeps it far enough from 0
+    that a student computing in float32 still gets it to within the rubric's tolerance.
+    """
+    hidden, _ = reference.forward_pass(inputs["x"], inputs["weights_input_to_hidden"], inputs["weights_hidden_to_output"])
+    pre_activation = float(hidden @ inputs["weights_hidden_to_output"])
+    if abs(pre_activation) < 1e-3:
+        pre_activation = 1e-3
+    inputs["weights_hidden_to_output"] *= rng.uniform(4.0, 6.0) / abs(pre_activation)
