@@ -9,6 +9,7 @@ the grader parses and judges them.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import select
@@ -19,8 +20,9 @@ import sys
 import tempfile
 import time
 import traceback
+from dataclasses import dataclass
 
-from grader.sandbox import child, limits, process, protocol
+from grader.sandbox import child, layers, limits, namespaces, process, protocol
 
 RESULT_FD = 3
 MAX_RESULT = 16 * 1024 * 1024
@@ -28,39 +30,62 @@ OUTPUT_EXCERPT = 4096
 _RESULT_HEADER = struct.Struct(">Q")
 
 
+@dataclass(frozen=True)
+class Sandbox:
+    """What every child of this server shares: the cases, the namespaces set up, the layers to apply."""
+
+    cases: list[dict]
+    setup: namespaces.ServerSetup
+    plan: frozenset[str]
+    base: str
+
+
 def main() -> None:
     # The grader starts us from the package's parent folder; student code must not import from it.
     if sys.path and sys.path[0] in ("", os.getcwd()):
         sys.path.pop(0)
-    process.harden_parent()
     requests, replies = sys.stdin.buffer, sys.stdout.buffer
-    setup = protocol.read(requests)
-    cases = setup["cases"]
+    request = protocol.read(requests)
     base = tempfile.mkdtemp(prefix="backprop-grader-")
+    # A child running as another uid must reach its scratch dir by absolute path too (traverse, not list).
+    os.chmod(os.path.dirname(base), 0o711)
+    setup = namespaces.set_up_server(base, int(request["scratch_bytes"]), layers.readable_paths(), request["hidden"])
+    # Only now: a non-dumpable process may not write its own /proc/self/uid_map.
+    hardening = process.harden_parent()
     os.chdir(base)
     try:
+        probe = Sandbox(request["cases"], setup, frozenset(), base)
+        reply = run_job({"id": 0, "probe": hardening, "limits": request["probe_limits"]}, probe)
+        report = json.loads(reply["result"] or "{}").get("layers")
+        protocol.write(replies, {"layers": report})
+        if report is None:
+            return
+        sandbox = Sandbox(request["cases"], setup, layers.plan_of([layers.Layer(**entry) for entry in report]), base)
         while True:
             try:
                 job = protocol.read(requests)
             except protocol.ProtocolError:
                 return
-            protocol.write(replies, run_job(job, cases, base))
+            protocol.write(replies, run_job(job, sandbox))
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def run_job(job: dict, cases: list[dict], base: str) -> dict:
+def run_job(job: dict, sandbox: Sandbox) -> dict:
     """Fork a child for `job`, wait for its result under the wall clock, clean up after it."""
-    job_dir = tempfile.mkdtemp(dir=base)
+    job_dir = tempfile.mkdtemp(dir=sandbox.base)
     scratch = os.path.join(job_dir, "scratch")
     os.mkdir(scratch, 0o700)
+    if sandbox.setup.sandbox_id is not None:
+        os.chmod(job_dir, 0o711)
+        os.chown(scratch, sandbox.setup.sandbox_id, sandbox.setup.sandbox_id)
     stdout_path, stderr_path = os.path.join(job_dir, "stdout"), os.path.join(job_dir, "stderr")
     read_end, write_end = os.pipe()
     started = time.monotonic()
     sys.stdout.flush()
     pid = os.fork()
     if pid == 0:
-        _child(job, cases, scratch, stdout_path, stderr_path, write_end)
+        _child(job, sandbox, scratch, stdout_path, stderr_path, write_end)
     os.close(write_end)
     deadline = started + job["limits"]["timeout"]
     try:
@@ -81,7 +106,7 @@ def run_job(job: dict, cases: list[dict], base: str) -> dict:
     return reply
 
 
-def _child(job, cases, scratch, stdout_path, stderr_path, write_end) -> None:
+def _child(job: dict, sandbox: Sandbox, scratch: str, stdout_path: str, stderr_path: str, write_end: int) -> None:
     """In the forked child: isolate, run the job, send the result, exit. Never returns."""
     code = 70
     try:
@@ -94,11 +119,18 @@ def _child(job, cases, scratch, stdout_path, stderr_path, write_end) -> None:
             os.dup2(fd, target)
         os.closerange(RESULT_FD + 1, 65536)
         limits.apply_in_child(job["limits"])
+        os.environ.update(TMPDIR=scratch, HOME=scratch)
+        tempfile.tempdir = scratch
         sys.stdin = open(0, encoding="utf-8", closefd=False)
         sys.stdout = open(1, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)
         sys.stderr = open(2, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)
         try:
-            document = child.run(job, cases)
+            if "probe" in job:
+                report = layers.probe(sandbox.setup, job["probe"], scratch)
+                document = {"layers": [dataclasses.asdict(layer) for layer in report]}
+            else:
+                layers.apply(sandbox.setup, sandbox.plan, scratch)
+                document = child.run(job, sandbox.cases)
         except BaseException:
             document = {"internal": traceback.format_exc()[-4000:]}
         payload = json.dumps(document, separators=(",", ":")).encode()
