@@ -197,3 +197,11 @@ def missing(report: list[Layer], required: list[str]) -> list[str]:
         else:
             raise ValueError(f"unknown sandbox layer {name!r} (known: core, all, {', '.join(DESCRIPTIONS)})")
     return [name for name in dict.fromkeys(wanted) if name not in active]
+
+
+def render(report: list[Layer] | tuple[Layer, ...]) -> str:
+    """The report as text: one line per layer, active ones first marked [x]."""
+    width = max(len(layer.name) for layer in report)
+    lines = [f"[{'x' if layer.active else ' '}] {layer.name:<{width}}  {layer.detail}" for layer in report]
+    active = sum(layer.active for layer in report)
+    return "\n".join([f"sandbox layers active on this machine: {active} of {len(report)}", *lines])

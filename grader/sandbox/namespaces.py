@@ -141,10 +141,12 @@ def _bytes(text: str | None) -> bytes | None:
 
 def _build_mounts(libc, setup: ServerSetup, scratch_root: str, tmpfs_bytes: int, readable, hidden) -> None:
     _mount(libc, None, "/", None, _MS_REC | _MS_PRIVATE)
+    readable = [os.path.realpath(path) for path in readable]
     if setup.sandbox_id is not None:
         _expose(libc, readable)
-    for path in hidden:
-        if os.path.isdir(path):
+    for path in map(os.path.realpath, hidden):
+        # Never hide a folder the child needs (a solutions folder holding the Python installation, say).
+        if os.path.isdir(path) and not any(_within(needed, path) for needed in readable):
             _mount(libc, "tmpfs", path, "tmpfs", _MS_RDONLY | _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, "size=4k,mode=000")
     _read_only_everywhere(libc)
     _mount(libc, "tmpfs", scratch_root, "tmpfs", _MS_NOSUID | _MS_NODEV, f"size={tmpfs_bytes},mode=0711")
@@ -164,11 +166,11 @@ def _expose(libc, readable: Iterable[str]) -> None:
     The topmost such folder is covered by a tmpfs holding only the path down to each of them,
     where the original is bind-mounted (through an O_PATH descriptor opened before covering).
     """
-    targets = sorted({os.path.realpath(path) for path in readable if os.path.exists(path)})
+    targets = sorted({path for path in readable if os.path.exists(path)})
     covers: dict[str, list[str]] = {}
     for path in targets:
         blocker = _first_untraversable(path)
-        if blocker is not None and not any(path.startswith(other + os.sep) for other in covers.get(blocker, [])):
+        if blocker is not None and not any(_within(path, other) for other in covers.get(blocker, [])):
             covers.setdefault(blocker, []).append(path)
     for blocker, paths in covers.items():
         handles = {path: os.open(path, os.O_PATH | os.O_CLOEXEC) for path in paths}
@@ -184,6 +186,10 @@ def _expose(libc, readable: Iterable[str]) -> None:
         finally:
             for handle in handles.values():
                 os.close(handle)
+
+
+def _within(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def _first_untraversable(path: str) -> str | None:
