@@ -153,7 +153,8 @@ HOSTILE: dict[str, list[str]] = {
                      "for d in ['.', '..', '../..', '{tree}', '{solutions}']:\n"
                      "    for name in os.listdir(d) if os.path.isdir(d) else []:\n"
                      "        p = os.path.join(d, name)\n        try:\n"
-                     "            shutil.rmtree(p) if os.path.isdir(p) else os.remove(p)\n        except OSError:\n            pass",
+                     "            shutil.rmtree(p) if os.path.isdir(p) else os.remove(p)\n"
+                     "        except OSError:\n            pass",
                      WRONG_FUNCTION],
     "plant_modules": ["import numpy as np, os, sys",
                       "evil = 'import os\\nopen(\"/tmp/hostile-{mark}\", \"w\")\\nallclose = lambda *a, **k: True\\n'\n"
@@ -166,7 +167,8 @@ HOSTILE: dict[str, list[str]] = {
     "socket_probe": ["import numpy as np, socket",
                      "for family, kind in ((socket.AF_INET, socket.SOCK_STREAM), (socket.AF_INET, socket.SOCK_DGRAM),"
                      " (socket.AF_INET6, socket.SOCK_STREAM)):\n    try:\n        s = socket.socket(family, kind)\n"
-                     "        s.settimeout(0.5)\n        s.connect(('127.0.0.1', {port}) if family == socket.AF_INET else ('::1', {port}))\n"
+                     "        s.settimeout(0.5)\n"
+                     "        s.connect(('127.0.0.1', {port}) if family == socket.AF_INET else ('::1', {port}))\n"
                      "        s.sendall(b'LEAK')\n    except OSError as e:\n        print('blocked', e)",
                      "import subprocess\ntry:\n    subprocess.run(['python3', '-c', 'import socket; "
                      "socket.create_connection((\"127.0.0.1\", {port})).sendall(b\"LEAK\")'], timeout=1)\n"
