@@ -85,7 +85,8 @@ def _sandbox_info(ctx: click.Context, _param, value: bool) -> None:
               help="Write results.json and gradebook.csv into DIR.")
 @click.option("--fail-under", type=click.FloatRange(0, 100), metavar="PERCENT",
               help="Exit with status 1 if any submission scores below PERCENT.")
-@click.option("-v", "--verbose", is_flag=True, help="Show every warning, the public values of every wrong step and printed output.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Show every warning, the public values of every wrong step and printed output.")
 @click.option("-q", "--quiet", is_flag=True, help="One line per submission.")
 @click.option("--require-sandbox", "require", is_flag=False, flag_value="core", metavar="[LAYERS]",
               help="Refuse to grade (exit 2) unless these comma-separated sandbox layers are active; "
