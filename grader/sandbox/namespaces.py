@@ -33,7 +33,7 @@ _MOUNT_SETATTR, _AT_FDCWD, _AT_RECURSIVE, _MOUNT_ATTR_RDONLY = 442, -100, 0x8000
 _CAPSET = {"x86_64": 126, "aarch64": 91}
 _LINUX_CAPABILITY_VERSION_3 = 0x20080522
 # High, unlikely-to-be-used ids: one per fork server, so RLIMIT_NPROC counts that server's children only.
-_SANDBOX_ID_BASE = 1_900_000_000
+SANDBOX_ID_BASE = 1_900_000_000
 # Processes a child's uid may own (the child, its helpers, and a few student subprocesses).
 NPROC_FOR_DROPPED_UID = 32
 # For an unprivileged user the limit counts all of the user's processes: add this much headroom.
@@ -81,7 +81,7 @@ def set_up_server(scratch_root: str, tmpfs_bytes: int, readable: Iterable[str], 
         setup.problems.update({name: "not Linux" for name in ("userns", "netns", "ipcns", "mountns", "uid-drop", "nproc")})
         return setup
     if setup.root:
-        setup.sandbox_id = _SANDBOX_ID_BASE + os.getpid()
+        setup.sandbox_id = SANDBOX_ID_BASE + os.getpid()
         setup.nproc = NPROC_FOR_DROPPED_UID
         setup.problems["userns"] = "not needed: running as root, children drop to an unused uid"
     else:
