@@ -12,7 +12,8 @@ from grader import grading, notebook
 from grader.assignment import Assignment, Rubric
 from grader.errors import ConfigError
 from grader.models import ERROR, INVALID, Case, Grade, Submission
-from grader.sandbox.pool import Pool
+from grader.sandbox.layers import Layer
+from grader.sandbox.pool import SCRATCH_BYTES, Pool
 
 SKIPPED_FOLDERS = frozenset({".ipynb_checkpoints", "__MACOSX", "__pycache__", ".git"})
 
@@ -87,7 +88,13 @@ class Grader:
         wire = [{"name": case.name,
                  "arguments": {name: case_builder.to_wire(value) for name, value in case.arguments.items()}}
                 for case in self.cases]
-        self._pool = Pool(wire, self.jobs)
+        solutions = str(assignment.directory.parent.resolve())
+        scratch = SCRATCH_BYTES + 2 * self.rubric.limits.output_bytes
+        self._pool = Pool(wire, self.jobs, hidden=(solutions,), scratch_bytes=scratch)
+
+    def layers(self) -> tuple[Layer, ...]:
+        """The sandbox layers in effect for this run's children."""
+        return self._pool.layers()
 
     def grade_all(self, submissions: list[Submission]) -> Iterator[Grade]:
         """Grades in the order of `submissions`, whatever the number of parallel jobs."""

@@ -13,6 +13,8 @@ from grader import __version__, assignment, batch, selfcheck, stub
 from grader import cases as case_builder
 from grader.errors import ConfigError, GraderError
 from grader.report import files, gradebook, json_report, terminal
+from grader.sandbox import layers
+from grader.sandbox.pool import Pool
 
 SOLUTIONS_HELP = "Instructor's solutions folder [default: $GRADER_SOLUTIONS, else ./solutions]."
 
@@ -58,6 +60,16 @@ def _guard(action, verbose: bool):
         raise _Failure(GraderError(f"internal error of the grader: {error!r} (run with -v for the traceback)")) from None
 
 
+def _sandbox_info(ctx: click.Context, _param, value: bool) -> None:
+    """--sandbox-info: print the sandbox layers a probe child finds on this machine, and exit 0."""
+    if not value or ctx.resilient_parsing:
+        return
+    with Pool([], 1) as pool:
+        report = _guard(pool.layers, False)
+    click.echo(layers.render(report))
+    ctx.exit(0)
+
+
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--assignment", "assignment_name", metavar="NAME",
@@ -76,8 +88,13 @@ def _guard(action, verbose: bool):
 @click.option("-v", "--verbose", is_flag=True,
               help="Show every warning, the public values of every wrong step and printed output.")
 @click.option("-q", "--quiet", is_flag=True, help="One line per submission.")
+@click.option("--require-sandbox", "require", is_flag=False, flag_value="core", metavar="[LAYERS]",
+              help="Refuse to grade (exit 2) unless these comma-separated sandbox layers are active; "
+                   "alone it means 'core' (session, rlimits, seccomp, landlock-fs); 'all' means every layer.")
+@click.option("--sandbox-info", is_flag=True, is_eager=True, expose_value=False, callback=_sandbox_info,
+              help="Print which sandbox layers are active on this machine and exit.")
 @click.version_option(__version__, prog_name="backprop-grader")
-def grade(paths, assignment_name, solutions, jobs, timeout, seed, json_path, out, fail_under, verbose, quiet):
+def grade(paths, assignment_name, solutions, jobs, timeout, seed, json_path, out, fail_under, verbose, quiet, require):
     """Grade notebooks against hidden cases, step by step.
 
     Each PATH is a notebook or a folder searched recursively for *.ipynb (checkpoints
@@ -92,14 +109,14 @@ def grade(paths, assignment_name, solutions, jobs, timeout, seed, json_path, out
     verbosity = terminal.QUIET if quiet else terminal.VERBOSE if verbose else terminal.NORMAL
     to_stderr = json_path == "-"
     grades = _guard(lambda: _grade(paths, assignment_name, solutions, jobs, timeout, seed, verbosity, to_stderr,
-                                   json_path, out), verbose)
+                                   json_path, out, require), verbose)
     if fail_under is not None and any(grade.percent < fail_under for grade in grades):
         below = sum(grade.percent < fail_under for grade in grades)
         click.echo(f"{below} submission(s) scored below {fail_under:g}%", err=True)
         sys.exit(1)
 
 
-def _grade(paths, assignment_name, solutions, jobs, timeout, seed, verbosity, to_stderr, json_path, out):
+def _grade(paths, assignment_name, solutions, jobs, timeout, seed, verbosity, to_stderr, json_path, out, require=None):
     solutions_dir = _solutions_dir(solutions)
     names = assignment.available(solutions_dir)
     submissions = batch.find_submissions(paths)
@@ -110,6 +127,15 @@ def _grade(paths, assignment_name, solutions, jobs, timeout, seed, verbosity, to
     submissions = batch.find_submissions(paths, loaded.rubric.notebook)
     grades = []
     with batch.Grader(loaded, _seed(seed, loaded.rubric.seed), jobs, timeout) as grader:
+        try:
+            absent = layers.missing(grader.layers(), (require or "core").split(","))
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+        if absent and require:
+            raise ConfigError(f"refusing to grade: sandbox layer(s) {', '.join(absent)} not active here "
+                              "(see grade --sandbox-info and docs/threat-model.md)")
+        if absent and verbosity != terminal.QUIET:
+            click.echo(f"warning: sandbox layer(s) {', '.join(absent)} not active here; see grade --sandbox-info", err=True)
         for grade in grader.grade_all(submissions):
             grades.append(grade)
             click.echo(terminal.render(grade, verbosity) + ("" if verbosity == terminal.QUIET else "\n"), err=to_stderr)

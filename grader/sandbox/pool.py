@@ -20,7 +20,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.sandbox import protocol
+from grader.errors import InternalError
+from grader.sandbox import process, protocol
+from grader.sandbox.layers import Layer
 
 # Thread caps make a 1 GiB address-space limit workable for numpy's BLAS on any machine.
 _THREAD_CAPS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
@@ -29,6 +31,10 @@ _PASSED_THROUGH = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "SYSTEMROOT", "TZ")
 _PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
 # Slack on top of a job's own time limit before the server itself is presumed stuck.
 _SERVER_GRACE = 10.0
+# Limits of the probe child that reports the layers (it runs no student code).
+_PROBE_LIMITS = {"timeout": 10.0, "statement": 1.0, "call": 1.0, "memory_mb": 1024, "output_bytes": 1 << 16}
+# The children's scratch tmpfs holds their files and captured output: this much on top of the output caps.
+SCRATCH_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -67,9 +73,9 @@ def server_environment(home: str) -> dict[str, str]:
 
 
 class ForkServer:
-    """One fork server process and the pipes to it."""
+    """One fork server process and the pipes to it; `layers` is what its probe child found."""
 
-    def __init__(self, cases: list[dict]) -> None:
+    def __init__(self, cases: list[dict], hidden: tuple[str, ...] = (), scratch_bytes: int = SCRATCH_BYTES) -> None:
         self._home = tempfile.mkdtemp(prefix="backprop-grader-home-")
         self._process = subprocess.Popen(
             [sys.executable, "-s", "-E", "-m", "grader.sandbox.server"],
@@ -79,7 +85,14 @@ class ForkServer:
             env=server_environment(self._home),
             close_fds=True,
         )
-        protocol.write(self._process.stdin, {"cases": cases})
+        setup = {"cases": cases, "hidden": list(hidden), "scratch_bytes": scratch_bytes, "probe_limits": _PROBE_LIMITS}
+        try:
+            protocol.write(self._process.stdin, setup)
+            report = self._read(time.monotonic() + _PROBE_LIMITS["timeout"] + _SERVER_GRACE)["layers"]
+            self.layers = tuple(Layer(str(e["name"]), bool(e["active"]), str(e["detail"])) for e in report)
+        except (OSError, protocol.ProtocolError, KeyError, TypeError, ValueError) as error:
+            self.close()
+            raise InternalError(f"the sandbox could not start: its probe child failed ({error!r})") from None
 
     def run(self, job: dict) -> SandboxReply:
         started = time.monotonic()
@@ -160,8 +173,13 @@ def _remove(path: str) -> None:
 class Pool:
     """Fork servers shared by worker threads: each job takes a free server, or starts one."""
 
-    def __init__(self, cases: list[dict], size: int) -> None:
+    def __init__(self, cases: list[dict], size: int, *, hidden: tuple[str, ...] = (),
+                 scratch_bytes: int = SCRATCH_BYTES) -> None:
+        # The grader holds the reference and hidden expected values: keep its memory out of /proc and ptrace.
+        process.make_undumpable()
         self._cases = cases
+        self._hidden = hidden
+        self._scratch_bytes = scratch_bytes
         self._idle: queue.LifoQueue[ForkServer] = queue.LifoQueue()
         self._all: list[ForkServer] = []
         self._lock = threading.Lock()
@@ -181,8 +199,17 @@ class Pool:
             if server.alive:
                 self._idle.put(server)
 
+    def layers(self) -> tuple[Layer, ...]:
+        """The protection layers in effect, as found by a server's probe child (starts a server if none)."""
+        try:
+            server = self._idle.get_nowait()
+        except queue.Empty:
+            server = self._start()
+        self._idle.put(server)
+        return server.layers
+
     def _start(self) -> ForkServer:
-        server = ForkServer(self._cases)
+        server = ForkServer(self._cases, self._hidden, self._scratch_bytes)
         with self._lock:
             self._all.append(server)
         return server

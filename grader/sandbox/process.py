@@ -26,10 +26,15 @@ def _prctl(option: int, value: int) -> bool:
         return False
 
 
+def make_undumpable() -> bool:
+    """Keep this process's memory out of reach of /proc/<pid>/mem, ptrace and core dumps."""
+    return _prctl(_PR_SET_DUMPABLE, 0)
+
+
 def harden_parent() -> dict[str, bool]:
     """Make this process unreadable through /proc and the adopter of orphaned descendants."""
     return {
-        "not_dumpable": _prctl(_PR_SET_DUMPABLE, 0),
+        "not_dumpable": make_undumpable(),
         "subreaper": _prctl(_PR_SET_CHILD_SUBREAPER, 1),
     }
 

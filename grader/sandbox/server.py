@@ -9,18 +9,21 @@ the grader parses and judges them.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
 import os
 import select
+import shutil
 import signal
 import struct
 import sys
 import tempfile
 import time
 import traceback
+from dataclasses import dataclass
 
-from grader.sandbox import child, limits, process, protocol
+from grader.sandbox import child, layers, limits, namespaces, process, protocol
 
 RESULT_FD = 3
 MAX_RESULT = 16 * 1024 * 1024
@@ -28,36 +31,63 @@ OUTPUT_EXCERPT = 4096
 _RESULT_HEADER = struct.Struct(">Q")
 
 
+@dataclass(frozen=True)
+class Sandbox:
+    """What every child of this server shares: the cases, the namespaces set up, the layers to apply."""
+
+    cases: list[dict]
+    setup: namespaces.ServerSetup
+    plan: frozenset[str]
+    base: str
+
+
 def main() -> None:
     # The grader starts us from the package's parent folder; student code must not import from it.
     if sys.path and sys.path[0] in ("", os.getcwd()):
         sys.path.pop(0)
-    process.harden_parent()
     requests, replies = sys.stdin.buffer, sys.stdout.buffer
-    setup = protocol.read(requests)
-    cases = setup["cases"]
-    os.chdir(tempfile.gettempdir())
-    # Objects made so far are never collected: a child's garbage collector then leaves their
-    # pages shared instead of copying them on every fork.
-    gc.freeze()
-    while True:
-        try:
-            job = protocol.read(requests)
-        except protocol.ProtocolError:
+    request = protocol.read(requests)
+    base = tempfile.mkdtemp(prefix="backprop-grader-")
+    # A child running as another uid must reach its scratch dir by absolute path too (traverse, not list).
+    os.chmod(os.path.dirname(base), 0o711)
+    setup = namespaces.set_up_server(base, int(request["scratch_bytes"]), layers.readable_paths(), request["hidden"])
+    # Only now: a non-dumpable process may not write its own /proc/self/uid_map.
+    hardening = process.harden_parent()
+    os.chdir(base)
+    try:
+        probe = Sandbox(request["cases"], setup, frozenset(), base)
+        reply = run_job({"id": 0, "probe": hardening, "limits": request["probe_limits"]}, probe)
+        report = json.loads(reply["result"] or "{}").get("layers")
+        protocol.write(replies, {"layers": report})
+        if report is None:
             return
-        protocol.write(replies, run_job(job, cases))
+        sandbox = Sandbox(request["cases"], setup, layers.plan_of([layers.Layer(**entry) for entry in report]), base)
+        # Objects made so far are never collected: a child's garbage collector then leaves their
+        # pages shared instead of copying them on every fork.
+        gc.freeze()
+        while True:
+            try:
+                job = protocol.read(requests)
+            except protocol.ProtocolError:
+                return
+            protocol.write(replies, run_job(job, sandbox))
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
-def run_job(job: dict, cases: list[dict]) -> dict:
+def run_job(job: dict, sandbox: Sandbox) -> dict:
     """Fork a child for `job`, wait for its result under the wall clock, clean up after it.
 
     Every job gets a new folder: the child may wreck its own (swap files for links, remove
     permissions), so nothing in it is trusted or reused. The captured output files are opened
     here, before the fork, and read back through those descriptors, never by path.
     """
-    job_dir = tempfile.mkdtemp(prefix="backprop-grader-job-")
+    job_dir = tempfile.mkdtemp(dir=sandbox.base)
     scratch = os.path.join(job_dir, "scratch")
     os.mkdir(scratch, 0o700)
+    if sandbox.setup.sandbox_id is not None:
+        os.chmod(job_dir, 0o711)
+        os.chown(scratch, sandbox.setup.sandbox_id, sandbox.setup.sandbox_id)
     flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     out = os.open(os.path.join(job_dir, "stdout"), flags, 0o600)
     err = os.open(os.path.join(job_dir, "stderr"), flags, 0o600)
@@ -66,7 +96,7 @@ def run_job(job: dict, cases: list[dict]) -> dict:
     sys.stdout.flush()
     pid = os.fork()
     if pid == 0:
-        _child(job, cases, scratch, out, err, write_end)
+        _child(job, sandbox, scratch, out, err, write_end)
     os.close(write_end)
     deadline = started + job["limits"]["timeout"]
     try:
@@ -89,7 +119,7 @@ def run_job(job: dict, cases: list[dict]) -> dict:
     return reply
 
 
-def _child(job, cases, scratch, out, err, write_end) -> None:
+def _child(job: dict, sandbox: Sandbox, scratch: str, out: int, err: int, write_end: int) -> None:
     """In the forked child: isolate, run the job, send the result, exit. Never returns."""
     code = 70
     try:
@@ -100,11 +130,18 @@ def _child(job, cases, scratch, out, err, write_end) -> None:
             os.dup2(fd, target)
         os.closerange(RESULT_FD + 1, 65536)
         limits.apply_in_child(job["limits"])
+        os.environ.update(TMPDIR=scratch, HOME=scratch)
+        tempfile.tempdir = scratch
         sys.stdin = open(0, encoding="utf-8", closefd=False)
         sys.stdout = open(1, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)
         sys.stderr = open(2, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)
         try:
-            document = child.run(job, cases)
+            if "probe" in job:
+                report = layers.probe(sandbox.setup, job["probe"], scratch)
+                document = {"layers": [dataclasses.asdict(layer) for layer in report]}
+            else:
+                layers.apply(sandbox.setup, sandbox.plan, scratch)
+                document = child.run(job, sandbox.cases)
         except BaseException:
             document = {"internal": traceback.format_exc()[-4000:]}
         payload = json.dumps(document, separators=(",", ":")).encode()

@@ -1,0 +1,224 @@
+"""Linux namespaces and identity for the fork server and its children, via ctypes (no helpers to exec).
+
+Set up once per fork server, before it forks any child:
+- as root: private mount, network and IPC namespaces; every child then drops to an unused uid
+  of its own server, so RLIMIT_NPROC holds and no file of the grader's user is writable;
+- otherwise: the same namespaces inside a private user namespace when the kernel allows it
+  (unprivileged user namespaces can be off, or restricted by AppArmor as on Ubuntu 24.04).
+In the mount namespace the whole file system is made read-only, the scratch area becomes a
+size-capped tmpfs, hidden paths (the solutions folder) are covered by an empty tmpfs, and, when
+dropping to another uid, folders the sandbox uid cannot traverse (a Python under /root) are
+replaced by a tmpfs that shows only the Python installation inside them.
+Each step that fails is reported, never fatal: the other layers still apply.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import platform
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+try:  # absent on Windows, where only the always-on layers can be reported
+    import resource
+except ImportError:
+    resource = None
+
+CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWNET = 0x00020000, 0x08000000, 0x10000000, 0x40000000
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 0x1, 0x2, 0x4, 0x8
+_MS_BIND, _MS_REC, _MS_PRIVATE = 0x1000, 0x4000, 0x40000
+_MOUNT_SETATTR, _AT_FDCWD, _AT_RECURSIVE, _MOUNT_ATTR_RDONLY = 442, -100, 0x8000, 0x1
+_CAPSET = {"x86_64": 126, "aarch64": 91}
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+# High, unlikely-to-be-used ids: one per fork server, so RLIMIT_NPROC counts that server's children only.
+SANDBOX_ID_BASE = 1_900_000_000
+# Processes a child's uid may own (the child, its helpers, and a few student subprocesses).
+NPROC_FOR_DROPPED_UID = 32
+# For an unprivileged user the limit counts all of the user's processes: add this much headroom.
+NPROC_HEADROOM = 128
+
+
+def _libc():
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _raw_syscall(number: int, *args) -> int:
+    syscall = _libc().syscall
+    syscall.restype = ctypes.c_long
+    return 0 if syscall(number, *args) == 0 else -1
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"{what}: {os.strerror(error)}")
+
+
+@dataclass
+class ServerSetup:
+    """What the fork server achieved before forking children (reported, and used by every child)."""
+
+    root: bool
+    """Real root when the server started: children drop to `sandbox_id`."""
+    sandbox_id: int | None = None
+    userns: bool = False
+    netns: bool = False
+    ipcns: bool = False
+    mountns: bool = False
+    """Private mount namespace with a read-only file system and a size-capped scratch tmpfs."""
+    nproc: int | None = None
+    """RLIMIT_NPROC children get, None when not set."""
+    problems: dict[str, str] = field(default_factory=dict)
+    """Layer name -> why it is missing."""
+
+
+def set_up_server(scratch_root: str, tmpfs_bytes: int, readable: Iterable[str], hidden: Iterable[str]) -> ServerSetup:
+    """Enter private namespaces and prepare `scratch_root` (a tmpfs) for the children; never raises."""
+    setup = ServerSetup(root=sys.platform.startswith("linux") and os.geteuid() == 0)
+    if not sys.platform.startswith("linux"):
+        setup.problems.update({name: "not Linux" for name in ("userns", "netns", "ipcns", "mountns", "uid-drop", "nproc")})
+        return setup
+    if setup.root:
+        setup.sandbox_id = SANDBOX_ID_BASE + os.getpid()
+        setup.nproc = NPROC_FOR_DROPPED_UID
+        setup.problems["userns"] = "not needed: running as root, children drop to an unused uid"
+    else:
+        setup.problems["uid-drop"] = "not root: children keep the grader's uid"
+        setup.nproc = _own_process_count() + NPROC_HEADROOM
+    libc = _libc()
+    flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC
+    try:
+        if setup.root:
+            _check(libc.unshare(flags), "unshare")
+        else:
+            uid, gid = os.getuid(), os.getgid()
+            _check(libc.unshare(flags | CLONE_NEWUSER), "unshare")
+            _write("/proc/self/setgroups", "deny")
+            _write("/proc/self/uid_map", f"{uid} {uid} 1")
+            _write("/proc/self/gid_map", f"{gid} {gid} 1")
+            setup.userns = True
+        setup.netns = setup.ipcns = True
+    except OSError as error:
+        reason = f"could not enter new namespaces ({error.strerror or error})"
+        setup.problems.update({name: reason for name in ("netns", "ipcns", "mountns")})
+        if not setup.root:
+            setup.problems["userns"] = reason
+        return setup
+    try:
+        _build_mounts(libc, setup, scratch_root, tmpfs_bytes, readable, hidden)
+        setup.mountns = True
+    except OSError as error:
+        setup.problems["mountns"] = f"mount setup failed ({error})"
+    return setup
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w") as stream:
+        stream.write(text)
+
+
+def _own_process_count() -> int:
+    uid, count = os.getuid(), 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                count += os.stat(f"/proc/{entry}").st_uid == uid
+            except OSError:
+                continue
+    return count
+
+
+def _mount(libc, source: str | None, target: str, kind: str | None, flags: int, data: str | None = None) -> None:
+    _check(libc.mount(_bytes(source), target.encode(), _bytes(kind), ctypes.c_ulong(flags), _bytes(data)),
+           f"mount {target}")
+
+
+def _bytes(text: str | None) -> bytes | None:
+    return None if text is None else text.encode()
+
+
+def _build_mounts(libc, setup: ServerSetup, scratch_root: str, tmpfs_bytes: int, readable, hidden) -> None:
+    _mount(libc, None, "/", None, _MS_REC | _MS_PRIVATE)
+    readable = [os.path.realpath(path) for path in readable]
+    if setup.sandbox_id is not None:
+        _expose(libc, readable)
+    for path in map(os.path.realpath, hidden):
+        # Never hide a folder the child needs (a solutions folder holding the Python installation, say).
+        if os.path.isdir(path) and not any(_within(needed, path) for needed in readable):
+            _mount(libc, "tmpfs", path, "tmpfs", _MS_RDONLY | _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, "size=4k,mode=000")
+    _read_only_everywhere(libc)
+    _mount(libc, "tmpfs", scratch_root, "tmpfs", _MS_NOSUID | _MS_NODEV, f"size={tmpfs_bytes},mode=0711")
+
+
+def _read_only_everywhere(libc) -> None:
+    """Make every mount of this namespace read-only (one recursive mount_setattr, Linux >= 5.12)."""
+    attr = (ctypes.c_uint64 * 4)(_MOUNT_ATTR_RDONLY, 0, 0, 0)
+    result = _raw_syscall(_MOUNT_SETATTR, ctypes.c_int(_AT_FDCWD), b"/", ctypes.c_uint(_AT_RECURSIVE), attr,
+                          ctypes.c_size_t(ctypes.sizeof(attr)))
+    _check(result, "mount_setattr read-only")
+
+
+def _expose(libc, readable: Iterable[str]) -> None:
+    """Let another uid reach `readable` paths that sit below folders it cannot traverse.
+
+    The topmost such folder is covered by a tmpfs holding only the path down to each of them,
+    where the original is bind-mounted (through an O_PATH descriptor opened before covering).
+    """
+    targets = sorted({path for path in readable if os.path.exists(path)})
+    covers: dict[str, list[str]] = {}
+    for path in targets:
+        blocker = _first_untraversable(path)
+        if blocker is not None and not any(_within(path, other) for other in covers.get(blocker, [])):
+            covers.setdefault(blocker, []).append(path)
+    for blocker, paths in covers.items():
+        handles = {path: os.open(path, os.O_PATH | os.O_CLOEXEC) for path in paths}
+        try:
+            _mount(libc, "tmpfs", blocker, "tmpfs", _MS_NOSUID | _MS_NODEV, "size=64k,mode=0755")
+            old_mask = os.umask(0o022)
+            try:
+                for path, handle in handles.items():
+                    os.makedirs(path, exist_ok=True)
+                    _mount(libc, f"/proc/self/fd/{handle}", path, None, _MS_BIND | _MS_REC)
+            finally:
+                os.umask(old_mask)
+        finally:
+            for handle in handles.values():
+                os.close(handle)
+
+
+def _within(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _first_untraversable(path: str) -> str | None:
+    """The topmost ancestor of `path` (or itself) that others may not search, if any."""
+    current = "/"
+    for part in path.strip("/").split("/"):
+        current = os.path.join(current, part)
+        if not os.stat(current).st_mode & 0o001:
+            return current
+    return None
+
+
+def enter_child(setup: ServerSetup) -> None:
+    """In the forked child, before student code: cap the process count, give up privileges. Raises OSError."""
+    if setup.nproc is not None:
+        resource.setrlimit(resource.RLIMIT_NPROC, (setup.nproc, setup.nproc))
+    if setup.sandbox_id is not None:
+        os.setgroups([])
+        os.setresgid(setup.sandbox_id, setup.sandbox_id, setup.sandbox_id)
+        os.setresuid(setup.sandbox_id, setup.sandbox_id, setup.sandbox_id)
+    elif setup.userns:
+        _drop_capabilities()
+
+
+def _drop_capabilities() -> None:
+    """Clear every capability (a process in its own user namespace holds them all there)."""
+    number = _CAPSET.get(platform.machine())
+    if number is None:
+        raise OSError("capset: unknown architecture")
+    header = (ctypes.c_uint32 * 2)(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (ctypes.c_uint32 * 6)()
+    _check(_raw_syscall(number, header, data), "capset")

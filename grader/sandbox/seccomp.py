@@ -1,0 +1,185 @@
+"""A seccomp-bpf filter, assembled by hand (no libseccomp), installed in the child before student code.
+
+The filter is an allow-list of *behaviour*, not of syscalls: everything Python and numpy need
+keeps working, and the syscalls that reach outside the child are refused with EPERM (so
+student code sees an ordinary OSError, and the grader a clean verdict):
+
+- sockets other than AF_UNIX (no network, whatever the namespaces);
+- setsid/setpgid: every descendant stays in the child's process group, which the server kills
+  as one (the child's own setsid ran before the filter);
+- signals: kill() only to the own group (0 or -pgid) or to a positive pid other than 1; never
+  -1 ("every process") or another group. A positive pid cannot be matched against "my
+  descendants" in BPF, so signals to other processes by pid are stopped by the other layers
+  (Landlock's signal scope, the dropped uid), not here. pidfd_send_signal is refused;
+- ptrace, process_vm_readv/writev, kcmp, pidfd_getfd (reading other processes' memory);
+- unshare/setns/mount family/pivot_root/chroot, and clone() with any CLONE_NEW* flag
+  (clone3 answers ENOSYS so libc falls back to clone, whose flags BPF can see);
+- SysV IPC (shm, sem, msg), keyctl, bpf, perf_event_open, userfaultfd, io_uring (which would
+  run socket and file operations behind the filter's back), open_by_handle_at.
+
+The filter checks the architecture first and kills the process on any other ABI (i386 via
+int 0x80, x32 via the 0x40000000 bit), since syscall numbers differ there.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import platform
+import struct
+import sys
+
+# struct seccomp_data: int nr; __u32 arch; __u64 instruction_pointer; __u64 args[6]
+_NR, _ARCH, _ARG0, _ARG1 = 0, 4, 16, 24  # args are read as their low 32-bit word (little endian)
+_AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
+_X32_BIT = 0x40000000
+
+_RET_KILL_PROCESS = 0x80000000
+_RET_ERRNO = 0x00050000
+_RET_ALLOW = 0x7FFF0000
+_DENY = _RET_ERRNO | errno.EPERM
+
+# BPF opcodes used here.
+_LD_W_ABS = 0x20
+_JEQ_K, _JGE_K, _JGT_K, _JSET_K = 0x15, 0x35, 0x25, 0x45
+_RET_K = 0x06
+
+_CLONE_NEW_FLAGS = 0x7E020000  # NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET
+_AF_UNIX = 1
+
+_PR_SET_NO_NEW_PRIVS = 38
+_PR_SET_SECCOMP = 22
+_SECCOMP_MODE_FILTER = 2
+
+# Syscall numbers of the two 64-bit architectures we support (asm/unistd_64.h, asm-generic/unistd.h).
+_SYSCALLS: dict[str, dict[str, int]] = {
+    "x86_64": {
+        "socket": 41, "socketpair": 53, "setsid": 112, "setpgid": 109, "kill": 62, "tkill": 200, "tgkill": 234,
+        "rt_sigqueueinfo": 129, "rt_tgsigqueueinfo": 297, "ptrace": 101, "unshare": 272, "setns": 308,
+        "mount": 165, "umount2": 166, "pivot_root": 155, "chroot": 161, "shmget": 29, "shmat": 30, "shmctl": 31,
+        "shmdt": 67, "semget": 64, "msgget": 68, "process_vm_readv": 310, "process_vm_writev": 311,
+        "add_key": 248, "request_key": 249, "keyctl": 250, "bpf": 321, "perf_event_open": 298, "userfaultfd": 323,
+        "kcmp": 312, "clone": 56, "clone3": 435, "pidfd_send_signal": 424, "pidfd_getfd": 438,
+        "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427, "open_tree": 428, "move_mount": 429,
+        "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433, "mount_setattr": 442, "open_by_handle_at": 304,
+    },
+    "aarch64": {
+        "socket": 198, "socketpair": 199, "setsid": 157, "setpgid": 154, "kill": 129, "tkill": 130, "tgkill": 131,
+        "rt_sigqueueinfo": 138, "rt_tgsigqueueinfo": 240, "ptrace": 117, "unshare": 97, "setns": 268,
+        "mount": 40, "umount2": 39, "pivot_root": 41, "chroot": 51, "shmget": 194, "shmat": 196, "shmctl": 195,
+        "shmdt": 197, "semget": 190, "msgget": 186, "process_vm_readv": 270, "process_vm_writev": 271,
+        "add_key": 217, "request_key": 218, "keyctl": 219, "bpf": 280, "perf_event_open": 241, "userfaultfd": 282,
+        "kcmp": 272, "clone": 220, "clone3": 435, "pidfd_send_signal": 424, "pidfd_getfd": 438,
+        "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427, "open_tree": 428, "move_mount": 429,
+        "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433, "mount_setattr": 442, "open_by_handle_at": 265,
+    },
+}
+DENIED = ("setsid", "setpgid", "ptrace", "unshare", "setns", "mount", "umount2", "pivot_root", "chroot",
+          "shmget", "shmat", "shmctl", "shmdt", "semget", "msgget", "process_vm_readv", "process_vm_writev",
+          "add_key", "request_key", "keyctl", "bpf", "perf_event_open", "userfaultfd", "kcmp",
+          "pidfd_send_signal", "pidfd_getfd", "io_uring_setup", "io_uring_enter", "io_uring_register",
+          "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr", "open_by_handle_at")
+# Signal senders whose first argument is the target (pid, tid or tgid): only > 1 allowed, plus the own group for kill.
+_SIGNALLERS = ("tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo")
+
+
+def supported() -> bool:
+    return sys.platform.startswith("linux") and platform.machine() in _SYSCALLS
+
+
+class _Program:
+    """BPF instructions with forward jumps to named labels, resolved at the end."""
+
+    def __init__(self) -> None:
+        self.code: list[tuple[int, object, object, int]] = []
+        self.labels: dict[str, int] = {}
+
+    def load(self, offset: int) -> None:
+        self.code.append((_LD_W_ABS, 0, 0, offset))
+
+    def jump(self, op: int, value: int, true: str | int = 0, false: str | int = 0) -> None:
+        self.code.append((op, true, false, value))
+
+    def ret(self, action: int) -> None:
+        self.code.append((_RET_K, 0, 0, action))
+
+    def label(self, name: str) -> None:
+        self.labels[name] = len(self.code)
+
+    def assemble(self) -> bytes:
+        out = bytearray()
+        for index, (op, true, false, value) in enumerate(self.code):
+            jt, jf = (self._offset(index, target) for target in (true, false))
+            out += struct.pack("=HBBI", op, jt, jf, value)
+        return bytes(out)
+
+    def _offset(self, index: int, target: str | int) -> int:
+        if isinstance(target, int):
+            return target
+        offset = self.labels[target] - index - 1
+        if not 0 <= offset <= 255:
+            raise ValueError(f"jump to {target} out of range")
+        return offset
+
+
+def build(pgid: int, machine: str | None = None) -> bytes:
+    """The filter for this architecture, letting kill() reach the process group `pgid`."""
+    machine = machine or platform.machine()
+    numbers = _SYSCALLS[machine]
+    p = _Program()
+    p.load(_ARCH)
+    p.jump(_JEQ_K, _AUDIT_ARCH[machine], true=1)
+    p.ret(_RET_KILL_PROCESS)
+    p.load(_NR)
+    if machine == "x86_64":
+        p.jump(_JGE_K, _X32_BIT, true="deny")
+    for name in DENIED:
+        p.jump(_JEQ_K, numbers[name], true="deny")
+    p.jump(_JEQ_K, numbers["clone3"], true="nosys")
+    p.jump(_JEQ_K, numbers["socket"], true="socket")
+    p.jump(_JEQ_K, numbers["socketpair"], true="socket")
+    p.jump(_JEQ_K, numbers["clone"], true="clone")
+    p.jump(_JEQ_K, numbers["kill"], true="kill")
+    for name in _SIGNALLERS:
+        p.jump(_JEQ_K, numbers[name], true="signal")
+    p.ret(_RET_ALLOW)
+
+    p.label("socket")
+    p.load(_ARG0)
+    p.jump(_JEQ_K, _AF_UNIX, true="allow", false="deny")
+    p.label("clone")
+    p.load(_ARG0)
+    p.jump(_JSET_K, _CLONE_NEW_FLAGS, true="deny", false="allow")
+    p.label("kill")
+    p.load(_ARG0)
+    p.jump(_JEQ_K, 0, true="allow")
+    p.jump(_JEQ_K, (-pgid) & 0xFFFFFFFF, true="allow", false="positive")
+    p.label("signal")
+    p.load(_ARG0)
+    p.label("positive")  # the low word, read as a signed int, must be > 1: 2 .. 0x7fffffff
+    p.jump(_JGT_K, 0x7FFFFFFF, true="deny")
+    p.jump(_JGT_K, 1, true="allow", false="deny")
+
+    p.label("allow")
+    p.ret(_RET_ALLOW)
+    p.label("deny")
+    p.ret(_DENY)
+    p.label("nosys")
+    p.ret(_RET_ERRNO | errno.ENOSYS)
+    return p.assemble()
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def install(pgid: int) -> None:
+    """Set no_new_privs and load the filter into this (single-threaded) process. Raises OSError."""
+    program = build(pgid)
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "PR_SET_NO_NEW_PRIVS failed")
+    buffer = ctypes.create_string_buffer(program, len(program))
+    fprog = _SockFprog(len(program) // 8, ctypes.cast(buffer, ctypes.c_void_p))
+    if libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "seccomp filter refused")

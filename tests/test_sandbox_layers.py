@@ -1,0 +1,110 @@
+"""The sandbox layers on their own: the seccomp filter's behaviour, the report, the CLI switches."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from grader.cli import grade
+from grader.sandbox import layers, seccomp
+
+REPO = Path(__file__).resolve().parents[1]
+REFERENCE = REPO / "solutions" / "backward_pass" / "backward_pass.ipynb"
+
+
+@pytest.mark.parametrize("machine", ["x86_64", "aarch64"])
+def test_filter_assembles_for_both_architectures(machine: str) -> None:
+    program = seccomp.build(pgid=1234, machine=machine)
+    assert len(program) % 8 == 0 and 40 < len(program) // 8 < 255
+
+
+def _in_filtered_child(probe) -> dict:
+    """Run `probe` in a forked child under the filter; return what it reported."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setsid()
+            seccomp.install(os.getpgrp())
+            os.write(write_end, json.dumps(probe()).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as stream:
+        data = stream.read()
+    os.waitpid(pid, 0)
+    return json.loads(data)
+
+
+def _errno_of(action) -> int:
+    try:
+        action()
+    except OSError as error:
+        return error.errno
+    return 0
+
+
+def _fork_and_wait() -> None:
+    child = os.fork()
+    if child == 0:
+        os._exit(0)
+    os.waitpid(child, 0)
+
+
+@pytest.mark.skipif(not seccomp.supported(), reason="seccomp filter needs Linux on x86_64 or aarch64")
+def test_filter_refuses_escapes_and_keeps_ordinary_work() -> None:
+    def probe() -> dict:
+        return {
+            "inet": _errno_of(lambda: socket.socket(socket.AF_INET, socket.SOCK_STREAM).close()),
+            "unix": _errno_of(lambda: socket.socketpair()[0].close()),
+            "setsid": _errno_of(os.setsid),
+            "kill_everyone": _errno_of(lambda: os.kill(-1, 0)),
+            "kill_init": _errno_of(lambda: os.kill(1, 0)),
+            "kill_own_group": _errno_of(lambda: os.killpg(os.getpgrp(), 0)),
+            "fork": _errno_of(_fork_and_wait),
+        }
+
+    result = _in_filtered_child(probe)
+    assert result == {"inet": errno.EPERM, "unix": 0, "setsid": errno.EPERM, "kill_everyone": errno.EPERM,
+                      "kill_init": errno.EPERM, "kill_own_group": 0, "fork": 0}
+
+
+def test_missing_layers() -> None:
+    report = [layers.Layer(name, name != "landlock-fs", "") for name in layers.DESCRIPTIONS]
+    assert layers.missing(report, ["core"]) == ["landlock-fs"]
+    assert layers.missing(report, ["seccomp", "netns"]) == []
+    assert "userns" not in layers.missing(report, ["all"])
+    with pytest.raises(ValueError, match="unknown sandbox layer"):
+        layers.missing(report, ["firewall"])
+
+
+def test_sandbox_info_lists_every_layer() -> None:
+    result = CliRunner().invoke(grade, ["--sandbox-info"])
+    assert result.exit_code == 0, result.output
+    for name in layers.DESCRIPTIONS:
+        assert name in result.output
+
+
+def test_require_sandbox_refuses_unknown_layers() -> None:
+    result = CliRunner().invoke(grade, [str(REFERENCE), "--solutions", str(REPO / "solutions"), "--require-sandbox=firewall"])
+    assert result.exit_code == 2
+    assert "unknown sandbox layer" in result.output
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the core layers exist on Linux only")
+def test_require_sandbox_grades_when_core_layers_hold() -> None:
+    info = CliRunner().invoke(grade, ["--sandbox-info"]).output
+    if "[ ] seccomp" in info or "[ ] landlock-fs" in info:
+        result = CliRunner().invoke(grade, [str(REFERENCE), "--solutions", str(REPO / "solutions"), "--require-sandbox"])
+        assert result.exit_code == 2 and "refusing to grade" in result.output
+        return
+    result = CliRunner().invoke(grade, [str(REFERENCE), "--solutions", str(REPO / "solutions"), "--require-sandbox", "-q"])
+    assert result.exit_code == 0, result.output
+    assert "10/10" in result.output
