@@ -366,11 +366,13 @@ class _Judgement:
             messages.append(f"First wrong step: {first_wrong}.{hint}")
         elif all(result.status == PASS for result in results):
             messages.append("All steps are right.")
-        raised = [case.exception for case in run.cases if case.exception]
+        raised = [(case.exception, self.cases[index].public) for index, case in enumerate(run.cases) if case.exception]
         if raised:
-            common, count = Counter(raised).most_common(1)[0]
-            messages.append(f"{rubric.function}() raised an exception on {len(raised)} of {len(run.cases)} cases: {common}"
-                            + (f" (and {len(raised) - count} others)" if count < len(raised) else ""))
+            # The public case's exception is the one a student can reproduce with the demo cell.
+            example, public = next((item for item in raised if item[1]), raised[0])
+            where = "on the public case" if public else "for example"
+            messages.append(f"{rubric.function}() raised an exception on {len(raised)} of {len(run.cases)} cases; "
+                            f"{where}: {example}")
         problems = [case.returned_problem for case in run.cases if case.returned_problem]
         if problems:
             messages.append(problems[0])
