@@ -85,7 +85,7 @@ class Grader:
         self.rubric = rubric_with(assignment.rubric, timeout)
         self.cases: list[Case] = case_builder.build(assignment, seed)
         self.jobs = max(1, jobs)
-        wire = [{"name": case.name,
+        wire = [{"name": case.name, "public": case.public,
                  "arguments": {name: case_builder.to_wire(value) for name, value in case.arguments.items()}}
                 for case in self.cases]
         solutions = str(assignment.directory.parent.resolve())

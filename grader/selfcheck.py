@@ -63,7 +63,8 @@ def check(path: Path, document: dict, timeout: float) -> Grade:
         return grading.unjudged(submission, rubric, INVALID, [f"{path} {error}"])
     if not book.cells:
         return grading.unjudged(submission, rubric, ERROR, [f"the notebook has no code cells, so no {rubric.function}()"])
-    wire = [{"name": case.name, "arguments": {name: case_builder.to_wire(value) for name, value in case.arguments.items()}}]
+    wire = [{"name": case.name, "public": case.public,
+             "arguments": {name: case_builder.to_wire(value) for name, value in case.arguments.items()}}]
     job = {
         "cells": [{"index": cell.index, "source": cell.source} for cell in book.cells],
         "function": rubric.function, "parameters": parameters, "steps": list(rubric.step_names),

@@ -9,7 +9,9 @@ from __future__ import annotations
 import ast
 import builtins
 import linecache
+import os
 import signal
+import sys
 import time
 import types
 
@@ -66,7 +68,11 @@ def run(job: dict, cases: list[dict]) -> dict:
         result["function"] = f"not a function (a {values.type_name(type(graded))})"
         return result
     result["function"] = "defined"
+    silenced = False
     for case in cases:
+        if not case.get("public") and not silenced:
+            _silence_output()
+            silenced = True
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             result["stopped"] = "timeout"
@@ -131,8 +137,11 @@ def _call(graded, case, job, recorder, seconds):
         outcome["timeout"] = True
     except BaseException as error:
         where = _student_frame(error.__traceback__)
-        outcome["exception"] = {"message": _describe(error), "cell": where[0] if where else None,
-                                "line": where[1] if where else None, "traceback": _student_traceback(error)}
+        # A hidden case's exception text could quote its inputs or the student's (right) values.
+        public = bool(case.get("public"))
+        outcome["exception"] = {"message": _describe(error) if public else _kind(error),
+                                "cell": where[0] if where else None, "line": where[1] if where else None,
+                                "traceback": _student_traceback(error, public)}
     snapshot = recorder.take() or {}
     # The returned values decide the returned steps; their locals would only be sent twice.
     skipped = job["returns"] if outcome["returned"] is not None else ()
@@ -170,6 +179,24 @@ def _describe_return(returned, expected_length):
     return {"kind": "other", "type": values.type_name(type(returned))}
 
 
+def _silence_output() -> None:
+    """From the hidden cases on, printed text goes nowhere: it could show their inputs or values."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BaseException:
+            pass
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    os.dup2(null, 2)
+    os.close(null)
+
+
+def _kind(error: BaseException) -> str:
+    name = type(error).__name__
+    return name[:_MESSAGE_CHARS] if isinstance(name, str) else "exception"
+
+
 def _describe(error: BaseException) -> str:
     kind = type(error)
     if kind is SystemExit:
@@ -193,7 +220,7 @@ def _student_frame(tb):
     return found
 
 
-def _student_traceback(error: BaseException) -> str:
+def _student_traceback(error: BaseException, with_message: bool) -> str:
     lines = []
     tb = error.__traceback__
     while tb is not None:
@@ -202,5 +229,5 @@ def _student_traceback(error: BaseException) -> str:
             code = linecache.getline(filename, tb.tb_lineno).strip()
             lines.append(f"  {filename[1:-1]}, line {tb.tb_lineno}, in {tb.tb_frame.f_code.co_name}\n    {code}")
         tb = tb.tb_next
-    lines.append(_describe(error))
+    lines.append(_describe(error) if with_message else _kind(error))
     return "\n".join(lines)[-_TRACEBACK_CHARS:]
