@@ -66,6 +66,6 @@ def _swapped_return(rubric: Rubric, cases: Sequence[Case], values: Sequence[Mapp
     if not compared or not all(compare.swapped_pair(*entry, rubric.tolerance) for entry in compared):
         return []
     message = (f"Your function returns its two values in the wrong order: the first value it returns is what "
-               f"{second} should be, and the second is what {first} should be. The order of the returned pair "
-               f"is ({first}, {second}).")
+               f"{second} should be, and the second is what {first} should be. "
+               f"Hint: whoever calls {rubric.function}() unpacks its result as ({first}, {second}).")
     return [Diagnosis(first, SWAPPED_RETURN, message)]
