@@ -63,9 +63,9 @@ def write(node: nbformat.NotebookNode, path: Path) -> Path:
     return path
 
 
-def run_grade(*args: object) -> tuple[int, dict | None, str]:
-    """`grade ARGS --solutions <repo> --jobs 2 --json -`: (exit code, JSON document, stderr)."""
-    argv = [str(arg) for arg in args] + ["--solutions", str(SOLUTIONS), "--jobs", "2", "--json", "-"]
+def run_grade(*args: object, solutions: Path = SOLUTIONS) -> tuple[int, dict | None, str]:
+    """`grade ARGS --solutions <repo's> --jobs 2 --json -`: (exit code, JSON document, stderr)."""
+    argv = [str(arg) for arg in args] + ["--solutions", str(solutions), "--jobs", "2", "--json", "-"]
     result = CliRunner().invoke(grade, argv, env={"GRADER_SEED": None, "GRADER_SOLUTIONS": None})
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise AssertionError("grade raised:\n" + "".join(traceback.format_exception(result.exception)))
