@@ -12,7 +12,7 @@ import click
 from grader import __version__, assignment, batch, selfcheck, stub
 from grader import cases as case_builder
 from grader.errors import ConfigError, GraderError
-from grader.report import files, gradebook, json_report, terminal
+from grader.report import files, gradebook, html, json_report, terminal
 
 SOLUTIONS_HELP = "Instructor's solutions folder [default: $GRADER_SOLUTIONS, else ./solutions]."
 
@@ -71,13 +71,16 @@ def _guard(action, verbose: bool):
 @click.option("--json", "json_path", metavar="FILE|-", help="Write the JSON report to FILE, or to stdout with '-'.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="Write results.json and gradebook.csv into DIR.")
+@click.option("--feedback-html", is_flag=True,
+              help="With --out: also write DIR/feedback/<student>.html, each student's notebook with the feedback "
+                   "inserted after the graded function.")
 @click.option("--fail-under", type=click.FloatRange(0, 100), metavar="PERCENT",
               help="Exit with status 1 if any submission scores below PERCENT.")
 @click.option("-v", "--verbose", is_flag=True,
               help="Show every warning, the public values of every wrong step and printed output.")
 @click.option("-q", "--quiet", is_flag=True, help="One line per submission.")
 @click.version_option(__version__, prog_name="backprop-grader")
-def grade(paths, assignment_name, solutions, jobs, timeout, seed, json_path, out, fail_under, verbose, quiet):
+def grade(paths, assignment_name, solutions, jobs, timeout, seed, json_path, out, feedback_html, fail_under, verbose, quiet):
     """Grade notebooks against hidden cases, step by step.
 
     Each PATH is a notebook or a folder searched recursively for *.ipynb (checkpoints
@@ -89,17 +92,19 @@ def grade(paths, assignment_name, solutions, jobs, timeout, seed, json_path, out
     (whatever the scores), 1 --fail-under not met, 2 usage or configuration error, 3 internal
     error of the grader (including a reference that fails its own cases).
     """
+    if feedback_html and not out:
+        raise click.UsageError("--feedback-html writes into the --out folder: pass --out DIR too")
     verbosity = terminal.QUIET if quiet else terminal.VERBOSE if verbose else terminal.NORMAL
     to_stderr = json_path == "-"
     grades = _guard(lambda: _grade(paths, assignment_name, solutions, jobs, timeout, seed, verbosity, to_stderr,
-                                   json_path, out), verbose)
+                                   json_path, out, feedback_html), verbose)
     if fail_under is not None and any(grade.percent < fail_under for grade in grades):
         below = sum(grade.percent < fail_under for grade in grades)
         click.echo(f"{below} submission(s) scored below {fail_under:g}%", err=True)
         sys.exit(1)
 
 
-def _grade(paths, assignment_name, solutions, jobs, timeout, seed, verbosity, to_stderr, json_path, out):
+def _grade(paths, assignment_name, solutions, jobs, timeout, seed, verbosity, to_stderr, json_path, out, feedback_html):
     solutions_dir = _solutions_dir(solutions)
     names = assignment.available(solutions_dir)
     submissions = batch.find_submissions(paths)
@@ -124,6 +129,9 @@ def _grade(paths, assignment_name, solutions, jobs, timeout, seed, verbosity, to
         files.write_atomically(out / "results.json", json_report.render(name, max_score, grades))
         files.write_atomically(out / "gradebook.csv", gradebook.render(loaded.rubric.step_names, grades))
         click.echo(f"reports written to {out}/ (results.json, gradebook.csv)", err=True)
+    if feedback_html:
+        pages = html.write_pages(grades, loaded.rubric.function, out / html.FOLDER)
+        click.echo(f"{len(pages)} feedback page(s) written to {out / html.FOLDER}/", err=True)
     return grades
 
 
