@@ -154,8 +154,7 @@ def check(notebook_path, public_case, timeout):
         return selfcheck.check(notebook_path, document, timeout)
 
     grade = _guard(run, False)
-    click.echo(terminal.render(grade, terminal.VERBOSE))
-    click.echo("\n" + selfcheck.HONEST_NOTE)
+    click.echo(selfcheck.report(grade))
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
