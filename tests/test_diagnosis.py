@@ -20,10 +20,15 @@ EXHIBITS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "output_error_missing": ("output_error_term", body_with(output_error_term="output_layer_out * (1 - output_layer_out)"), ()),
     "output_sigmoid_applied_twice": (
         "output_error_term", body_with(output_error_term="error * sigmoid_prime(output_layer_out)"), (SIGMOID_PRIME,)),
+    "output_derivative_of_pre_activation": (
+        "output_error_term", "output_layer_in = np.dot(hidden_layer_out, weights_hidden_to_output)\n"
+        + body_with(output_error_term="error * output_layer_in * (1 - output_layer_in)"), ()),
     "output_derivative_parentheses": (
         "output_error_term", body_with(output_error_term="error * output_layer_out * 1 - output_layer_out"), ()),
     "hidden_error_from_activations": ("hidden_error", body_with(hidden_error="np.dot(output_error_term, hidden_layer_out)"), ()),
     "hidden_error_from_raw_error": ("hidden_error", body_with(hidden_error="weights_hidden_to_output * error"), ()),
+    "hidden_error_divided_by_weights": (
+        "hidden_error", body_with(hidden_error="output_error_term / weights_hidden_to_output"), ()),
     "hidden_derivative_missing": ("hidden_error_term", body_with(hidden_error_term="hidden_error"), ()),
     "hidden_sigmoid_applied_twice": (
         "hidden_error_term", body_with(hidden_error_term="hidden_error * sigmoid_prime(hidden_layer_out)"), (SIGMOID_PRIME,)),
@@ -38,6 +43,11 @@ EXHIBITS: dict[str, tuple[str, str, tuple[str, ...]]] = {
         "delta_w_h_o", body_with(delta_w_h_o="learnrate * output_error_term * output_layer_out"), ()),
     "update_sign_flipped_hidden_to_output": (
         "delta_w_h_o", body_with(delta_w_h_o="-learnrate * output_error_term * hidden_layer_out"), ()),
+    "learnrate_divides_hidden_to_output": (
+        "delta_w_h_o", body_with(delta_w_h_o="output_error_term * hidden_layer_out / learnrate"), ()),
+    "hidden_error_term_in_hidden_to_output": (
+        "delta_w_h_o", body_with(delta_w_h_o="learnrate * hidden_error_term * hidden_layer_out"), ()),
+    "learnrate_divides_input_to_hidden": ("delta_w_i_h", body_with(delta_w_i_h="np.outer(x, hidden_error_term) / learnrate"), ()),
     "learnrate_missing_input_to_hidden": ("delta_w_i_h", body_with(delta_w_i_h="hidden_error_term * x[:, None]"), ()),
     "outer_product_transposed": ("delta_w_i_h", body_with(delta_w_i_h="learnrate * hidden_error_term[:, None] * x"), ()),
     "outer_product_missing_new_axis": ("delta_w_i_h", body_with(delta_w_i_h="learnrate * hidden_error_term * x.T"), ()),
