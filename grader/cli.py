@@ -147,7 +147,8 @@ def check(notebook_path, public_case, timeout):
     Runs your notebook in a sandbox on the demo cell's inputs and shows, for every step of the
     graded function, your value next to the expected one. It needs no solutions: the public
     case travels inside the course's notebook (or pass --public-case). Hidden cases with other
-    shapes and values are checked only when your notebook is graded.
+    shapes and values are checked only when your notebook is graded. From inside the notebook:
+    `from grader import selfcheck; selfcheck.notebook_check()` (save the notebook first).
     """
     def run():
         document = selfcheck.load_public_case(public_case, notebook_path)

@@ -14,7 +14,6 @@ import ast
 import builtins
 import tomllib
 import types
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,8 +136,7 @@ def _matches(formula: types.CodeType, namespace: dict, case: Case, found: Mappin
              rubric: Rubric) -> bool:
     """Whether the student's value of `step` on this case is the formula's, shape included."""
     try:
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with np.errstate(all="ignore"):
             value = np.asarray(eval(formula, namespace, _scope(case, found, step, rubric.step_names)), dtype=np.float64)
     except Exception:  # shapes that do not broadcast: the formula cannot be what the student computed here
         return False

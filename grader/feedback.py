@@ -23,8 +23,8 @@ SWAPPED_RETURN = "returned_pair_swapped"
 class Feedback:
     """What an assignment's solutions folder offers for feedback, loaded once per run."""
 
-    catalogue: diagnosis.Catalogue | None = None
-    oracle: gradient.Oracle | None = None
+    catalogue: diagnosis.Catalogue | None
+    oracle: gradient.Oracle | None
 
 
 def load(assignment: Assignment, cases: Sequence[Case]) -> Feedback:

@@ -184,7 +184,7 @@ class _Judgement:
     """The step-by-step verdict on a run that completed."""
 
     def __init__(self, submission, rubric: Rubric, cases: list[Case], run: StudentRun, reference: Reference | None,
-                 public_values: bool, feedback: Feedback | None = None):
+                 public_values: bool, feedback: Feedback | None):
         self.submission, self.rubric, self.cases, self.run, self.reference = submission, rubric, cases, run, reference
         self.public_values, self.feedback = public_values, feedback
         self.hidden_total = sum(not case.public for case in cases)

@@ -38,7 +38,6 @@ class FeedbackPages:
         # Imported here: nbconvert takes about a second to import, and most runs write no pages.
         from nbconvert import HTMLExporter
 
-        self.function = function
         self._definition = re.compile(rf"^\s*def\s+{re.escape(function)}\s*\(", re.MULTILINE)
         self._exporter = HTMLExporter(sanitize_html=True)
 
