@@ -42,6 +42,10 @@ class Rubric:
     hidden_cases: int
     cases_module: str
     limits: Limits
+    misconceptions: str | None = None
+    """File of this folder holding the misconception catalogue ([feedback] table), if any."""
+    oracle: str | None = None
+    """Python file of this folder computing the returned values independently ([feedback] table), if any."""
 
     @property
     def max_score(self) -> float:
@@ -110,7 +114,7 @@ def load_rubric(path: Path) -> Rubric:
         raise ConfigError(f"cannot read rubric {path}: {error}") from None
     try:
         head, cases, tolerance = data["assignment"], data["cases"], data["tolerance"]
-        scoring, limits = data.get("scoring", {}), data.get("limits", {})
+        scoring, limits, feedback = data.get("scoring", {}), data.get("limits", {}), data.get("feedback", {})
         steps = tuple(Step(str(step["name"]), float(step["points"]), str(step.get("hint", ""))) for step in data["steps"])
         rubric = Rubric(
             title=str(head["title"]),
@@ -130,8 +134,10 @@ def load_rubric(path: Path) -> Rubric:
                 memory_mb=int(limits.get("memory_mb", 1024)),
                 output_bytes=int(limits.get("output_bytes", 1024 * 1024)),
             ),
+            misconceptions=_optional_name(feedback, "misconceptions"),
+            oracle=_optional_name(feedback, "oracle"),
         )
-    except (KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise ConfigError(f"rubric {path} is malformed: missing or bad {error}") from None
     names = rubric.step_names
     if len(set(names)) != len(names) or not set(rubric.returns) <= set(names):
@@ -139,6 +145,10 @@ def load_rubric(path: Path) -> Rubric:
     if not 0.0 <= rubric.carried_forward_credit <= 1.0:
         raise ConfigError(f"rubric {path}: carried_forward_credit must be between 0 and 1")
     return rubric
+
+
+def _optional_name(table: dict, key: str) -> str | None:
+    return None if table.get(key) is None else str(table[key])
 
 
 def _load_reference(directory: Path, rubric: Rubric) -> Reference:
@@ -193,15 +203,21 @@ def _formulas(definition: ast.FunctionDef, rubric: Rubric) -> dict[str, types.Co
     }
 
 
-def _load_cases_module(path: Path) -> types.ModuleType:
-    spec = importlib.util.spec_from_file_location(f"backprop_grader_cases_{abs(hash(path))}", path)
+def load_module(path: Path, what: str) -> types.ModuleType:
+    """Import an instructor's Python file of the solutions folder; `what` names it in errors."""
+    spec = importlib.util.spec_from_file_location(f"backprop_grader_{path.stem}_{abs(hash(path))}", path)
     if spec is None or spec.loader is None or not path.is_file():
-        raise ConfigError(f"case definition {path} is missing")
+        raise ConfigError(f"{what} {path} is missing")
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
     except Exception as error:
-        raise InternalError(f"case definition {path} fails to import: {error!r}") from None
+        raise InternalError(f"{what} {path} fails to import: {error!r}") from None
+    return module
+
+
+def _load_cases_module(path: Path) -> types.ModuleType:
+    module = load_module(path, "case definition")
     for name in ("public_inputs", "hidden_inputs", "arguments"):
         if not callable(getattr(module, name, None)):
             raise ConfigError(f"case definition {path} does not define {name}()")

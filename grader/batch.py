@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from grader import cases as case_builder
-from grader import grading, notebook
+from grader import feedback, grading, notebook
 from grader.assignment import Assignment, Rubric
 from grader.errors import ConfigError
 from grader.models import ERROR, INVALID, Case, Grade, Submission
@@ -84,6 +84,7 @@ class Grader:
         self.assignment = assignment
         self.rubric = rubric_with(assignment.rubric, timeout)
         self.cases: list[Case] = case_builder.build(assignment, seed)
+        self.feedback = feedback.load(assignment, self.cases)
         self.jobs = max(1, jobs)
         wire = [{"name": case.name, "public": case.public,
                  "arguments": {name: case_builder.to_wire(value) for name, value in case.arguments.items()}}
@@ -121,7 +122,7 @@ class Grader:
             "limits": rubric.limits.as_wire(),
         }
         reply = self._pool.run(job)
-        return grading.judge(submission, rubric, self.cases, reply, self.assignment.reference)
+        return grading.judge(submission, rubric, self.cases, reply, self.assignment.reference, feedback=self.feedback)
 
     def close(self) -> None:
         self._pool.close()

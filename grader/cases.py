@@ -46,7 +46,7 @@ def _case(assignment: Assignment, facade, name: str, label: str, public: bool, i
         if not isinstance(value, np.ndarray) or not np.all(np.isfinite(value)):
             raise InternalError(f"case {name}: the reference's {step} is not a finite number or array")
         expected[step] = value
-    return Case(name, label, public, arguments, expected)
+    return Case(name, label, public, arguments, expected, inputs)
 
 
 def copy_arguments(arguments: dict[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import click
 from grader import __version__, assignment, batch, selfcheck, stub
 from grader import cases as case_builder
 from grader.errors import ConfigError, GraderError
-from grader.report import files, gradebook, json_report, terminal
+from grader.report import files, gradebook, html, json_report, terminal
 from grader.sandbox import layers
 from grader.sandbox.pool import Pool
 
@@ -83,6 +83,9 @@ def _sandbox_info(ctx: click.Context, _param, value: bool) -> None:
 @click.option("--json", "json_path", metavar="FILE|-", help="Write the JSON report to FILE, or to stdout with '-'.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="Write results.json and gradebook.csv into DIR.")
+@click.option("--feedback-html", is_flag=True,
+              help="With --out: also write DIR/feedback/<student>.html, each student's notebook with the feedback "
+                   "inserted after the graded function.")
 @click.option("--fail-under", type=click.FloatRange(0, 100), metavar="PERCENT",
               help="Exit with status 1 if any submission scores below PERCENT.")
 @click.option("-v", "--verbose", is_flag=True,
@@ -94,7 +97,8 @@ def _sandbox_info(ctx: click.Context, _param, value: bool) -> None:
 @click.option("--sandbox-info", is_flag=True, is_eager=True, expose_value=False, callback=_sandbox_info,
               help="Print which sandbox layers are active on this machine and exit.")
 @click.version_option(__version__, prog_name="backprop-grader")
-def grade(paths, assignment_name, solutions, jobs, timeout, seed, json_path, out, fail_under, verbose, quiet, require):
+def grade(paths, assignment_name, solutions, jobs, timeout, seed, json_path, out, feedback_html, fail_under, verbose, quiet,
+          require):
     """Grade notebooks against hidden cases, step by step.
 
     Each PATH is a notebook or a folder searched recursively for *.ipynb (checkpoints
@@ -106,17 +110,20 @@ def grade(paths, assignment_name, solutions, jobs, timeout, seed, json_path, out
     (whatever the scores), 1 --fail-under not met, 2 usage or configuration error, 3 internal
     error of the grader (including a reference that fails its own cases).
     """
+    if feedback_html and not out:
+        raise click.UsageError("--feedback-html writes into the --out folder: pass --out DIR too")
     verbosity = terminal.QUIET if quiet else terminal.VERBOSE if verbose else terminal.NORMAL
     to_stderr = json_path == "-"
     grades = _guard(lambda: _grade(paths, assignment_name, solutions, jobs, timeout, seed, verbosity, to_stderr,
-                                   json_path, out, require), verbose)
+                                   json_path, out, feedback_html, require), verbose)
     if fail_under is not None and any(grade.percent < fail_under for grade in grades):
         below = sum(grade.percent < fail_under for grade in grades)
         click.echo(f"{below} submission(s) scored below {fail_under:g}%", err=True)
         sys.exit(1)
 
 
-def _grade(paths, assignment_name, solutions, jobs, timeout, seed, verbosity, to_stderr, json_path, out, require=None):
+def _grade(paths, assignment_name, solutions, jobs, timeout, seed, verbosity, to_stderr, json_path, out, feedback_html,
+           require):
     solutions_dir = _solutions_dir(solutions)
     names = assignment.available(solutions_dir)
     submissions = batch.find_submissions(paths)
@@ -150,6 +157,9 @@ def _grade(paths, assignment_name, solutions, jobs, timeout, seed, verbosity, to
         files.write_atomically(out / "results.json", json_report.render(name, max_score, grades))
         files.write_atomically(out / "gradebook.csv", gradebook.render(loaded.rubric.step_names, grades))
         click.echo(f"reports written to {out}/ (results.json, gradebook.csv)", err=True)
+    if feedback_html:
+        pages = html.write_pages(grades, loaded.rubric.function, out / html.FOLDER)
+        click.echo(f"{len(pages)} feedback page(s) written to {out / html.FOLDER}/", err=True)
     return grades
 
 
@@ -165,15 +175,15 @@ def check(notebook_path, public_case, timeout):
     Runs your notebook in a sandbox on the demo cell's inputs and shows, for every step of the
     graded function, your value next to the expected one. It needs no solutions: the public
     case travels inside the course's notebook (or pass --public-case). Hidden cases with other
-    shapes and values are checked only when your notebook is graded.
+    shapes and values are checked only when your notebook is graded. From inside the notebook:
+    `from grader import selfcheck; selfcheck.notebook_check()` (save the notebook first).
     """
     def run():
         document = selfcheck.load_public_case(public_case, notebook_path)
         return selfcheck.check(notebook_path, document, timeout)
 
     grade = _guard(run, False)
-    click.echo(terminal.render(grade, terminal.VERBOSE))
-    click.echo("\n" + selfcheck.HONEST_NOTE)
+    click.echo(selfcheck.report(grade))
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})

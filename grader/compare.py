@@ -68,20 +68,54 @@ def _shape_problem(got: np.ndarray, expected: np.ndarray, tolerance: Tolerance) 
         return Check(TRANSPOSED, f"{said}: its rows and columns are swapped")
     if got.size == expected.size:
         right = close(got.reshape(expected.shape), expected, tolerance).all()
-        if expected.ndim == 0:
-            extra = "a single number inside an array; it should be a plain number (a scalar)"
-        elif got.ndim > expected.ndim:
-            extra = "an extra axis of length 1 (a column or row where a flat vector is expected)"
-        else:
-            extra = "an axis too few"
-        return Check(SHAPE, f"{said}: it has {extra}" + ("; the numbers themselves are right" if right else ""))
-    if expected.ndim == 0 and got.ndim >= 1:
-        return Check(SHAPE, f"{said}: a vector where a single number is expected")
+        numbers = "; the numbers themselves are right" if right else ""
+        return Check(SHAPE, f"{said}: {_same_size_problem(got, expected)}{numbers}")
+    kind = _kind_problem(got, expected)
+    return Check(SHAPE, f"{said}: {kind}" if kind else said)
+
+
+def _same_size_problem(got: np.ndarray, expected: np.ndarray) -> str:
+    """The same numbers laid out differently: an extra or a missing axis of length 1."""
+    if expected.ndim == 0:
+        return "it is a single number inside an array; it should be a plain number (a scalar)"
+    if got.ndim == 2 and expected.ndim == 1:
+        kind = "column" if got.shape[1] == 1 else "row"
+        return (f"it is a {kind} (a 2-D array with an axis of length 1) where a flat vector is expected; "
+                "drop the extra axis")
+    if got.ndim == 1 and expected.ndim == 2:
+        kind = "column" if expected.shape[1] == 1 else "row"
+        return f"it is a flat vector where a {kind} (a 2-D array with an axis of length 1) is expected"
+    return "it has an extra axis of length 1" if got.ndim > expected.ndim else "it has an axis too few"
+
+
+def _kind_problem(got: np.ndarray, expected: np.ndarray) -> str:
+    """Why a value of a different size has the wrong kind of shape, when the kinds say something."""
+    if expected.ndim == 0:
+        return "a vector where a single number is expected" if got.ndim >= 1 else ""
     if expected.ndim == 1 and got.ndim == 0:
-        return Check(SHAPE, f"{said}: a single number where one value per unit is expected")
+        return "a single number where one value per unit is expected"
+    if expected.ndim == 1 and got.ndim == 1:
+        return f"it holds {got.shape[0]} values instead of {expected.shape[0]}: is it computed from the right arrays?"
+    if expected.ndim == 1 and got.ndim == 2:
+        return "a matrix where a vector (one value per unit) is expected"
+    if expected.ndim == 2 and got.ndim == 0:
+        return ("a single number where a matrix is expected: a dot product of two vectors adds up their "
+                "products into one number, while a matrix needs the product of every pair")
+    if expected.ndim == 2 and got.ndim == 1 and got.shape[0] in expected.shape:
+        return ("a 1-D array where a matrix is expected: multiplying two 1-D arrays element by element stays 1-D; "
+                "to get every pair, one of them needs a new axis (a column)")
     if expected.ndim == 2 and got.ndim == 1:
-        return Check(SHAPE, f"{said}: a vector where a matrix (one row per input, one column per unit) is expected")
-    return Check(SHAPE, said)
+        return "a vector where a matrix (one row per input, one column per unit) is expected"
+    return ""
+
+
+def swapped_pair(first: np.ndarray | str | None, second: np.ndarray | str | None,
+                 expected: tuple[np.ndarray, np.ndarray], tolerance: Tolerance) -> bool:
+    """Whether two returned values are the expected pair in the opposite order (and not also in the right one)."""
+    if not (isinstance(first, np.ndarray) and isinstance(second, np.ndarray)):
+        return False
+    in_order = check(first, expected[0], tolerance).ok and check(second, expected[1], tolerance).ok
+    return not in_order and check(first, expected[1], tolerance).ok and check(second, expected[0], tolerance).ok
 
 
 def _difference(got: np.ndarray, expected: np.ndarray, good: np.ndarray, tolerance: Tolerance) -> str:

@@ -14,6 +14,7 @@ import numpy as np
 from grader import compare, values
 from grader.assignment import Reference, Rubric
 from grader.compare import Check
+from grader.feedback import Feedback, review
 from grader.models import ERROR, FAIL, GRADED, INVALID, MISSING, NOT_RUN, PASS, TIMEOUT, Case, Grade, StepResult, Submission
 from grader.sandbox.pool import SandboxReply
 
@@ -62,11 +63,12 @@ def unjudged(submission: Submission, rubric: Rubric, status: str, messages: list
 
 
 def judge(submission: Submission, rubric: Rubric, cases: list[Case], reply: SandboxReply,
-          reference: Reference | None = None, *, public_values: bool = False) -> Grade:
+          reference: Reference | None = None, *, public_values: bool = False, feedback: Feedback | None = None) -> Grade:
     """Grade one submission from its sandbox reply.
 
     `reference` enables error carried forward; `public_values` attaches the public case's got
-    and expected values to every step (the self-check), not only to the first wrong one.
+    and expected values to every step (the self-check), not only to the first wrong one;
+    `feedback` adds diagnoses of known mistakes and the gradient check.
     """
     output = _output_excerpt(reply)
     if reply.failure:
@@ -95,7 +97,7 @@ def judge(submission: Submission, rubric: Rubric, cases: list[Case], reply: Sand
         limit = rubric.limits.call
         message = f"{rubric.function}() did not finish within {limit:g} s on a case: is there an endless loop?"
         return unjudged(submission, rubric, TIMEOUT, [message] + context, output=output, seconds=reply.seconds)
-    judgement = _Judgement(submission, rubric, cases, run, reference, public_values)
+    judgement = _Judgement(submission, rubric, cases, run, reference, public_values, feedback)
     return judgement.grade(context, output, reply.seconds)
 
 
@@ -182,9 +184,9 @@ class _Judgement:
     """The step-by-step verdict on a run that completed."""
 
     def __init__(self, submission, rubric: Rubric, cases: list[Case], run: StudentRun, reference: Reference | None,
-                 public_values: bool):
+                 public_values: bool, feedback: Feedback | None):
         self.submission, self.rubric, self.cases, self.run, self.reference = submission, rubric, cases, run, reference
-        self.public_values = public_values
+        self.public_values, self.feedback = public_values, feedback
         self.hidden_total = sum(not case.public for case in cases)
 
     def grade(self, context: list[str], output: str, seconds: float) -> Grade:
@@ -205,8 +207,9 @@ class _Judgement:
         raised = sum(case.exception is not None for case in run.cases)
         status = ERROR if run.cases and raised == len(run.cases) else GRADED
         score = round(sum(result.score for result in results), 4)
-        return Grade(self.submission, status, score, rubric.max_score, tuple(results), (),
-                     tuple(messages + context[: _MAX_WARNINGS] + self._more(context)), first_wrong, output, seconds)
+        diagnoses, advice = review(self.feedback, rubric, self.cases, [case.values for case in run.cases], results, checks)
+        return Grade(self.submission, status, score, rubric.max_score, tuple(results), diagnoses,
+                     tuple(messages + advice + context[: _MAX_WARNINGS] + self._more(context)), first_wrong, output, seconds)
 
     @staticmethod
     def _more(context: list[str]) -> list[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +68,8 @@ class Case:
     """The graded function's arguments by parameter name (floats, numpy scalars and arrays)."""
     expected: dict[str, np.ndarray]
     """The reference's float64 value of every step."""
+    inputs: dict[str, Any] = field(default_factory=dict)
+    """The inputs the case module drew (for the oracle); stays in the grader, never sent to the sandbox."""
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,11 +13,13 @@ from grader import cases as case_builder
 from grader import grading, notebook
 from grader.assignment import Rubric
 from grader.errors import ConfigError
-from grader.models import ERROR, INVALID, Case, Grade, Limits, Step, Submission, Tolerance
+from grader.models import ERROR, FAIL, INVALID, Case, Grade, Limits, Step, Submission, Tolerance
+from grader.report import terminal
 from grader.sandbox.pool import Pool
 
 HONEST_NOTE = ("This checked the public case only (the demo cell's inputs). Your grade also uses hidden "
                "cases with other shapes and values, so a step that is right here can still be wrong there.")
+SAVED_NOTE = "It checked the notebook file as last saved: save the notebook before you run the check again."
 
 
 def load_public_case(explicit: Path | None, submission: Path) -> dict:
@@ -73,3 +77,40 @@ def check(path: Path, document: dict, timeout: float) -> Grade:
     with Pool(wire, 1) as pool:
         reply = pool.run(job)
     return grading.judge(submission, rubric, [case], reply, public_values=True)
+
+
+def report(grade: Grade) -> str:
+    """What the student reads: every step with its got and expected values, then the honest notes."""
+    notes = [HONEST_NOTE]
+    names = [step.name for step in grade.steps]
+    if grade.first_wrong_step and any(step.status == FAIL for step in grade.steps[names.index(grade.first_wrong_step) + 1:]):
+        # Without the solutions there is no error carried forward: later steps are compared as they are.
+        notes.append(f"Steps after {grade.first_wrong_step} are compared with the expected values as they are, so they "
+                     "may look wrong only because of it: fix the first wrong step first.")
+    return terminal.render(grade, terminal.VERBOSE) + "\n\n" + " ".join(notes)
+
+
+def notebook_check(path: str | os.PathLike | None = None, timeout: float = 10.0) -> None:
+    """The self-check from inside Jupyter: `from grader import selfcheck; selfcheck.notebook_check()`.
+
+    It checks the notebook file as last saved, in a sandbox like `grade-check`. The running
+    notebook is found from what Jupyter tells the kernel (JPY_SESSION_NAME from Jupyter Server 2,
+    __vsc_ipynb_file__ in VS Code); where that is missing, pass the path.
+    """
+    chosen = Path(path) if path is not None else _running_notebook()
+    if chosen is None:
+        raise ConfigError("cannot tell which notebook is running here: "
+                          "call notebook_check('backward_pass.ipynb') with your notebook's file name")
+    grade = check(chosen, load_public_case(None, chosen), timeout)
+    print(report(grade) + " " + SAVED_NOTE)
+
+
+def _running_notebook() -> Path | None:
+    named = [os.environ.get("JPY_SESSION_NAME"), getattr(sys.modules.get("__main__"), "__vsc_ipynb_file__", None)]
+    for name in filter(None, named):
+        # Jupyter Server 2 gives the full path; older servers a path relative to their root, but the
+        # kernel runs in the notebook's own folder, so its file name is enough there.
+        for candidate in (Path(name), Path.cwd() / Path(name).name):
+            if candidate.suffix == ".ipynb" and candidate.is_file():
+                return candidate
+    return None

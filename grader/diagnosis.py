@@ -1,0 +1,161 @@
+"""Recognising known mistakes: a failing step matched numerically against the misconception catalogue.
+
+The catalogue is instructor data (a TOML file of the solutions folder, named by the rubric's
+[feedback] table). Each entry is an alternative formula for one step, evaluated the way the
+reference's own step formulas are for error carried forward: over the graded function's
+arguments and the earlier steps, with the student's own earlier values, so a mistake is
+recognised even downstream of another one. Runs in the grader's process on decoded float64
+arrays only.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import tomllib
+import types
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from grader import compare
+from grader.assignment import Reference, Rubric
+from grader.errors import ConfigError
+from grader.models import Case, Diagnosis, Tolerance
+
+_FIELDS = frozenset({"name", "step", "formula", "explanation", "hint"})
+_TEXTS = ("name", "step", "explanation", "hint")
+
+
+@dataclass(frozen=True)
+class Misconception:
+    """One known mistake: an alternative formula for one step."""
+
+    name: str
+    """Stable identifier, reported as the diagnosis's `misconception`."""
+    step: str
+    """The step whose value the mistake produces."""
+    formulas: tuple[types.CodeType, ...]
+    """Ways of writing the same mistake; any one of them matching names it."""
+    explanation: str
+    """What the student did and why it is wrong."""
+    hint: str
+    """A nudge towards the fix; never the answer."""
+
+    @property
+    def message(self) -> str:
+        return f"{self.explanation} Hint: {self.hint}"
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """An assignment's known mistakes, ready to match."""
+
+    entries: tuple[Misconception, ...]
+    namespace: dict
+    """Globals the formulas run in: the reference notebook's (np, sigmoid, ...)."""
+
+
+def load(path: Path, rubric: Rubric, reference: Reference) -> Catalogue:
+    """Read and check a catalogue; ConfigError when it is missing or malformed."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise ConfigError(f"cannot read the misconception catalogue {path}: {error}") from None
+    raw = data.get("misconception")
+    if set(data) != {"misconception"} or not isinstance(raw, list) or not raw:
+        raise ConfigError(f"misconception catalogue {path}: expected one or more [[misconception]] tables and nothing else")
+    entries = tuple(_entry(item, f"misconception catalogue {path}, entry {number}", rubric, reference)
+                    for number, item in enumerate(raw, start=1))
+    names = [entry.name for entry in entries]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ConfigError(f"misconception catalogue {path}: names used twice: {', '.join(repeated)}")
+    return Catalogue(entries, reference.namespace)
+
+
+def _entry(item: Any, where: str, rubric: Rubric, reference: Reference) -> Misconception:
+    if not isinstance(item, dict) or set(item) != _FIELDS:
+        raise ConfigError(f"{where}: needs exactly the keys {', '.join(sorted(_FIELDS))}")
+    if not all(isinstance(item[key], str) and item[key].strip() for key in _TEXTS):
+        raise ConfigError(f"{where}: {', '.join(_TEXTS)} must be non-empty text")
+    step = item["step"]
+    if step not in rubric.step_names:
+        raise ConfigError(f"{where}: {step!r} is not a step of the rubric ({', '.join(rubric.step_names)})")
+    sources = item["formula"] if isinstance(item["formula"], list) else [item["formula"]]
+    if not sources or not all(isinstance(source, str) for source in sources):
+        raise ConfigError(f"{where}: formula must be an expression, or a list of expressions")
+    # Names a formula may use, checked now: a typo would otherwise just never match anyone.
+    known = (set(reference.parameters) | set(rubric.step_names[: rubric.step_names.index(step)])
+             | set(reference.namespace) | set(dir(builtins)))
+    formulas = tuple(_compile(source, known, where) for source in sources)
+    return Misconception(item["name"].strip(), step, formulas, item["explanation"].strip(), item["hint"].strip())
+
+
+def _compile(source: str, known: set[str], where: str) -> types.CodeType:
+    try:
+        tree = ast.parse(source.strip(), mode="eval")
+    except SyntaxError as error:
+        raise ConfigError(f"{where}: formula {source!r} is not a Python expression ({error.msg})") from None
+    unknown = sorted({node.id for node in ast.walk(tree) if isinstance(node, ast.Name)} - known)
+    if unknown:
+        raise ConfigError(f"{where}: formula {source!r} uses {', '.join(unknown)}: neither a parameter, "
+                          "an earlier step nor a name defined by the reference notebook")
+    return compile(tree, f"<misconception formula {source.strip()}>", "eval")
+
+
+def diagnose(catalogue: Catalogue, rubric: Rubric, cases: Sequence[Case], values: Sequence[Mapping[str, Any]],
+             wrong: Mapping[str, Sequence[int]]) -> tuple[Diagnosis, ...]:
+    """The known mistakes behind the failing steps.
+
+    `values` holds the student's decoded step values on each case that ran; `wrong` maps each
+    failing step to the cases where its value was judged wrong. An entry names a step's mistake
+    when one of its formulas equals the student's value on every case where the student
+    produced one, at least one of them a wrong one: right values alone never earn a diagnosis.
+    """
+    diagnoses = []
+    for step in rubric.step_names:
+        if step not in wrong:
+            continue
+        produced = [index for index, found_values in enumerate(values) if isinstance(found_values.get(step), np.ndarray)]
+        if not set(produced) & set(wrong[step]):
+            continue
+        for entry in catalogue.entries:
+            if entry.step == step and any(
+                all(_matches(formula, catalogue.namespace, cases[index], values[index], step, rubric) for index in produced)
+                for formula in entry.formulas
+            ):
+                diagnoses.append(Diagnosis(step, entry.name, entry.message))
+    return tuple(diagnoses)
+
+
+def _matches(formula: types.CodeType, namespace: dict, case: Case, found: Mapping[str, Any], step: str,
+             rubric: Rubric) -> bool:
+    """Whether the student's value of `step` on this case is the formula's, shape included."""
+    try:
+        with np.errstate(all="ignore"):
+            value = np.asarray(eval(formula, namespace, _scope(case, found, step, rubric.step_names)), dtype=np.float64)
+    except Exception:  # shapes that do not broadcast: the formula cannot be what the student computed here
+        return False
+    return _same(found[step], value, rubric.tolerance)
+
+
+def _scope(case: Case, found: Mapping[str, Any], step: str, step_names: tuple[str, ...]) -> dict[str, Any]:
+    """The arguments (copied: cases are shared between threads) and every earlier step, the student's own first."""
+    scope = {name: value.copy() if isinstance(value, np.ndarray) else value for name, value in case.arguments.items()}
+    for earlier in step_names[: step_names.index(step)]:
+        value = found.get(earlier)
+        scope[earlier] = value if isinstance(value, np.ndarray) else case.expected[earlier]
+    return scope
+
+
+def _same(got: np.ndarray, value: np.ndarray, tolerance: Tolerance) -> bool:
+    """Equal within tolerance with the same shape; single numbers match whatever their number of axes."""
+    if got.shape != value.shape:
+        if not got.size == value.size == 1:
+            return False
+        got = got.reshape(value.shape)
+    return bool(compare.close(got, value, tolerance).all())

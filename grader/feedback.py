@@ -1,0 +1,71 @@
+"""Feedback beyond right and wrong: named misconceptions, the gradient check, a swapped return.
+
+The first two come from the solutions folder when its rubric names them in a [feedback]
+table; the swapped return needs only the expected values, so the student's self-check has it
+too. See docs/feedback.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from grader import compare, diagnosis, gradient
+from grader.assignment import Assignment, Rubric
+from grader.compare import Check
+from grader.models import FAIL, Case, Diagnosis, StepResult
+
+SWAPPED_RETURN = "returned_pair_swapped"
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """What an assignment's solutions folder offers for feedback, loaded once per run."""
+
+    catalogue: diagnosis.Catalogue | None
+    oracle: gradient.Oracle | None
+
+
+def load(assignment: Assignment, cases: Sequence[Case]) -> Feedback:
+    """The catalogue and the oracle named by the rubric, each optional."""
+    rubric = assignment.rubric
+    catalogue = (diagnosis.load(assignment.directory / rubric.misconceptions, rubric, assignment.reference)
+                 if rubric.misconceptions else None)
+    oracle = gradient.load(assignment, cases) if rubric.oracle else None
+    return Feedback(catalogue, oracle)
+
+
+def review(feedback: Feedback | None, rubric: Rubric, cases: Sequence[Case], values: Sequence[Mapping[str, Any]],
+           results: Sequence[StepResult], checks: Mapping[str, Sequence[tuple[Check, bool]]]
+           ) -> tuple[tuple[Diagnosis, ...], list[str]]:
+    """Diagnoses of the failing steps, and sentences from the gradient check.
+
+    `values` holds the student's decoded step values per case that ran, `checks` each step's
+    (check, passed only thanks to error carried forward) per case, as the judgement made them.
+    """
+    diagnoses = list(_swapped_return(rubric, cases, values, results))
+    advice: list[str] = []
+    if feedback and feedback.catalogue:
+        wrong = {result.name: [index for index, (check, _) in enumerate(checks[result.name]) if not check.ok]
+                 for result in results if result.status == FAIL}
+        diagnoses += diagnosis.diagnose(feedback.catalogue, rubric, cases, values, wrong)
+    if feedback and feedback.oracle:
+        advice = gradient.advice(feedback.oracle, rubric, values, results)
+    return tuple(diagnoses), advice
+
+
+def _swapped_return(rubric: Rubric, cases: Sequence[Case], values: Sequence[Mapping[str, Any]],
+                    results: Sequence[StepResult]) -> list[Diagnosis]:
+    """A pair returned in the wrong order: each returned value is the other one's expected value, on every case."""
+    if len(rubric.returns) != 2 or not any(r.status == FAIL for r in results if r.name in rubric.returns):
+        return []
+    first, second = rubric.returns
+    compared = [(found.get(first), found.get(second), (case.expected[first], case.expected[second]))
+                for case, found in zip(cases, values) if first in found and second in found]
+    if not compared or not all(compare.swapped_pair(*entry, rubric.tolerance) for entry in compared):
+        return []
+    message = (f"Your function returns its two values in the wrong order: the first value it returns is what "
+               f"{second} should be, and the second is what {first} should be. "
+               f"Hint: whoever calls {rubric.function}() unpacks its result as ({first}, {second}).")
+    return [Diagnosis(first, SWAPPED_RETURN, message)]

@@ -1,0 +1,142 @@
+"""HTML feedback pages: a valid document with the student's code and the feedback, and no hidden case's values."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from grader import assignment
+from grader import cases as case_builder
+from grader.cli import grade
+from tests.feedback_notebooks import SOLUTIONS, body_with, run_grade, student_notebook, write
+
+TRANSPOSED_LINE = "delta_w_i_h = learnrate * np.outer(hidden_error_term, x)"
+# Prints every value it computes, hidden cases included: that output must never reach a page.
+PRINTING = body_with().replace("return delta_w_h_o", "print(hidden_error, hidden_error_term, delta_w_h_o, delta_w_i_h)\n"
+                                                     "return delta_w_h_o")
+VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"})
+
+
+class _Document(HTMLParser):
+    """Checks that elements nest properly and collects the text a reader sees."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.open: list[str] = []
+        self.seen: set[str] = set()
+        self.problems: list[str] = []
+        self.text: list[str] = []
+        self._hidden_text = 0
+
+    def handle_starttag(self, tag, attrs):
+        self.seen.add(tag)
+        if tag not in VOID:
+            self.open.append(tag)
+            self._hidden_text += tag in ("style", "script")
+
+    def handle_endtag(self, tag):
+        if tag in VOID:
+            return
+        if not self.open or self.open[-1] != tag:
+            self.problems.append(f"</{tag}> closes <{self.open[-1] if self.open else None}> at {self.getpos()}")
+            return
+        self.open.pop()
+        self._hidden_text -= tag in ("style", "script")
+
+    def handle_data(self, data):
+        if not self._hidden_text:
+            self.text.append(data)
+
+
+def _parsed(page: str) -> _Document:
+    document = _Document()
+    document.feed(page)
+    document.close()
+    return document
+
+
+@pytest.fixture(scope="module")
+def pages(tmp_path_factory) -> dict[str, str]:
+    folder = tmp_path_factory.mktemp("html")
+    submissions = folder / "submissions"
+    write(student_notebook(body_with(delta_w_i_h="learnrate * np.outer(hidden_error_term, x)")), submissions / "emeka.ipynb")
+    write(student_notebook(body_with(error="output_layer_out - target")), submissions / "chen.ipynb")
+    write(student_notebook(PRINTING), submissions / "priya.ipynb")
+    (submissions / "hana.ipynb").write_text('{"cells": [', encoding="utf-8")
+    code, document, stderr = run_grade(submissions, "--out", folder / "out", "--feedback-html")
+    assert code == 0, stderr
+    assert "4 feedback page(s) written" in stderr
+    return {row["student"]: (folder / "out" / "feedback" / f"{row['student']}.html").read_text(encoding="utf-8")
+            for row in document["submissions"]}
+
+
+@pytest.mark.parametrize("student", ["emeka", "chen", "priya", "hana"])
+def test_page_is_a_valid_document(pages, student):
+    page = pages[student]
+    assert page.lstrip().lower().startswith("<!doctype html>")
+    document = _parsed(page)
+    assert document.problems == []
+    assert document.open == []
+    assert {"html", "head", "title", "body"} <= document.seen
+
+
+def test_page_holds_the_students_code_and_the_feedback_after_it(pages):
+    text = "".join(_parsed(pages["emeka"]).text)
+    assert TRANSPOSED_LINE in text
+    feedback = text.index("Grader feedback")
+    assert text.index("def backward_pass(") < feedback < text.index("# Create some random data")
+    block = text[feedback:]
+    assert "9 / 10" in block
+    assert "outer product transposed" in block and "Hint:" in block
+    assert "got (public case):" in block
+    assert "Grader feedback" in _parsed(pages["hana"]).text and "not valid JSON" in "".join(_parsed(pages["hana"]).text)
+
+
+def test_gradient_check_and_warnings_reach_the_page(pages):
+    text = " ".join(_parsed(pages["chen"]).text)
+    assert "error sign flipped" in text
+    assert "exactly the opposite of the gradient-descent step" in text
+
+
+def _hidden_cases() -> list:
+    loaded = assignment.load(SOLUTIONS, "backward_pass")
+    return [case for case in case_builder.build(loaded, loaded.rubric.seed) if not case.public]
+
+
+def _spellings(value: float) -> set[str]:
+    """A number as a report could print it (several precisions, both notations), when that identifies it."""
+    value = abs(float(value))
+    candidates = {f"{value:.{digits}g}" for digits in range(5, 11)} | {f"{value:.{digits}e}" for digits in range(4, 9)}
+    candidates |= {np.format_float_positional(value, precision=8), repr(value)}
+    # Short strings ("0.25") would match anything; five significant digits identify a value.
+    return {text for text in candidates if len(text.split("e")[0].replace(".", "").lstrip("0")) >= 5}
+
+
+def _leaks(text: str, numbers: set[str]) -> list[str]:
+    """Hidden numbers found in `text`, also inside longer runs of digits; only runs of 5+ digits can hold one."""
+    found = set()
+    for run in re.findall(r"\d[\d.]*(?:e[+-]?\d+)?", text):
+        if sum(c.isdigit() for c in run) >= 5:
+            found |= {run[i:j] for i in range(len(run)) for j in range(i + 5, len(run) + 1)} & numbers
+    return sorted(found)
+
+
+def test_no_hidden_expected_value_on_any_page(pages):
+    cases = _hidden_cases()
+    numbers = set().union(*(_spellings(v) for case in cases for value in case.expected.values() for v in value.ravel()))
+    assert len(numbers) > 1000
+    # The scanner finds values printed the way numpy prints them (what a leak would look like).
+    assert _leaks(np.array2string(cases[5].expected["delta_w_i_h"]), numbers)
+    for student, page in pages.items():
+        assert _leaks(page, numbers) == [], student
+
+
+def test_feedback_html_needs_out(tmp_path):
+    notebook = write(student_notebook(body_with()), tmp_path / "alice.ipynb")
+    result = CliRunner().invoke(grade, [str(notebook), "--solutions", str(SOLUTIONS), "--feedback-html"])
+    assert result.exit_code == 2
+    assert "--out" in result.output

@@ -1,0 +1,66 @@
+"""The student's self-check: got vs expected for every step, the honest notes, and a call from inside a notebook."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from grader import selfcheck
+from grader.cli import check
+from grader.errors import ConfigError
+from grader.feedback import SWAPPED_RETURN
+from tests.feedback_notebooks import body_with, student_notebook, write
+
+STEPS = ("error", "output_error_term", "hidden_error", "hidden_error_term", "delta_w_h_o", "delta_w_i_h")
+
+
+@pytest.fixture
+def wrong_notebook(tmp_path):
+    return write(student_notebook(body_with(output_error_term="error")), tmp_path / "work" / "backward_pass.ipynb")
+
+
+def _assert_full_report(text: str) -> None:
+    assert text.count("got (public case):") == len(STEPS)
+    assert text.count("expected (public case):") == len(STEPS)
+    for step in STEPS:
+        assert f" {step} " in text
+    assert selfcheck.HONEST_NOTE in text
+    assert "fix the first wrong step first" in text
+
+
+def test_grade_check_shows_every_step_and_the_honest_notes(wrong_notebook):
+    result = CliRunner().invoke(check, [str(wrong_notebook)], env={"GRADER_SOLUTIONS": None})
+    assert result.exit_code == 0, result.output
+    _assert_full_report(result.output)
+
+
+def test_notebook_check_with_an_explicit_path(wrong_notebook, capsys):
+    selfcheck.notebook_check(wrong_notebook)
+    printed = capsys.readouterr().out
+    _assert_full_report(printed)
+    assert selfcheck.SAVED_NOTE in printed
+
+
+def test_notebook_check_finds_the_running_notebook_from_jupyter(wrong_notebook, capsys, monkeypatch):
+    monkeypatch.setenv("JPY_SESSION_NAME", str(wrong_notebook))
+    selfcheck.notebook_check()
+    _assert_full_report(capsys.readouterr().out)
+    # An older server's path relative to its root: the kernel runs in the notebook's folder.
+    monkeypatch.setenv("JPY_SESSION_NAME", "course/week3/backward_pass.ipynb")
+    monkeypatch.chdir(wrong_notebook.parent)
+    selfcheck.notebook_check()
+    assert selfcheck.HONEST_NOTE in capsys.readouterr().out
+
+
+def test_notebook_check_asks_for_the_path_when_it_cannot_tell(tmp_path, monkeypatch):
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match="notebook_check"):
+        selfcheck.notebook_check()
+
+
+def test_a_swapped_return_is_named_without_solutions(tmp_path):
+    swapped = body_with().replace("return delta_w_h_o, delta_w_i_h", "return delta_w_i_h, delta_w_h_o")
+    notebook = write(student_notebook(swapped), tmp_path / "backward_pass.ipynb")
+    result = CliRunner().invoke(check, [str(notebook)], env={"GRADER_SOLUTIONS": None})
+    assert f"[delta_w_h_o] {SWAPPED_RETURN}: Your function returns its two values in the wrong order" in result.output
