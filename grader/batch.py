@@ -77,6 +77,18 @@ def rubric_with(rubric: Rubric, timeout: float | None) -> Rubric:
     return dataclasses.replace(rubric, limits=limits)
 
 
+def sandbox_job(book: notebook.Notebook, rubric: Rubric, parameters: Iterable[str]) -> dict:
+    """What the sandbox child needs to run a notebook: its cells, the function, the step names, the limits."""
+    return {
+        "cells": [{"index": cell.index, "source": cell.source} for cell in book.cells],
+        "function": rubric.function,
+        "parameters": list(parameters),
+        "steps": list(rubric.step_names),
+        "returns": list(rubric.returns),
+        "limits": rubric.limits.as_wire(),
+    }
+
+
 class Grader:
     """Grades submissions of one assignment against cases built once per run."""
 
@@ -86,9 +98,7 @@ class Grader:
         self.cases: list[Case] = case_builder.build(assignment, seed)
         self.feedback = feedback.load(assignment, self.cases)
         self.jobs = max(1, jobs)
-        wire = [{"name": case.name, "public": case.public,
-                 "arguments": {name: case_builder.to_wire(value) for name, value in case.arguments.items()}}
-                for case in self.cases]
+        wire = [case_builder.case_to_wire(case) for case in self.cases]
         solutions = str(assignment.directory.parent.resolve())
         scratch = SCRATCH_BYTES + 2 * self.rubric.limits.output_bytes
         self._pool = Pool(wire, self.jobs, hidden=(solutions,), scratch_bytes=scratch)
@@ -113,14 +123,7 @@ class Grader:
             return grading.unjudged(submission, rubric, INVALID, [f"{submission.given} {error}"])
         if not book.cells:
             return grading.unjudged(submission, rubric, ERROR, [f"the notebook has no code cells, so no {rubric.function}()"])
-        job = {
-            "cells": [{"index": cell.index, "source": cell.source} for cell in book.cells],
-            "function": rubric.function,
-            "parameters": list(self.assignment.reference.parameters),
-            "steps": list(rubric.step_names),
-            "returns": list(rubric.returns),
-            "limits": rubric.limits.as_wire(),
-        }
+        job = sandbox_job(book, rubric, self.assignment.reference.parameters)
         reply = self._pool.run(job)
         return grading.judge(submission, rubric, self.cases, reply, self.assignment.reference, feedback=self.feedback)
 

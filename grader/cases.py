@@ -54,6 +54,12 @@ def copy_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
     return {name: value.copy() if isinstance(value, np.ndarray) else value for name, value in arguments.items()}
 
 
+def case_to_wire(case: Case) -> dict:
+    """A case as the sandbox child receives it: its name, whether it is public, its arguments. No expected value."""
+    return {"name": case.name, "public": case.public,
+            "arguments": {name: to_wire(value) for name, value in case.arguments.items()}}
+
+
 def to_wire(value: Any) -> dict:
     """An argument as plain data for the sandbox child, keeping its Python type."""
     if isinstance(value, (float, int)) and not isinstance(value, (bool, np.generic)):

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from grader import batch, grading, notebook
 from grader import cases as case_builder
-from grader import grading, notebook
 from grader.assignment import Rubric
 from grader.errors import ConfigError
 from grader.models import ERROR, FAIL, INVALID, Case, Grade, Limits, Step, Submission, Tolerance
@@ -67,13 +67,8 @@ def check(path: Path, document: dict, timeout: float) -> Grade:
         return grading.unjudged(submission, rubric, INVALID, [f"{path} {error}"])
     if not book.cells:
         return grading.unjudged(submission, rubric, ERROR, [f"the notebook has no code cells, so no {rubric.function}()"])
-    wire = [{"name": case.name, "public": case.public,
-             "arguments": {name: case_builder.to_wire(value) for name, value in case.arguments.items()}}]
-    job = {
-        "cells": [{"index": cell.index, "source": cell.source} for cell in book.cells],
-        "function": rubric.function, "parameters": parameters, "steps": list(rubric.step_names),
-        "returns": list(rubric.returns), "limits": rubric.limits.as_wire(),
-    }
+    wire = [case_builder.case_to_wire(case)]
+    job = batch.sandbox_job(book, rubric, parameters)
     with Pool(wire, 1) as pool:
         reply = pool.run(job)
     return grading.judge(submission, rubric, [case], reply, public_values=True)

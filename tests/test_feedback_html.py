@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from html.parser import HTMLParser
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from grader import assignment
-from grader import cases as case_builder
 from grader.cli import grade
 from tests.feedback_notebooks import SOLUTIONS, body_with, run_grade, student_notebook, write
+from tests.hidden_values import hidden_cases, leaks, spellings
 
 TRANSPOSED_LINE = "delta_w_i_h = learnrate * np.outer(hidden_error_term, x)"
 # Prints every value it computes, hidden cases included: that output must never reach a page.
@@ -102,37 +100,14 @@ def test_gradient_check_and_warnings_reach_the_page(pages):
     assert "exactly the opposite of the gradient-descent step" in text
 
 
-def _hidden_cases() -> list:
-    loaded = assignment.load(SOLUTIONS, "backward_pass")
-    return [case for case in case_builder.build(loaded, loaded.rubric.seed) if not case.public]
-
-
-def _spellings(value: float) -> set[str]:
-    """A number as a report could print it (several precisions, both notations), when that identifies it."""
-    value = abs(float(value))
-    candidates = {f"{value:.{digits}g}" for digits in range(5, 11)} | {f"{value:.{digits}e}" for digits in range(4, 9)}
-    candidates |= {np.format_float_positional(value, precision=8), repr(value)}
-    # Short strings ("0.25") would match anything; five significant digits identify a value.
-    return {text for text in candidates if len(text.split("e")[0].replace(".", "").lstrip("0")) >= 5}
-
-
-def _leaks(text: str, numbers: set[str]) -> list[str]:
-    """Hidden numbers found in `text`, also inside longer runs of digits; only runs of 5+ digits can hold one."""
-    found = set()
-    for run in re.findall(r"\d[\d.]*(?:e[+-]?\d+)?", text):
-        if sum(c.isdigit() for c in run) >= 5:
-            found |= {run[i:j] for i in range(len(run)) for j in range(i + 5, len(run) + 1)} & numbers
-    return sorted(found)
-
-
 def test_no_hidden_expected_value_on_any_page(pages):
-    cases = _hidden_cases()
-    numbers = set().union(*(_spellings(v) for case in cases for value in case.expected.values() for v in value.ravel()))
+    cases = hidden_cases()
+    numbers = set().union(*(spellings(v) for case in cases for value in case.expected.values() for v in value.ravel()))
     assert len(numbers) > 1000
     # The scanner finds values printed the way numpy prints them (what a leak would look like).
-    assert _leaks(np.array2string(cases[5].expected["delta_w_i_h"]), numbers)
+    assert leaks(np.array2string(cases[5].expected["delta_w_i_h"]), numbers)
     for student, page in pages.items():
-        assert _leaks(page, numbers) == [], student
+        assert leaks(page, numbers) == [], student
 
 
 def test_feedback_html_needs_out(tmp_path):

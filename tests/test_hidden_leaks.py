@@ -1,0 +1,52 @@
+"""No hidden case's inputs or expected values reach any report, whatever the student's code prints or raises."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from grader.cli import grade
+from tests.feedback_notebooks import SOLUTIONS, body_with, student_notebook, write
+from tests.hidden_values import hidden_cases, leaks, spellings
+
+# Right on every case, and as loud as possible: prints its inputs and results, then raises with them
+# on every case but the public one (whose x has 3 inputs).
+TALKATIVE = body_with().replace(
+    "return delta_w_h_o, delta_w_i_h",
+    "print('inputs', x, weights_hidden_to_output, hidden_layer_out, output_layer_out, target, learnrate)\n"
+    "print('results', error, hidden_error, hidden_error_term, delta_w_h_o, delta_w_i_h)\n"
+    "if x.shape != (3,):\n"
+    "    raise ValueError(f'debug {x} {weights_hidden_to_output} {delta_w_h_o} {delta_w_i_h}')\n"
+    "return delta_w_h_o, delta_w_i_h",
+)
+# Wrong (a transposed outer product), so every report also carries a first wrong step and its message.
+TALKATIVE_WRONG = TALKATIVE.replace("np.outer(x, hidden_error_term)", "np.outer(hidden_error_term, x)")
+
+
+def test_nothing_of_a_hidden_case_is_reported(tmp_path):
+    folder = tmp_path / "class"
+    write(student_notebook(TALKATIVE), folder / "loud.ipynb")
+    write(student_notebook(TALKATIVE_WRONG), folder / "loud_wrong.ipynb")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(grade, [str(folder), "--solutions", str(SOLUTIONS), "--jobs", "2", "-v",
+                                        "--out", str(out), "--feedback-html"])
+    assert result.exit_code == 0, result.output
+    texts = {"terminal": result.output, **{path.name: path.read_text() for path in out.rglob("*") if path.is_file()}}
+    report = json.loads(texts["results.json"])
+    rows = {row["student"]: row for row in report["submissions"]}
+    # The public case still speaks: what the code printed and raised there is the student's to see.
+    assert "inputs [ 0.5" in result.output
+    assert rows["loud"]["status"] == "graded"
+    assert any("ValueError" in message for message in rows["loud"]["messages"])
+    assert rows["loud_wrong"]["first_wrong_step"] == "delta_w_i_h"
+
+    cases = hidden_cases()
+    numbers = set()
+    for case in cases:
+        for value in [*case.expected.values(), *case.arguments.values()]:
+            for number in getattr(value, "ravel", lambda v=value: [v])():
+                numbers |= spellings(number)
+    assert len(numbers) > 1000
+    for name, text in texts.items():
+        assert leaks(text, numbers) == [], name
