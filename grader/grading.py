@@ -6,6 +6,7 @@ every value decoded into a float64 array, and the student's objects never exist 
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from dataclasses import dataclass
 
@@ -266,7 +267,9 @@ class _Judgement:
                     message += f": {credit:.0%} of the points"
                 return StepResult(step.name, PASS, step.points * credit, step.points, passed, total, message, True)
             return StepResult(step.name, PASS, step.points, step.points, passed, total, f"correct on all {total} cases")
-        return StepResult(step.name, FAIL, 0.0, step.points, passed, total, self._failure_message(step.name, checks))
+        message, hidden_detail, public_message = self._failure_message(step.name, checks)
+        return StepResult(step.name, FAIL, 0.0, step.points, passed, total, message,
+                          hidden_detail=hidden_detail, public_message=public_message)
 
     def _wrong_upstream(self, step: str) -> str:
         names = []
@@ -280,26 +283,29 @@ class _Judgement:
                     break
         return ", ".join(names) or "earlier steps"
 
-    def _failure_message(self, step: str, checks: list[tuple[Check, bool]]) -> str:
-        parts = []
+    def _failure_message(self, step: str, checks: list[tuple[Check, bool]]) -> tuple[str, str | None, str | None]:
+        """(message, its hidden-case part, the message without that part): reports may hold the hidden part back."""
+        public_parts, remarks = [], []
         ran = len(self.run.cases)
         public = [i for i in range(ran) if self.cases[i].public]
         hidden = [i for i in range(ran) if not self.cases[i].public]
         for i in public:
             check = checks[i][0]
-            parts.append("public case: " + ("right" if check.ok else f"{step} {self._absent_reason(step, i, check)}"))
+            public_parts.append("public case: " + ("right" if check.ok else f"{step} {self._absent_reason(step, i, check)}"))
         wrong_hidden = [i for i in hidden if not checks[i][0].ok]
+        hidden_detail = None
         if hidden:
             if wrong_hidden:
                 kinds = Counter(_hidden_kind(checks[i][0]) for i in wrong_hidden)
                 examples = "; ".join(dict.fromkeys(self.cases[i].label for i in wrong_hidden[:_HIDDEN_EXAMPLES]))
-                parts.append(f"hidden cases: wrong on {len(wrong_hidden)} of {self.hidden_total} "
-                             f"({', '.join(kinds)}; e.g. {examples})")
+                hidden_detail = (f"hidden cases: wrong on {len(wrong_hidden)} of {self.hidden_total} "
+                                 f"({', '.join(kinds)}; e.g. {examples})")
             else:
-                parts.append(f"hidden cases: right on all {self.hidden_total}")
+                hidden_detail = f"hidden cases: right on all {self.hidden_total}"
         if ran < len(self.cases):
-            parts.append(f"{len(self.cases) - ran} cases did not run")
-        return "; ".join(parts)
+            remarks.append(f"{len(self.cases) - ran} cases did not run")
+        message = "; ".join(public_parts + ([hidden_detail] if hidden_detail else []) + remarks)
+        return message, hidden_detail, ("; ".join(public_parts + remarks) if hidden_detail else None)
 
     def _absent_reason(self, step: str, index: int, check: Check) -> str:
         case_run = self.run.cases[index]
@@ -323,10 +329,8 @@ class _Judgement:
         for index, case in enumerate(self.cases[: len(self.run.cases)]):
             if case.public:
                 got = self._value(result.name, index)
-                return StepResult(result.name, result.status, result.score, result.max_score, result.cases_passed,
-                                  result.cases_total, result.message, result.carried_forward,
-                                  compare.format_value(None if got is _ABSENT else got),
-                                  compare.format_value(case.expected[result.name]))
+                return dataclasses.replace(result, public_got=compare.format_value(None if got is _ABSENT else got),
+                                           public_expected=compare.format_value(case.expected[result.name]))
         return result
 
     def _not_attempted(self) -> bool:
