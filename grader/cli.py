@@ -12,7 +12,7 @@ import click
 from grader import __version__, assignment, batch, selfcheck, stub
 from grader import cases as case_builder
 from grader.errors import ConfigError, GraderError
-from grader.report import files, gradebook, json_report, terminal
+from grader.report import files, github, json_report, outputs, terminal
 
 SOLUTIONS_HELP = "Instructor's solutions folder [default: $GRADER_SOLUTIONS, else ./solutions]."
 
@@ -70,13 +70,20 @@ def _guard(action, verbose: bool):
 @click.option("--seed", type=int, help="Seed of the hidden cases [default: $GRADER_SEED, else the rubric's].")
 @click.option("--json", "json_path", metavar="FILE|-", help="Write the JSON report to FILE, or to stdout with '-'.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
-              help="Write results.json and gradebook.csv into DIR.")
+              help="Write the reports chosen with --format into DIR [default: results.json and gradebook.csv].")
+@click.option("--format", "formats", type=click.Choice(outputs.FORMATS), multiple=True,
+              help="A report for --out, repeatable: json (results.json), csv (gradebook.csv), gradescope "
+                   "(gradescope/<student>.json), junit (junit.xml), github-summary (summary.md).")
+@click.option("--github/--no-github", "github_mode", default=None,
+              help="Append a job summary to $GITHUB_STEP_SUMMARY, print annotations, and neutralise workflow "
+                   "commands in everything printed [default: on when GITHUB_ACTIONS=true].")
 @click.option("--fail-under", type=click.FloatRange(0, 100), metavar="PERCENT",
               help="Exit with status 1 if any submission scores below PERCENT.")
 @click.option("-v", "--verbose", is_flag=True, help="Show every warning, the public values of every wrong step and printed output.")
 @click.option("-q", "--quiet", is_flag=True, help="One line per submission.")
 @click.version_option(__version__, prog_name="backprop-grader")
-def grade(paths, assignment_name, solutions, jobs, timeout, seed, json_path, out, fail_under, verbose, quiet):
+def grade(paths, assignment_name, solutions, jobs, timeout, seed, json_path, out, formats, github_mode, fail_under,
+          verbose, quiet):
     """Grade notebooks against hidden cases, step by step.
 
     Each PATH is a notebook or a folder searched recursively for *.ipynb (checkpoints
@@ -90,15 +97,20 @@ def grade(paths, assignment_name, solutions, jobs, timeout, seed, json_path, out
     """
     verbosity = terminal.QUIET if quiet else terminal.VERBOSE if verbose else terminal.NORMAL
     to_stderr = json_path == "-"
+    if github_mode is None:
+        github_mode = os.environ.get("GITHUB_ACTIONS") == "true"
     grades = _guard(lambda: _grade(paths, assignment_name, solutions, jobs, timeout, seed, verbosity, to_stderr,
-                                   json_path, out), verbose)
+                                   json_path, out, formats or outputs.DEFAULT_FORMATS, github_mode, fail_under), verbose)
     if fail_under is not None and any(grade.percent < fail_under for grade in grades):
         below = sum(grade.percent < fail_under for grade in grades)
         click.echo(f"{below} submission(s) scored below {fail_under:g}%", err=True)
         sys.exit(1)
 
 
-def _grade(paths, assignment_name, solutions, jobs, timeout, seed, verbosity, to_stderr, json_path, out):
+def _grade(paths, assignment_name, solutions, jobs, timeout, seed, verbosity, to_stderr, json_path, out, formats,
+           github_mode, fail_under):
+    # In GitHub mode every printed line may hold student text, so none may read as a workflow command.
+    shown = github.log_safe if github_mode else str
     solutions_dir = _solutions_dir(solutions)
     names = assignment.available(solutions_dir)
     submissions = batch.find_submissions(paths)
@@ -111,19 +123,33 @@ def _grade(paths, assignment_name, solutions, jobs, timeout, seed, verbosity, to
     with batch.Grader(loaded, _seed(seed, loaded.rubric.seed), jobs, timeout) as grader:
         for grade in grader.grade_all(submissions):
             grades.append(grade)
-            click.echo(terminal.render(grade, verbosity) + ("" if verbosity == terminal.QUIET else "\n"), err=to_stderr)
+            click.echo(shown(terminal.render(grade, verbosity)) + ("" if verbosity == terminal.QUIET else "\n"),
+                       err=to_stderr)
     if len(grades) > 1:
-        click.echo(terminal.summary(grades), err=to_stderr)
+        click.echo(shown(terminal.summary(grades)), err=to_stderr)
     max_score = loaded.rubric.max_score
     if json_path == "-":
         click.echo(json_report.render(name, max_score, grades), nl=False)
     elif json_path:
         files.write_atomically(Path(json_path), json_report.render(name, max_score, grades))
+    graded = outputs.Batch(name, loaded.rubric.title, loaded.rubric.step_names, max_score, tuple(grades), fail_under)
     if out:
-        files.write_atomically(out / "results.json", json_report.render(name, max_score, grades))
-        files.write_atomically(out / "gradebook.csv", gradebook.render(loaded.rubric.step_names, grades))
-        click.echo(f"reports written to {out}/ (results.json, gradebook.csv)", err=True)
+        written = outputs.write_all(out, graded, formats)
+        click.echo(shown(f"reports written to {out}/ ({', '.join(written)})"), err=True)
+    if github_mode:
+        _publish_to_github(graded, to_stderr)
     return grades
+
+
+def _publish_to_github(graded: outputs.Batch, to_stderr: bool) -> None:
+    """The job summary into $GITHUB_STEP_SUMMARY (appended: other steps write there too), annotations to the log."""
+    summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary_path:
+        with open(summary_path, "a", encoding="utf-8") as stream:
+            stream.write(github.summary(graded.title, graded.step_names, graded.grades, graded.fail_under) + "\n")
+    else:
+        click.echo("GITHUB_STEP_SUMMARY is not set: no job summary written", err=True)
+    click.echo(github.annotations(graded.grades, graded.fail_under), err=to_stderr)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
