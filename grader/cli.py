@@ -9,10 +9,11 @@ from pathlib import Path
 
 import click
 
-from grader import __version__, assignment, batch, selfcheck, stub
+from grader import __version__, assignment, autograder, batch, selfcheck, stub
 from grader import cases as case_builder
 from grader.errors import ConfigError, GraderError
 from grader.report import files, github, json_report, outputs, terminal
+from grader.report.gradescope import HIDDEN_VISIBILITIES
 
 SOLUTIONS_HELP = "Instructor's solutions folder [default: $GRADER_SOLUTIONS, else ./solutions]."
 
@@ -212,3 +213,48 @@ def make_stub(names, solutions, assignments_dir, check_only):
         click.echo("out of date: " + ", ".join(map(str, stale)) + " (run grade-stub)", err=True)
         sys.exit(1)
     click.echo("up to date" if not stale else "wrote " + ", ".join(map(str, stale)))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def gradescope_autograder():
+    """Gradescope: build the autograder zip to upload, and the grading step it runs there.
+
+    `grade-gradescope build` writes a zip holding setup.sh (installs this grader from the
+    package inside the zip), run_autograder (grades /autograder/submission/*.ipynb into
+    /autograder/results/results.json) and the assignment's solutions folder. Upload it as the
+    assignment's autograder; keep it private, it holds the solutions.
+    """
+
+
+@gradescope_autograder.command("build")
+@click.option("--solutions", type=click.Path(file_okay=False, path_type=Path), help=SOLUTIONS_HELP)
+@click.option("--assignment", "assignment_name", metavar="NAME",
+              help="Assignment to package [default: the only one in the solutions folder].")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=Path("autograder.zip"),
+              show_default=True, help="The zip to write.")
+@click.option("--package", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A wheel or sdist of backprop-grader to install on Gradescope [default: an sdist built from the "
+                   "source checkout this grader runs from].")
+@click.option("--hidden-visibility", type=click.Choice(HIDDEN_VISIBILITIES), default="after_due_date", show_default=True,
+              help="Gradescope visibility of what the hidden cases showed for a wrong step.")
+def gradescope_build(solutions, assignment_name, output, package, hidden_visibility):
+    """Build the Gradescope autograder zip."""
+    names = _guard(lambda: autograder.build(_solutions_dir(solutions), assignment_name, output, package,
+                                            hidden_visibility), False)
+    click.echo(f"wrote {output} ({', '.join(names)})")
+
+
+@gradescope_autograder.command("run")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), envvar=autograder.ROOT_VARIABLE,
+              default=autograder.DEFAULT_ROOT, show_default=True,
+              help="Gradescope's folder with source/, submission/ and results/ [env: AUTOGRADER_ROOT].")
+@click.option("--assignment", "assignment_name", metavar="NAME", required=True, help="Assignment to grade against.")
+@click.option("--hidden-visibility", type=click.Choice(HIDDEN_VISIBILITIES), default="after_due_date", show_default=True,
+              help="Gradescope visibility of what the hidden cases showed for a wrong step.")
+@click.option("--seed", type=int, envvar="GRADER_SEED", help="Seed of the hidden cases [default: $GRADER_SEED, else the rubric's].")
+def gradescope_run(root, assignment_name, hidden_visibility, seed):
+    """Grade the submission and write results/results.json (what run_autograder does on Gradescope)."""
+    layout = autograder.Layout(root)
+    grade = _guard(lambda: autograder.run(layout, assignment_name, seed, hidden_visibility), True)
+    click.echo(terminal.render(grade, terminal.VERBOSE))
+    click.echo(f"wrote {layout.results_file}")
