@@ -74,7 +74,8 @@ def _guard(action, verbose: bool):
               help="Write the reports chosen with --format into DIR [default: results.json and gradebook.csv].")
 @click.option("--format", "formats", type=click.Choice(outputs.FORMATS), multiple=True,
               help="A report for --out, repeatable: json (results.json), csv (gradebook.csv), gradescope "
-                   "(gradescope/<student>.json), junit (junit.xml), github-summary (summary.md).")
+                   "(gradescope/<student>.json), junit (junit.xml), github-summary (summary.md), github-annotations "
+                   "(annotations.txt, the workflow commands --github prints).")
 @click.option("--github/--no-github", "github_mode", default=None,
               help="Append a job summary to $GITHUB_STEP_SUMMARY, print annotations, and neutralise workflow "
                    "commands in everything printed [default: on when GITHUB_ACTIONS=true].")

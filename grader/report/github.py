@@ -36,15 +36,19 @@ def log_safe(text: str) -> str:
     return "\n".join(neutralise(line) for line in text.splitlines())
 
 
+def _percent_encoded(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
 def escape_data(text: str) -> str:
     """A workflow command's message: GitHub's percent-encoding of `%`, CR and LF, then `::` neutralised."""
-    encoded = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    return neutralise(encoded)
+    return neutralise(_percent_encoded(text))
 
 
 def escape_property(text: str) -> str:
-    """A workflow command's property value (file, title): also `:` and `,`, which delimit properties."""
-    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+    """A workflow command's property value (file, title): `:` and `,` encoded too, which leaves no `::` to break,
+    so a file name keeps pointing at its file."""
+    return neutralise(_percent_encoded(text).replace(":", "%3A").replace(",", "%2C"))
 
 
 def _level(grade: Grade, fail_under: float | None) -> str:
@@ -70,8 +74,11 @@ def annotations(grades: Sequence[Grade], fail_under: float | None = None) -> str
 
 
 def markdown(text: str) -> str:
-    """Student text as inert Markdown on one line: no HTML, links, images, tables or emphasis it did not mean."""
-    flat = " ".join(text.split())
+    """Student text as inert Markdown on one line: no HTML, links, images, tables or emphasis it did not mean.
+
+    Workflow commands are neutralised too, so the summary stays harmless if a later step prints it.
+    """
+    flat = neutralise(" ".join(text.split()))
     if len(flat) > _CELL_LIMIT:
         flat = flat[: _CELL_LIMIT - 1] + "…"
     flat = flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -37,6 +37,15 @@ def _testcase(suite: ET.Element, assignment: str, grade: Grade, step: StepResult
         error.text = _xml_text("\n".join(grade.messages))
 
 
+def _suite_output(grade: Grade) -> str:
+    """The grader's messages on the submission (exceptions, warnings, diagnoses), then what its code printed."""
+    lines = list(grade.messages)
+    lines += [f"diagnosis ({d.step}): {d.misconception}: {d.message}" for d in grade.diagnoses]
+    if grade.output:
+        lines += ["", "printed by the notebook:", grade.output]
+    return "\n".join(lines)
+
+
 def _counts(grade: Grade) -> dict[str, int]:
     return {
         "tests": len(grade.steps),
@@ -60,8 +69,7 @@ def render(assignment: str, grades: Sequence[Grade]) -> str:
             ET.SubElement(properties, "property", name=name, value=_xml_text(value))
         for step in grade.steps:
             _testcase(suite, assignment, grade, step)
-        if grade.output:
-            ET.SubElement(suite, "system-out").text = _xml_text(grade.output)
+        ET.SubElement(suite, "system-out").text = _xml_text(_suite_output(grade))
         for key, value in counts.items():
             totals[key] += value
         elapsed += grade.seconds

@@ -10,7 +10,7 @@ from pathlib import Path
 from grader.models import Grade
 from grader.report import files, github, gradebook, gradescope, json_report, junit
 
-FORMATS = ("json", "csv", "gradescope", "junit", "github-summary")
+FORMATS = ("json", "csv", "gradescope", "junit", "github-summary", "github-annotations")
 DEFAULT_FORMATS = ("json", "csv")
 GRADESCOPE_FOLDER = "gradescope"
 _UNSAFE_IN_FILE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -43,6 +43,8 @@ def render_all(batch: Batch, formats: Sequence[str]) -> dict[str, str]:
             rendered["junit.xml"] = junit.render(batch.assignment, batch.grades)
         elif name == "github-summary":
             rendered["summary.md"] = github.summary(batch.title, batch.step_names, batch.grades, batch.fail_under)
+        elif name == "github-annotations":
+            rendered["annotations.txt"] = github.annotations(batch.grades, batch.fail_under) + "\n"
         elif name == "gradescope":
             for file_name, grade in zip(gradescope_file_names(batch.grades), batch.grades):
                 rendered[f"{GRADESCOPE_FOLDER}/{file_name}"] = gradescope.render(grade)
