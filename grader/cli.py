@@ -81,7 +81,8 @@ def _guard(action, verbose: bool):
                    "commands in everything printed [default: on when GITHUB_ACTIONS=true].")
 @click.option("--fail-under", type=click.FloatRange(0, 100), metavar="PERCENT",
               help="Exit with status 1 if any submission scores below PERCENT.")
-@click.option("-v", "--verbose", is_flag=True, help="Show every warning, the public values of every wrong step and printed output.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Show every warning, the public values of every wrong step and printed output.")
 @click.option("-q", "--quiet", is_flag=True, help="One line per submission.")
 @click.version_option(__version__, prog_name="backprop-grader")
 def grade(paths, assignment_name, solutions, jobs, timeout, seed, json_path, out, formats, github_mode, fail_under,
@@ -252,7 +253,8 @@ def gradescope_build(solutions, assignment_name, output, package, hidden_visibil
 @click.option("--assignment", "assignment_name", metavar="NAME", required=True, help="Assignment to grade against.")
 @click.option("--hidden-visibility", type=click.Choice(HIDDEN_VISIBILITIES), default="after_due_date", show_default=True,
               help="Gradescope visibility of what the hidden cases showed for a wrong step.")
-@click.option("--seed", type=int, envvar="GRADER_SEED", help="Seed of the hidden cases [default: $GRADER_SEED, else the rubric's].")
+@click.option("--seed", type=int, envvar="GRADER_SEED",
+              help="Seed of the hidden cases [default: $GRADER_SEED, else the rubric's].")
 def gradescope_run(root, assignment_name, hidden_visibility, seed):
     """Grade the submission and write results/results.json (what run_autograder does on Gradescope)."""
     layout = autograder.Layout(root)

@@ -117,6 +117,7 @@ def test_changed_notebooks_from_git(repo):
     git("commit", "-q", "-m", "pull request")
     done, summary = run_script(repo, None)
     assert done.returncode == 1, done.stdout + done.stderr
+    assert "2 submission(s)" in summary
     assert set(_annotations(done.stdout)) == {"submissions/bob/backward_pass.ipynb", "submissions/carol/backward_pass.ipynb"}
 
 
@@ -141,6 +142,7 @@ def test_student_output_never_becomes_a_workflow_command(repo):
     path = "submissions/::add-mask::mallory/backward_pass.ipynb"
     write_notebook(repo / path, 'raise ValueError("\\n::stop-commands::token\\n##[add-mask]x")', (PROC_CELL,))
     done, summary = run_script(repo, [path, "submissions/alice/backward_pass.ipynb"], GRADE=f"{GRADE} -v")
+    assert "mallory" in summary and "::" not in summary
     assert done.returncode == 1, done.stdout + done.stderr
     assert set(_annotations(done.stdout + done.stderr)) == {"submissions/%3A%3Aadd-mask%3A%3Amallory/backward_pass.ipynb",
                                                             "submissions/alice/backward_pass.ipynb"}

@@ -45,7 +45,8 @@ def render(grade: Grade, verbosity: int = NORMAL) -> str:
     judged = any(step.status != NOT_RUN for step in grade.steps)
     if judged:
         for step in grade.steps:
-            lines.append(f"  {_mark(step)}  {step.name:<{width}}  {_points(step.score):>3}/{_points(step.max_score)}  {step.message}")
+            points = f"{_points(step.score):>3}/{_points(step.max_score)}"
+            lines.append(f"  {_mark(step)}  {step.name:<{width}}  {points}  {step.message}")
             if step.public_got is not None and (step.name == grade.first_wrong_step or verbosity >= VERBOSE):
                 lines.append(_indent("got (public case):      ", step.public_got, 6))
                 lines.append(_indent("expected (public case): ", step.public_expected or "", 6))
@@ -53,7 +54,8 @@ def render(grade: Grade, verbosity: int = NORMAL) -> str:
     if verbosity < VERBOSE:
         important = [m for m in messages if not m.startswith(("warning:", "note:"))]
         context = [m for m in messages if m.startswith(("warning:", "note:"))]
-        messages = important + context[:3] + ([f"({len(context) - 3} more warnings and notes with -v)"] if len(context) > 3 else [])
+        more = [f"({len(context) - 3} more warnings and notes with -v)"] if len(context) > 3 else []
+        messages = important + context[:3] + more
     lines.extend(f"  {message}" for message in messages)
     for diagnosis in grade.diagnoses:
         lines.append(f"  {paint('diagnosis', 'cyan')} [{diagnosis.step}] {diagnosis.misconception}: {diagnosis.message}")
@@ -83,5 +85,6 @@ def summary(grades: Sequence[Grade]) -> str:
     lines = [paint("Summary: ", "bold") + ", ".join(parts)]
     firsts = Counter(grade.first_wrong_step for grade in grades if grade.first_wrong_step and grade.status == GRADED)
     if firsts:
-        lines.append("  most frequent first wrong steps: " + ", ".join(f"{name} ({count})" for name, count in firsts.most_common(3)))
+        frequent = ", ".join(f"{name} ({count})" for name, count in firsts.most_common(3))
+        lines.append("  most frequent first wrong steps: " + frequent)
     return "\n".join(lines)
