@@ -147,8 +147,8 @@ def run(layout: Layout, assignment_name: str, seed: int | None = None,
     if chosen:
         submission = chosen[0]
         submission = Submission(submission.path, submission.path.name, submission.path.stem)
-        with batch.Grader(loaded, loaded.rubric.seed if seed is None else seed, jobs=1) as grader_:
-            grade = grader_.grade(submission)
+        with batch.Grader(loaded, loaded.rubric.seed if seed is None else seed, jobs=1) as one_at_a_time:
+            grade = one_at_a_time.grade(submission)
     else:
         names = ", ".join(s.path.relative_to(layout.submission).as_posix() for s in found) or "none"
         message = f"Submit one notebook named {loaded.rubric.notebook} (notebooks found: {names})."

@@ -90,3 +90,9 @@ def test_run_autograder_without_a_clear_notebook(autograder_zip, tmp_path):
 def test_build_without_solutions_is_a_usage_error(tmp_path):
     result = CliRunner().invoke(cli.gradescope_autograder, ["build", "--solutions", str(tmp_path / "none")])
     assert result.exit_code == 2 and "solutions folder" in result.output
+
+
+def test_every_gradescope_command_has_help():
+    for arguments in ([], ["build"], ["run"]):
+        result = CliRunner().invoke(cli.gradescope_autograder, [*arguments, "--help"])
+        assert result.exit_code == 0 and len(result.output.split("\n\n")[1].strip()) > 20
