@@ -318,11 +318,11 @@ class _Judgement:
     def _implied(self, result: StepResult) -> StepResult:
         if result.status == PASS and not result.carried_forward:
             return result
-        returns = " and ".join(self.rubric.returns)
         if result.status == MISSING:
-            message = f"not found under this name, but your {returns} are right, so it counts as right"
+            message = f"not found under this name, but your {' and '.join(self.rubric.returns)} are right, so it counts as right"
         else:
-            message = f"your {result.name} differs from the expected value, but your {returns} are right, so it counts as right"
+            message = (f"your {result.name} differs from the expected value, but your "
+                       f"{' and '.join(self.rubric.returns)} are right, so it counts as right")
         return StepResult(result.name, PASS, result.max_score, result.max_score, result.cases_total,
                           result.cases_total, message)
 
@@ -347,7 +347,8 @@ class _Judgement:
             messages.append(f"Not attempted yet: every step of {rubric.function}() is still None.")
         elif first_wrong is not None:
             step = next(s for s in rubric.steps if s.name == first_wrong)
-            messages.append(f"First wrong step: {first_wrong}." + (f" Hint: {step.hint}" if step.hint else ""))
+            hint = f" Hint: {step.hint}" if step.hint else ""
+            messages.append(f"First wrong step: {first_wrong}.{hint}")
         elif all(result.status == PASS for result in results):
             messages.append("All steps are right.")
         raised = [case.exception for case in run.cases if case.exception]

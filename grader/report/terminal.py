@@ -85,6 +85,6 @@ def summary(grades: Sequence[Grade]) -> str:
     lines = [paint("Summary: ", "bold") + ", ".join(parts)]
     firsts = Counter(grade.first_wrong_step for grade in grades if grade.first_wrong_step and grade.status == GRADED)
     if firsts:
-        frequent = ", ".join(f"{name} ({count})" for name, count in firsts.most_common(3))
-        lines.append("  most frequent first wrong steps: " + frequent)
+        common = ", ".join(f"{name} ({count})" for name, count in firsts.most_common(3))
+        lines.append(f"  most frequent first wrong steps: {common}")
     return "\n".join(lines)

@@ -109,11 +109,10 @@ def _run_cell(cell, function, namespace, result, unparsed, module_deadline, stat
             continue
         code = compile(ast.Module(body=[statement], type_ignores=[]), filename, "exec")
         try:
-            _with_budget(lambda: exec(code, namespace), max(min(statement_seconds, remaining), 0.05))  # noqa: B023 (called at once)
+            _with_budget(lambda code=code: exec(code, namespace), max(min(statement_seconds, remaining), 0.05))
         except BudgetExceeded:
-            result["warnings"].append({"cell": index, "line": statement.lineno,
-                                       "message": f"stopped after {statement_seconds:g} s; "
-                                                  "the rest of this statement was skipped"})
+            message = f"stopped after {statement_seconds:g} s; the rest of this statement was skipped"
+            result["warnings"].append({"cell": index, "line": statement.lineno, "message": message})
         except BaseException as error:
             where = _student_frame(error.__traceback__) or (index, statement.lineno)
             result["warnings"].append({"cell": where[0], "line": where[1],
