@@ -7,7 +7,8 @@ import json
 import xml.etree.ElementTree as ET
 
 import pytest
-from conftest import RIGHT, run_grade, write_notebook
+
+from tests.exports_support import RIGHT, check_gradescope_document, run_grade, write_class, write_notebook
 
 STEPS = ["error", "output_error_term", "hidden_error", "hidden_error_term", "delta_w_h_o", "delta_w_i_h"]
 ALL_FORMATS = ["--format", "json", "--format", "csv", "--format", "gradescope", "--format", "junit",
@@ -15,9 +16,9 @@ ALL_FORMATS = ["--format", "json", "--format", "csv", "--format", "gradescope", 
 
 
 @pytest.fixture
-def reports(klass, tmp_path):
+def reports(tmp_path):
     out = tmp_path / "reports"
-    result = run_grade(str(klass), "--out", str(out), *ALL_FORMATS)
+    result = run_grade(str(write_class(tmp_path / "submissions")), "--out", str(out), *ALL_FORMATS)
     assert result.exit_code == 0, result.output
     return out
 
@@ -41,29 +42,12 @@ def test_unknown_format_is_a_usage_error(tmp_path):
     assert run_grade(str(notebook), "--out", str(tmp_path / "out"), "--format", "pdf").exit_code == 2
 
 
-def _check_gradescope(document: dict) -> None:
-    """The keys and value types of Gradescope's autograder specification (results.json)."""
-    assert isinstance(document["score"], float)
-    assert isinstance(document["execution_time"], int | float)
-    assert isinstance(document["output"], str)
-    assert document.get("stdout_visibility", "hidden") in ("hidden", "visible")
-    assert isinstance(document["tests"], list) and document["tests"]
-    for test in document["tests"]:
-        assert isinstance(test["name"], str) and test["name"]
-        assert isinstance(test["score"], float) and isinstance(test["max_score"], float)
-        assert 0 <= test["score"] <= test["max_score"] or test["max_score"] == 0
-        assert test["status"] in ("passed", "failed")
-        assert isinstance(test["output"], str)
-        assert test["visibility"] in ("visible", "hidden", "after_due_date", "after_published")
-    assert document["score"] == pytest.approx(sum(test["score"] for test in document["tests"]))
-
-
 def test_gradescope_results_follow_the_spec(reports):
     names = sorted(path.name for path in (reports / "gradescope").iterdir())
     assert names == ["alice.json", "bob.json", "carol.json"]
     documents = {name: json.loads((reports / "gradescope" / name).read_text()) for name in names}
     for document in documents.values():
-        _check_gradescope(document)
+        check_gradescope_document(document)
     alice, bob, carol = documents["alice.json"], documents["bob.json"], documents["carol.json"]
     assert alice["score"] == 10.0 and [t["name"] for t in alice["tests"]] == STEPS
     assert all(test["status"] == "passed" for test in alice["tests"])

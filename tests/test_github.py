@@ -2,33 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 import nbformat
 import pytest
-from conftest import NO_OUTER, RIGHT, STUB, run_grade, write_notebook
 
 from grader.report import github
-
-# Lines that start a workflow command once leading whitespace is trimmed, as the runner does.
-ANNOTATION = re.compile(r"^::(error|warning|notice) file=[^:,]*,title=[^:,]*::(.*)$")
-PAYLOADS = ("::add-mask::", "::set-output name=x::y", "::stop-commands::token", "##[add-mask]")
-
-
-def _assert_no_command_but_ours(text: str) -> list[str]:
-    """Every line (split at any line break) is inert, except our annotations, whose data holds no `::`."""
-    annotations = []
-    for line in text.splitlines():
-        stripped = line.lstrip()
-        assert "##[" not in line
-        if stripped.startswith("::"):
-            match = ANNOTATION.match(stripped)
-            assert match, f"a workflow command that is not ours: {line!r}"
-            assert "::" not in match.group(2)
-            annotations.append(stripped)
-    for payload in PAYLOADS:
-        assert payload not in text
-    return annotations
+from tests.exports_support import NO_OUTER, PAYLOADS, RIGHT, STUB, commands_in, run_grade, write_class, write_notebook
 
 
 def test_escape_data_and_property():
@@ -44,26 +22,24 @@ def test_markdown_is_inert():
     assert "\\|" in text and "\\!\\[img\\]" in text and "\\*\\*bold\\*\\*" in text and "\\$x\\$" in text
 
 
-def test_github_mode_summary_annotations_and_exit(klass, tmp_path, monkeypatch):
+def test_github_mode_summary_annotations_and_exit(tmp_path):
+    klass = write_class(tmp_path / "submissions")
     summary = tmp_path / "summary.md"
     summary.write_text("earlier step's summary\n")
-    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    result = run_grade(str(klass), "--fail-under", "95")
+    result = run_grade(str(klass), "--fail-under", "95", env={"GITHUB_STEP_SUMMARY": str(summary), "GITHUB_ACTIONS": "true"})
     assert result.exit_code == 1
     text = summary.read_text()
     assert text.startswith("earlier step's summary\n## Implementing a Backward Pass: grades")
     assert "3 submission(s), mean 6.33/10, 1 with full marks, 2 below the required 95%." in text
-    annotations = _assert_no_command_but_ours(result.output)
+    annotations = commands_in(result.output)
     levels = {line.split(" file=")[1].split(",")[0]: line.split(" ")[0] for line in annotations}
     assert levels == {f"{klass}/alice/backward_pass.ipynb": "::notice", f"{klass}/bob/backward_pass.ipynb": "::error",
                       f"{klass}/carol/backward_pass.ipynb": "::error"}
 
 
-def test_no_github_overrides_the_environment(tmp_path, monkeypatch):
-    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+def test_no_github_overrides_the_environment(tmp_path):
     notebook = write_notebook(tmp_path / "alice.ipynb", NO_OUTER)
-    result = run_grade(str(notebook), "--no-github")
+    result = run_grade(str(notebook), "--no-github", env={"GITHUB_ACTIONS": "true"})
     assert result.exit_code == 0 and "::" not in result.output
 
 
@@ -85,9 +61,8 @@ raise ValueError("boom\n::add-mask::in-exception\r\n::set-output name=x::y\n::st
 
 
 @pytest.mark.parametrize("verbose", [False, True])
-def test_student_text_never_becomes_a_workflow_command(tmp_path, monkeypatch, verbose):
+def test_student_text_never_becomes_a_workflow_command(tmp_path, verbose):
     summary = tmp_path / "summary.md"
-    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     folder = tmp_path / "submissions"
     write_notebook(folder / "::set-output name=x::y" / "backward_pass.ipynb", RIGHT, (INJECTION_CELL,))
     write_notebook(folder / "mallory" / "::add-mask::file.ipynb", INJECTION_BODY, (INJECTION_CELL,))
@@ -96,10 +71,11 @@ def test_student_text_never_becomes_a_workflow_command(tmp_path, monkeypatch, ve
     book = nbformat.read(STUB, as_version=4)
     book.metadata["::add-mask::"] = "::set-output name=x::y"
     nbformat.write(book, folder / "##[add-mask]meta.ipynb")
-    result = run_grade(str(folder), "--github", "--out", str(tmp_path / "out"), *(["-v"] if verbose else []))
+    result = run_grade(str(folder), "--github", "--out", str(tmp_path / "out"), *(["-v"] if verbose else []),
+                       env={"GITHUB_STEP_SUMMARY": str(summary)})
     assert result.exit_code == 0, result.output
     assert "in-exception" in result.output  # the exception message is shown, only defused
-    annotations = _assert_no_command_but_ours(result.output)
+    annotations = commands_in(result.output)
     assert len(annotations) == 5
     for payload in PAYLOADS:
         assert payload not in summary.read_text()

@@ -14,17 +14,16 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import NO_OUTER, RIGHT, SOLUTIONS, write_notebook
-from test_exports import _check_gradescope
 
 from grader import cli
+from tests.exports_support import CLEAN_ENV, NO_OUTER, RIGHT, SOLUTIONS, check_gradescope_document, write_notebook
 
 
 @pytest.fixture(scope="module")
 def autograder_zip(tmp_path_factory) -> Path:
     output = tmp_path_factory.mktemp("zip") / "autograder.zip"
     result = CliRunner().invoke(cli.gradescope_autograder, ["build", "--solutions", str(SOLUTIONS), "-o", str(output)],
-                                catch_exceptions=False)
+                                env=CLEAN_ENV, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return output
 
@@ -66,7 +65,7 @@ def test_run_autograder_writes_results(autograder_zip, tmp_path):
     done = _rehearse(autograder_zip, tmp_path / "autograder", {"backward_pass.ipynb": NO_OUTER})
     assert done.returncode == 0, done.stdout + done.stderr
     document = json.loads((tmp_path / "autograder" / "results" / "results.json").read_text())
-    _check_gradescope(document)
+    check_gradescope_document(document)
     assert document["score"] == 9.0
     assert any(test["visibility"] == "after_due_date" for test in document["tests"])
 
@@ -82,13 +81,13 @@ def test_run_autograder_without_a_clear_notebook(autograder_zip, tmp_path):
     done = _rehearse(autograder_zip, tmp_path / "autograder", {"one.ipynb": RIGHT, "two.ipynb": RIGHT})
     assert done.returncode == 0, done.stdout + done.stderr
     document = json.loads((tmp_path / "autograder" / "results" / "results.json").read_text())
-    _check_gradescope(document)
+    check_gradescope_document(document)
     assert document["score"] == 0.0
     assert "Submit one notebook named backward_pass.ipynb (notebooks found: one.ipynb, two.ipynb)" in document["output"]
 
 
 def test_build_without_solutions_is_a_usage_error(tmp_path):
-    result = CliRunner().invoke(cli.gradescope_autograder, ["build", "--solutions", str(tmp_path / "none")])
+    result = CliRunner().invoke(cli.gradescope_autograder, ["build", "--solutions", str(tmp_path / "none")], env=CLEAN_ENV)
     assert result.exit_code == 2 and "solutions folder" in result.output
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import ROOT
+
+from tests.exports_support import ROOT
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.yml"))
 
@@ -47,9 +48,11 @@ def test_grading_workflow_is_safe_for_forks():
     assert checkout["with"]["persist-credentials"] is False
     grading = next(step for step in steps if "grade-pr.sh" in step.get("run", ""))
     assert "secrets." not in yaml.safe_dump(grading)
+    assert grading["env"]["SANDBOX_LAYERS"] == "all" and grading["run"].startswith("sudo ")
 
 
 def test_test_workflow_runs_the_suite():
     steps = _load(ROOT / ".github" / "workflows" / "tests.yml")["jobs"]["test"]["steps"]
     runs = " ".join(step.get("run", "") for step in steps)
-    assert 'pip install -e ".[test]"' in runs and "pytest" in runs and "ruff check" in runs
+    assert 'pip install -e ".[test]"' in runs and "ruff check" in runs
+    assert "env -u GITHUB_ACTIONS -u GITHUB_STEP_SUMMARY pytest" in runs
