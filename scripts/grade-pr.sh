@@ -12,7 +12,10 @@
 #   PR_BASE           commit to diff HEAD against [default: HEAD^1, the base side of the merge
 #                     commit that actions/checkout checks out for a pull_request]
 #   CHANGED_FILES     a file listing the changed paths, one per line, used instead of git diff
-#   REQUIRE_SANDBOX   1: refuse to grade with a grader that has no --require-sandbox [default: 1]
+#   SANDBOX_LAYERS    the sandbox layers grading requires, `grade --require-sandbox=LAYERS`
+#                     [default: all, which holds when this runs as root; see docs/threat-model.md]
+#   REQUIRE_SANDBOX   0: grade anyway with a grader that has no --require-sandbox (rehearsals only)
+#                     [default: 1]
 #   REPORTS_DIR       where the reports go [default: reports]
 #   GRADE             the grade command [default: grade]
 #   GRADER_JOBS       notebooks graded in parallel [default: the number of CPUs]
@@ -50,8 +53,10 @@ if [[ -n "${CHANGED_FILES:-}" ]]; then
     done < "$CHANGED_FILES"
 else
     # NUL-separated, so any file name a student picks arrives intact; deleted files are left out.
+    # safe.directory: under sudo, git would refuse a checkout owned by the runner's user.
     listing="$(mktemp)"
-    git diff --name-only -z --no-renames --diff-filter=d "${PR_BASE:-HEAD^1}" HEAD -- submissions > "$listing"
+    git -c safe.directory="$PWD" diff --name-only -z --no-renames --diff-filter=d "${PR_BASE:-HEAD^1}" HEAD -- submissions \
+        > "$listing"
     while IFS= read -r -d '' path; do
         changed+=("$path")
     done < "$listing"
@@ -82,7 +87,7 @@ arguments=(--no-github --jobs "${GRADER_JOBS:-$(nproc)}" --fail-under "${FAIL_UN
            --format json --format csv --format junit --format github-summary --format github-annotations)
 help_text="$("${grade_command[@]}" --help)"
 if [[ "$help_text" == *--require-sandbox* ]]; then
-    arguments+=(--require-sandbox)
+    arguments+=("--require-sandbox=${SANDBOX_LAYERS:-all}")
 elif [[ "${REQUIRE_SANDBOX:-1}" == 1 ]]; then
     echo "::error title=Grading is not set up::this grader cannot require the full sandbox (no --require-sandbox); install a newer one, or set REQUIRE_SANDBOX=0 for a rehearsal"
     exit 2
@@ -107,5 +112,9 @@ if [[ -f "$reports/annotations.txt" ]]; then
 fi
 if [[ -n "${GITHUB_STEP_SUMMARY:-}" && -f "$reports/summary.md" ]]; then
     cat "$reports/summary.md" >> "$GITHUB_STEP_SUMMARY"
+fi
+# Run with sudo (for every sandbox layer), hand the reports back to the user who called it.
+if [[ -n "${SUDO_UID:-}" && -d "$reports" ]]; then
+    chown -R "$SUDO_UID:$SUDO_GID" "$reports"
 fi
 exit "$status"
