@@ -185,6 +185,7 @@ class _Judgement:
         rubric, run = self.rubric, self.run
         checks = {step.name: [self._check(step.name, index) for index in range(len(run.cases))] for step in rubric.steps}
         results = [self._step_result(step, checks[step.name]) for step in rubric.steps]
+        results = [self._with_hidden_detail(result, checks[result.name]) for result in results]
         deltas_right = all(
             result.status == PASS and not result.carried_forward for result in results if result.name in rubric.returns
         )
@@ -267,9 +268,7 @@ class _Judgement:
                     message += f": {credit:.0%} of the points"
                 return StepResult(step.name, PASS, step.points * credit, step.points, passed, total, message, True)
             return StepResult(step.name, PASS, step.points, step.points, passed, total, f"correct on all {total} cases")
-        message, hidden_detail, public_message = self._failure_message(step.name, checks)
-        return StepResult(step.name, FAIL, 0.0, step.points, passed, total, message,
-                          hidden_detail=hidden_detail, public_message=public_message)
+        return StepResult(step.name, FAIL, 0.0, step.points, passed, total, self._failure_message(step.name, checks))
 
     def _wrong_upstream(self, step: str) -> str:
         names = []
@@ -283,8 +282,21 @@ class _Judgement:
                     break
         return ", ".join(names) or "earlier steps"
 
-    def _failure_message(self, step: str, checks: list[tuple[Check, bool]]) -> tuple[str, str | None, str | None]:
-        """(message, its hidden-case part, the message without that part): reports may hold the hidden part back."""
+    def _failure_message(self, step: str, checks: list[tuple[Check, bool]]) -> str:
+        public_parts, hidden_detail, remarks = self._failure_parts(step, checks)
+        return "; ".join(public_parts + ([hidden_detail] if hidden_detail else []) + remarks)
+
+    def _with_hidden_detail(self, result: StepResult, checks: list[tuple[Check, bool]]) -> StepResult:
+        """A failed step with its hidden-case part apart, for reports that hold it back until the due date."""
+        if result.status != FAIL:
+            return result
+        public_parts, hidden_detail, remarks = self._failure_parts(result.name, checks)
+        if hidden_detail is None:
+            return result
+        return dataclasses.replace(result, hidden_detail=hidden_detail, public_message="; ".join(public_parts + remarks))
+
+    def _failure_parts(self, step: str, checks: list[tuple[Check, bool]]) -> tuple[list[str], str | None, list[str]]:
+        """What a failed step's message says about the public case, about the hidden cases, and cases that did not run."""
         public_parts, remarks = [], []
         ran = len(self.run.cases)
         public = [i for i in range(ran) if self.cases[i].public]
@@ -304,8 +316,7 @@ class _Judgement:
                 hidden_detail = f"hidden cases: right on all {self.hidden_total}"
         if ran < len(self.cases):
             remarks.append(f"{len(self.cases) - ran} cases did not run")
-        message = "; ".join(public_parts + ([hidden_detail] if hidden_detail else []) + remarks)
-        return message, hidden_detail, ("; ".join(public_parts + remarks) if hidden_detail else None)
+        return public_parts, hidden_detail, remarks
 
     def _absent_reason(self, step: str, index: int, check: Check) -> str:
         case_run = self.run.cases[index]
