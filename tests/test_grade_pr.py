@@ -122,8 +122,9 @@ def test_changed_notebooks_from_git(repo):
     assert set(_annotations(done.stdout)) == {"submissions/bob/backward_pass.ipynb", "submissions/carol/backward_pass.ipynb"}
 
 
-# Student code that, without the full sandbox, writes straight into the grader's stdout and
-# stderr through /proc (as root, or as the same user): the script's filter must still defuse it.
+# Student code that writes straight into the grader's stdout and stderr through /proc. Whether
+# that lands depends on the sandbox layers active (it does as root without them); either way the
+# script's filter must leave nothing a runner would read as a command.
 PROC_CELL = r'''
 import os
 server = os.getppid()
@@ -148,5 +149,3 @@ def test_student_output_never_becomes_a_workflow_command(repo):
     assert set(_annotations(done.stdout + done.stderr)) == {"submissions/%3A%3Aadd-mask%3A%3Amallory/backward_pass.ipynb",
                                                             "submissions/alice/backward_pass.ipynb"}
     assert "token" in done.stdout  # shown, defused
-    if os.geteuid() == 0:  # as root the /proc writes land for sure (elsewhere they depend on the kernel's checks)
-        assert ":\u200b:add-mask:\u200b:via-proc" in done.stdout
