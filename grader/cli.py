@@ -9,10 +9,11 @@ from pathlib import Path
 
 import click
 
-from grader import __version__, assignment, batch, selfcheck, stub
+from grader import __version__, assignment, autograder, batch, selfcheck, stub
 from grader import cases as case_builder
 from grader.errors import ConfigError, GraderError
-from grader.report import files, gradebook, html, json_report, terminal
+from grader.report import files, github, html, json_report, outputs, terminal
+from grader.report.gradescope import HIDDEN_VISIBILITIES
 from grader.sandbox import layers
 from grader.sandbox.pool import Pool
 
@@ -82,7 +83,14 @@ def _sandbox_info(ctx: click.Context, _param, value: bool) -> None:
 @click.option("--seed", type=int, help="Seed of the hidden cases [default: $GRADER_SEED, else the rubric's].")
 @click.option("--json", "json_path", metavar="FILE|-", help="Write the JSON report to FILE, or to stdout with '-'.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
-              help="Write results.json and gradebook.csv into DIR.")
+              help="Write the reports chosen with --format into DIR [default: results.json and gradebook.csv].")
+@click.option("--format", "formats", type=click.Choice(outputs.FORMATS), multiple=True,
+              help="A report for --out, repeatable: json (results.json), csv (gradebook.csv), gradescope "
+                   "(gradescope/<student>.json), junit (junit.xml), github-summary (summary.md), github-annotations "
+                   "(annotations.txt, the workflow commands --github prints).")
+@click.option("--github/--no-github", "github_mode", default=None,
+              help="Append a job summary to $GITHUB_STEP_SUMMARY, print annotations, and neutralise workflow "
+                   "commands in everything printed [default: on when GITHUB_ACTIONS=true].")
 @click.option("--feedback-html", is_flag=True,
               help="With --out: also write DIR/feedback/<student>.html, each student's notebook with the feedback "
                    "inserted after the graded function.")
@@ -97,8 +105,8 @@ def _sandbox_info(ctx: click.Context, _param, value: bool) -> None:
 @click.option("--sandbox-info", is_flag=True, is_eager=True, expose_value=False, callback=_sandbox_info,
               help="Print which sandbox layers are active on this machine and exit.")
 @click.version_option(__version__, prog_name="backprop-grader")
-def grade(paths, assignment_name, solutions, jobs, timeout, seed, json_path, out, feedback_html, fail_under, verbose, quiet,
-          require):
+def grade(paths, assignment_name, solutions, jobs, timeout, seed, json_path, out, formats, github_mode, feedback_html,
+          fail_under, verbose, quiet, require):
     """Grade notebooks against hidden cases, step by step.
 
     Each PATH is a notebook or a folder searched recursively for *.ipynb (checkpoints
@@ -114,16 +122,21 @@ def grade(paths, assignment_name, solutions, jobs, timeout, seed, json_path, out
         raise click.UsageError("--feedback-html writes into the --out folder: pass --out DIR too")
     verbosity = terminal.QUIET if quiet else terminal.VERBOSE if verbose else terminal.NORMAL
     to_stderr = json_path == "-"
+    if github_mode is None:
+        github_mode = os.environ.get("GITHUB_ACTIONS") == "true"
     grades = _guard(lambda: _grade(paths, assignment_name, solutions, jobs, timeout, seed, verbosity, to_stderr,
-                                   json_path, out, feedback_html, require), verbose)
+                                   json_path, out, formats or outputs.DEFAULT_FORMATS, github_mode, fail_under,
+                                   feedback_html, require), verbose)
     if fail_under is not None and any(grade.percent < fail_under for grade in grades):
         below = sum(grade.percent < fail_under for grade in grades)
         click.echo(f"{below} submission(s) scored below {fail_under:g}%", err=True)
         sys.exit(1)
 
 
-def _grade(paths, assignment_name, solutions, jobs, timeout, seed, verbosity, to_stderr, json_path, out, feedback_html,
-           require):
+def _grade(paths, assignment_name, solutions, jobs, timeout, seed, verbosity, to_stderr, json_path, out, formats,
+           github_mode, fail_under, feedback_html, require):
+    # In GitHub mode every printed line may hold student text, so none may read as a workflow command.
+    shown = github.log_safe if github_mode else str
     solutions_dir = _solutions_dir(solutions)
     names = assignment.available(solutions_dir)
     submissions = batch.find_submissions(paths)
@@ -145,22 +158,36 @@ def _grade(paths, assignment_name, solutions, jobs, timeout, seed, verbosity, to
             click.echo(f"warning: sandbox layer(s) {', '.join(absent)} not active here; see grade --sandbox-info", err=True)
         for grade in grader.grade_all(submissions):
             grades.append(grade)
-            click.echo(terminal.render(grade, verbosity) + ("" if verbosity == terminal.QUIET else "\n"), err=to_stderr)
+            click.echo(shown(terminal.render(grade, verbosity)) + ("" if verbosity == terminal.QUIET else "\n"),
+                       err=to_stderr)
     if len(grades) > 1:
-        click.echo(terminal.summary(grades), err=to_stderr)
+        click.echo(shown(terminal.summary(grades)), err=to_stderr)
     max_score = loaded.rubric.max_score
     if json_path == "-":
         click.echo(json_report.render(name, max_score, grades), nl=False)
     elif json_path:
         files.write_atomically(Path(json_path), json_report.render(name, max_score, grades))
+    graded = outputs.Batch(name, loaded.rubric.title, loaded.rubric.step_names, max_score, tuple(grades), fail_under)
     if out:
-        files.write_atomically(out / "results.json", json_report.render(name, max_score, grades))
-        files.write_atomically(out / "gradebook.csv", gradebook.render(loaded.rubric.step_names, grades))
-        click.echo(f"reports written to {out}/ (results.json, gradebook.csv)", err=True)
+        written = outputs.write_all(out, graded, formats)
+        click.echo(shown(f"reports written to {out}/ ({', '.join(written)})"), err=True)
     if feedback_html:
         pages = html.write_pages(grades, loaded.rubric.function, out / html.FOLDER)
         click.echo(f"{len(pages)} feedback page(s) written to {out / html.FOLDER}/", err=True)
+    if github_mode:
+        _publish_to_github(graded, to_stderr)
     return grades
+
+
+def _publish_to_github(graded: outputs.Batch, to_stderr: bool) -> None:
+    """The job summary into $GITHUB_STEP_SUMMARY (appended: other steps write there too), annotations to the log."""
+    summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary_path:
+        with open(summary_path, "a", encoding="utf-8") as stream:
+            stream.write(github.summary(graded.title, graded.step_names, graded.grades, graded.fail_under) + "\n")
+    else:
+        click.echo("GITHUB_STEP_SUMMARY is not set: no job summary written", err=True)
+    click.echo(github.annotations(graded.grades, graded.fail_under), err=to_stderr)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -223,3 +250,49 @@ def make_stub(names, solutions, assignments_dir, check_only):
         click.echo("out of date: " + ", ".join(map(str, stale)) + " (run grade-stub)", err=True)
         sys.exit(1)
     click.echo("up to date" if not stale else "wrote " + ", ".join(map(str, stale)))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def gradescope_autograder():
+    """Gradescope: build the autograder zip to upload, and the grading step it runs there.
+
+    `grade-gradescope build` writes a zip holding setup.sh (installs this grader from the
+    package inside the zip), run_autograder (grades /autograder/submission/*.ipynb into
+    /autograder/results/results.json) and the assignment's solutions folder. Upload it as the
+    assignment's autograder; keep it private, it holds the solutions.
+    """
+
+
+@gradescope_autograder.command("build")
+@click.option("--solutions", type=click.Path(file_okay=False, path_type=Path), help=SOLUTIONS_HELP)
+@click.option("--assignment", "assignment_name", metavar="NAME",
+              help="Assignment to package [default: the only one in the solutions folder].")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=Path("autograder.zip"),
+              show_default=True, help="The zip to write.")
+@click.option("--package", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A wheel or sdist of backprop-grader to install on Gradescope [default: an sdist built from the "
+                   "source checkout this grader runs from].")
+@click.option("--hidden-visibility", type=click.Choice(HIDDEN_VISIBILITIES), default="after_due_date", show_default=True,
+              help="Gradescope visibility of what the hidden cases showed for a wrong step.")
+def gradescope_build(solutions, assignment_name, output, package, hidden_visibility):
+    """Build the Gradescope autograder zip."""
+    names = _guard(lambda: autograder.build(_solutions_dir(solutions), assignment_name, output, package,
+                                            hidden_visibility), False)
+    click.echo(f"wrote {output} ({', '.join(names)})")
+
+
+@gradescope_autograder.command("run")
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), envvar=autograder.ROOT_VARIABLE,
+              default=autograder.DEFAULT_ROOT, show_default=True,
+              help="Gradescope's folder with source/, submission/ and results/ [env: AUTOGRADER_ROOT].")
+@click.option("--assignment", "assignment_name", metavar="NAME", required=True, help="Assignment to grade against.")
+@click.option("--hidden-visibility", type=click.Choice(HIDDEN_VISIBILITIES), default="after_due_date", show_default=True,
+              help="Gradescope visibility of what the hidden cases showed for a wrong step.")
+@click.option("--seed", type=int, envvar="GRADER_SEED",
+              help="Seed of the hidden cases [default: $GRADER_SEED, else the rubric's].")
+def gradescope_run(root, assignment_name, hidden_visibility, seed):
+    """Grade the submission and write results/results.json (what run_autograder does on Gradescope)."""
+    layout = autograder.Layout(root)
+    grade = _guard(lambda: autograder.run(layout, assignment_name, seed, hidden_visibility), True)
+    click.echo(terminal.render(grade, terminal.VERBOSE))
+    click.echo(f"wrote {layout.results_file}")

@@ -6,6 +6,7 @@ every value decoded into a float64 array, and the student's objects never exist 
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from dataclasses import dataclass
 
@@ -193,6 +194,7 @@ class _Judgement:
         rubric, run = self.rubric, self.run
         checks = {step.name: [self._check(step.name, index) for index in range(len(run.cases))] for step in rubric.steps}
         results = [self._step_result(step, checks[step.name]) for step in rubric.steps]
+        results = [self._with_hidden_detail(result, checks[result.name]) for result in results]
         deltas_right = all(
             result.status == PASS and not result.carried_forward for result in results if result.name in rubric.returns
         )
@@ -303,25 +305,40 @@ class _Judgement:
         return ", ".join(names) or "earlier steps"
 
     def _failure_message(self, step: str, checks: list[tuple[Check, bool]]) -> str:
-        parts = []
+        public_parts, hidden_detail, remarks = self._failure_parts(step, checks)
+        return "; ".join(public_parts + ([hidden_detail] if hidden_detail else []) + remarks)
+
+    def _with_hidden_detail(self, result: StepResult, checks: list[tuple[Check, bool]]) -> StepResult:
+        """A failed step with its hidden-case part apart, for reports that hold it back until the due date."""
+        if result.status != FAIL:
+            return result
+        public_parts, hidden_detail, remarks = self._failure_parts(result.name, checks)
+        if hidden_detail is None:
+            return result
+        return dataclasses.replace(result, hidden_detail=hidden_detail, public_message="; ".join(public_parts + remarks))
+
+    def _failure_parts(self, step: str, checks: list[tuple[Check, bool]]) -> tuple[list[str], str | None, list[str]]:
+        """What a failed step's message says about the public case, about the hidden cases, and cases that did not run."""
+        public_parts, remarks = [], []
         ran = len(self.run.cases)
         public = [i for i in range(ran) if self.cases[i].public]
         hidden = [i for i in range(ran) if not self.cases[i].public]
         for i in public:
             check = checks[i][0]
-            parts.append("public case: " + ("right" if check.ok else f"{step} {self._absent_reason(step, i, check)}"))
+            public_parts.append("public case: " + ("right" if check.ok else f"{step} {self._absent_reason(step, i, check)}"))
         wrong_hidden = [i for i in hidden if not checks[i][0].ok]
+        hidden_detail = None
         if hidden:
             if wrong_hidden:
                 kinds = Counter(_hidden_kind(checks[i][0]) for i in wrong_hidden)
                 examples = "; ".join(dict.fromkeys(self.cases[i].label for i in wrong_hidden[:_HIDDEN_EXAMPLES]))
-                parts.append(f"hidden cases: wrong on {len(wrong_hidden)} of {self.hidden_total} "
-                             f"({', '.join(kinds)}; e.g. {examples})")
+                hidden_detail = (f"hidden cases: wrong on {len(wrong_hidden)} of {self.hidden_total} "
+                                 f"({', '.join(kinds)}; e.g. {examples})")
             else:
-                parts.append(f"hidden cases: right on all {self.hidden_total}")
+                hidden_detail = f"hidden cases: right on all {self.hidden_total}"
         if ran < len(self.cases):
-            parts.append(f"{len(self.cases) - ran} cases did not run")
-        return "; ".join(parts)
+            remarks.append(f"{len(self.cases) - ran} cases did not run")
+        return public_parts, hidden_detail, remarks
 
     def _absent_reason(self, step: str, index: int, check: Check) -> str:
         case_run = self.run.cases[index]
@@ -346,10 +363,8 @@ class _Judgement:
         for index, case in enumerate(self.cases[: len(self.run.cases)]):
             if case.public:
                 got = self._value(result.name, index)
-                return StepResult(result.name, result.status, result.score, result.max_score, result.cases_passed,
-                                  result.cases_total, result.message, result.carried_forward,
-                                  compare.format_value(None if got is _ABSENT else got),
-                                  compare.format_value(case.expected[result.name]))
+                return dataclasses.replace(result, public_got=compare.format_value(None if got is _ABSENT else got),
+                                           public_expected=compare.format_value(case.expected[result.name]))
         return result
 
     def _not_attempted(self) -> bool:

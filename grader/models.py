@@ -103,6 +103,11 @@ class StepResult:
     """The student's value on the public case, formatted, for the first wrong step."""
     public_expected: str | None = None
     """The expected value on the public case, formatted, for the first wrong step."""
+    hidden_detail: str | None = None
+    """For a failed step, what the hidden cases showed: how many were wrong, how, and their input labels (never an
+    expected value). It is part of `message` too; reports that hold hidden details back show `public_message`."""
+    public_message: str | None = None
+    """`message` without `hidden_detail`, set whenever `hidden_detail` is."""
 
 
 @dataclass(frozen=True)

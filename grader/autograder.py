@@ -1,0 +1,158 @@
+"""Gradescope: the autograder zip an instructor uploads, and the grading it runs for each submission.
+
+The zip holds `setup.sh` (run once when Gradescope builds its image: installs this grader
+from the package bundled in the zip), `run_autograder` (run per submission), the package
+and the assignment's solutions folder. Gradescope unpacks it into /autograder/source, puts
+the student's files in /autograder/submission and reads /autograder/results/results.json.
+Both scripts honour AUTOGRADER_ROOT instead of /autograder, so the whole cycle can be
+rehearsed in a scratch folder; run_autograder honours GRADER_PYTHON for the interpreter.
+"""
+
+from __future__ import annotations
+
+import io
+import shlex
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import grader
+from grader import assignment, batch, grading
+from grader.errors import ConfigError
+from grader.models import INVALID, Grade, Submission
+from grader.report import files, gradescope
+
+ROOT_VARIABLE = "AUTOGRADER_ROOT"
+DEFAULT_ROOT = Path("/autograder")
+_SKIPPED = frozenset({"__pycache__", ".ipynb_checkpoints", ".git"})
+
+SETUP_SH = """#!/usr/bin/env bash
+# Gradescope runs this once, while it builds the autograder image: install the grader bundled
+# in this zip (package/) into its own virtual environment, with a Python >= 3.11.
+set -euo pipefail
+root="${AUTOGRADER_ROOT:-/autograder}"
+python=""
+for candidate in python3.13 python3.12 python3.11 python3; do
+    if command -v "$candidate" >/dev/null 2>&1 &&
+        "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+        python="$candidate"
+        break
+    fi
+done
+if [ -z "$python" ]; then
+    # Ubuntu 22.04 images ship 3.10; 3.11 is in its universe archive.
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y python3.11 python3.11-venv
+    python=python3.11
+fi
+if ! "$python" -m venv "$root/grader-venv"; then
+    version=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y "python$version-venv"
+    "$python" -m venv "$root/grader-venv"
+fi
+"$root/grader-venv/bin/python" -m pip install --upgrade pip
+"$root/grader-venv/bin/python" -m pip install "$root"/source/package/*
+"""
+
+RUN_AUTOGRADER = """#!/usr/bin/env bash
+# Gradescope runs this for every submission: grade the notebook in submission/ and write
+# results/results.json. GRADER_PYTHON picks another interpreter that has the grader installed.
+set -euo pipefail
+root="${{AUTOGRADER_ROOT:-/autograder}}"
+python="${{GRADER_PYTHON:-$root/grader-venv/bin/python}}"
+exec "$python" -c 'from grader.cli import gradescope_autograder; gradescope_autograder(prog_name="grade-gradescope")' \\
+    run --root "$root" --assignment {assignment} --hidden-visibility {visibility}
+"""
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Gradescope's folders under one root: /autograder, or a scratch folder for a rehearsal."""
+
+    root: Path
+
+    @property
+    def solutions(self) -> Path:
+        return self.root / "source" / "solutions"
+
+    @property
+    def submission(self) -> Path:
+        return self.root / "submission"
+
+    @property
+    def results_file(self) -> Path:
+        return self.root / "results" / "results.json"
+
+
+def build(solutions: Path, assignment_name: str | None, output: Path, package: Path | None,
+          hidden_visibility: str = "after_due_date") -> list[str]:
+    """Write the autograder zip to `output`; return the names it holds."""
+    if hidden_visibility not in gradescope.HIDDEN_VISIBILITIES:
+        raise ConfigError(f"hidden-case details need a visibility among {', '.join(gradescope.HIDDEN_VISIBILITIES)}")
+    names = assignment.available(solutions)
+    name = batch.resolve_assignment_name(names, assignment_name, [])
+    loaded = assignment.load(solutions, name)  # a broken solutions folder fails here, not on Gradescope
+    with tempfile.TemporaryDirectory(prefix="backprop-grader-package-") as scratch:
+        package = package or build_sdist(Path(scratch))
+        entries: dict[str, tuple[bytes, int]] = {
+            "setup.sh": (SETUP_SH.encode(), 0o755),
+            "run_autograder": (RUN_AUTOGRADER.format(assignment=shlex.quote(name),
+                                                     visibility=shlex.quote(hidden_visibility)).encode(), 0o755),
+            f"package/{package.name}": (package.read_bytes(), 0o644),
+        }
+    for path in sorted(loaded.directory.rglob("*")):
+        relative = path.relative_to(loaded.directory)
+        if path.is_file() and not _SKIPPED.intersection(relative.parts):
+            entries[f"solutions/{name}/{relative.as_posix()}"] = (path.read_bytes(), 0o644)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for entry, (data, mode) in entries.items():
+            info = zipfile.ZipInfo(entry, date_time=(2020, 1, 1, 0, 0, 0))
+            info.external_attr = (0o100000 | mode) << 16  # a regular file with these permissions, as unzip restores them
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, data)
+    files.write_atomically(output, buffer.getvalue())
+    return list(entries)
+
+
+def build_sdist(destination: Path) -> Path:
+    """An sdist of this grader, built with setuptools from the source checkout it runs from."""
+    project = Path(grader.__file__).resolve().parent.parent
+    if not (project / "pyproject.toml").is_file():
+        raise ConfigError("this grader is not running from a source checkout, so it cannot package itself: "
+                          "pass --package with a wheel or sdist of backprop-grader")
+    egg_base = destination / "egg-info"
+    egg_base.mkdir()
+    command = [sys.executable, "-c", "from setuptools import setup; setup()", "-q",
+               "egg_info", "--egg-base", str(egg_base), "sdist", "--dist-dir", str(destination / "dist")]
+    done = subprocess.run(command, cwd=project, capture_output=True, text=True, check=False)
+    built = sorted((destination / "dist").glob("*.tar.gz"))
+    if done.returncode != 0 or len(built) != 1:
+        raise ConfigError(f"building an sdist of the grader failed (is setuptools installed? or pass --package): "
+                          f"{done.stderr.strip()[-500:]}")
+    return built[0]
+
+
+def run(layout: Layout, assignment_name: str, seed: int | None = None,
+        hidden_visibility: str = "after_due_date") -> Grade:
+    """Grade the submitted notebook and write Gradescope's results.json."""
+    loaded = assignment.load(layout.solutions, assignment_name)
+    found = batch.find_submissions([layout.submission]) if layout.submission.is_dir() else []
+    wanted = [submission for submission in found if submission.path.name == loaded.rubric.notebook]
+    chosen = wanted if len(wanted) == 1 else found if len(found) == 1 else []
+    if chosen:
+        submission = chosen[0]
+        submission = Submission(submission.path, submission.path.name, submission.path.stem)
+        with batch.Grader(loaded, loaded.rubric.seed if seed is None else seed, jobs=1) as one_at_a_time:
+            grade = one_at_a_time.grade(submission)
+    else:
+        names = ", ".join(s.path.relative_to(layout.submission).as_posix() for s in found) or "none"
+        message = f"Submit one notebook named {loaded.rubric.notebook} (notebooks found: {names})."
+        grade = grading.unjudged(Submission(layout.submission, "submission", "submission"), loaded.rubric, INVALID,
+                                 [message])
+    files.write_atomically(layout.results_file, gradescope.render(grade, hidden_visibility))
+    return grade

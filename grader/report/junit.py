@@ -1,0 +1,79 @@
+"""JUnit XML: a test suite per submission, a test case per step.
+
+The common schema that GitLab, Jenkins and JUnit viewers read: a wrong or missing step is a
+`<failure>` with the step's message; a step that could not be judged because the
+submission's code failed, timed out or was unreadable is an `<error>` carrying why. Nothing
+is `<skipped>`: an unjudged step scores 0, and a viewer showing it as skipped would hide
+that. Student text is escaped by the XML writer, and characters XML 1.0 cannot hold (control
+characters a notebook may print) are replaced first.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+
+from grader.models import FAIL, MISSING, NOT_RUN, Grade, StepResult
+
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml_text(text: str) -> str:
+    return _NOT_XML.sub("\ufffd", text)
+
+
+def _testcase(suite: ET.Element, assignment: str, grade: Grade, step: StepResult) -> None:
+    case = ET.SubElement(suite, "testcase", name=step.name, classname=_xml_text(f"{assignment}.{grade.submission.student}"),
+                         time="0")
+    if step.status in (FAIL, MISSING):
+        failure = ET.SubElement(case, "failure", message=_xml_text(step.message), type=step.status)
+        details = [step.message]
+        if step.public_got is not None:
+            details += ["got (public case):", step.public_got, "expected (public case):", step.public_expected or ""]
+        failure.text = _xml_text("\n".join(details))
+    elif step.status == NOT_RUN:
+        error = ET.SubElement(case, "error", message=_xml_text(step.message), type=grade.status)
+        error.text = _xml_text("\n".join(grade.messages))
+
+
+def _suite_output(grade: Grade) -> str:
+    """The grader's messages on the submission (exceptions, warnings, diagnoses), then what its code printed."""
+    lines = list(grade.messages)
+    lines += [f"diagnosis ({d.step}): {d.misconception}: {d.message}" for d in grade.diagnoses]
+    if grade.output:
+        lines += ["", "printed by the notebook:", grade.output]
+    return "\n".join(lines)
+
+
+def _counts(grade: Grade) -> dict[str, int]:
+    return {
+        "tests": len(grade.steps),
+        "failures": sum(step.status in (FAIL, MISSING) for step in grade.steps),
+        "errors": sum(step.status == NOT_RUN for step in grade.steps),
+        "skipped": 0,
+    }
+
+
+def render(assignment: str, grades: Sequence[Grade]) -> str:
+    root = ET.Element("testsuites", name=_xml_text(assignment))
+    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    elapsed = 0.0
+    for grade in grades:
+        counts = _counts(grade)
+        suite = ET.SubElement(root, "testsuite", name=_xml_text(grade.submission.student),
+                              **{key: str(value) for key, value in counts.items()}, time=f"{grade.seconds:.3f}")
+        properties = ET.SubElement(suite, "properties")
+        for name, value in (("submission", grade.submission.given), ("status", grade.status),
+                            ("score", f"{grade.score:g}"), ("max_score", f"{grade.max_score:g}")):
+            ET.SubElement(properties, "property", name=name, value=_xml_text(value))
+        for step in grade.steps:
+            _testcase(suite, assignment, grade, step)
+        ET.SubElement(suite, "system-out").text = _xml_text(_suite_output(grade))
+        for key, value in counts.items():
+            totals[key] += value
+        elapsed += grade.seconds
+    root.attrib.update({key: str(value) for key, value in totals.items()})
+    root.set("time", f"{elapsed:.3f}")
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"

@@ -1,0 +1,131 @@
+"""The report formats of `grade --out DIR --format ...`, rendered from one graded class."""
+
+from __future__ import annotations
+
+import csv
+import json
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from tests.exports_support import RIGHT, check_gradescope_document, run_grade, write_class, write_notebook
+
+STEPS = ["error", "output_error_term", "hidden_error", "hidden_error_term", "delta_w_h_o", "delta_w_i_h"]
+ALL_FORMATS = ["--format", "json", "--format", "csv", "--format", "gradescope", "--format", "junit",
+               "--format", "github-summary"]
+
+
+@pytest.fixture
+def reports(tmp_path):
+    out = tmp_path / "reports"
+    result = run_grade(str(write_class(tmp_path / "submissions")), "--out", str(out), *ALL_FORMATS)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_default_formats_are_json_and_csv(tmp_path):
+    notebook = write_notebook(tmp_path / "alice.ipynb", RIGHT)
+    out = tmp_path / "out"
+    assert run_grade(str(notebook), "--out", str(out)).exit_code == 0
+    assert sorted(path.name for path in out.iterdir()) == ["gradebook.csv", "results.json"]
+
+
+def test_one_format_writes_only_its_file(tmp_path):
+    notebook = write_notebook(tmp_path / "alice.ipynb", RIGHT)
+    out = tmp_path / "out"
+    assert run_grade(str(notebook), "--out", str(out), "--format", "junit").exit_code == 0
+    assert [path.name for path in out.iterdir()] == ["junit.xml"]
+
+
+def test_unknown_format_is_a_usage_error(tmp_path):
+    notebook = write_notebook(tmp_path / "alice.ipynb", RIGHT)
+    assert run_grade(str(notebook), "--out", str(tmp_path / "out"), "--format", "pdf").exit_code == 2
+
+
+def test_gradescope_results_follow_the_spec(reports):
+    names = sorted(path.name for path in (reports / "gradescope").iterdir())
+    assert names == ["alice.json", "bob.json", "carol.json"]
+    documents = {name: json.loads((reports / "gradescope" / name).read_text()) for name in names}
+    for document in documents.values():
+        check_gradescope_document(document)
+    alice, bob, carol = documents["alice.json"], documents["bob.json"], documents["carol.json"]
+    assert alice["score"] == 10.0 and [t["name"] for t in alice["tests"]] == STEPS
+    assert all(test["status"] == "passed" for test in alice["tests"])
+    assert bob["score"] == 9.0 and carol["score"] == 0.0
+    assert sum(test["max_score"] for test in bob["tests"]) == 10.0
+
+
+def test_gradescope_holds_hidden_case_details_back(reports):
+    bob = json.loads((reports / "gradescope" / "bob.json").read_text())
+    visible = [test for test in bob["tests"] if test["visibility"] == "visible"]
+    held_back = [test for test in bob["tests"] if test["visibility"] != "visible"]
+    assert [test["name"] for test in visible] == STEPS
+    assert [test["name"] for test in held_back] == ["delta_w_i_h: hidden cases"]
+    assert held_back[0]["visibility"] == "after_due_date" and held_back[0]["max_score"] == 0.0
+    assert "hidden cases" in held_back[0]["output"]
+    assert not any("hidden cases" in test["output"] for test in visible)
+    assert "hidden cases" not in bob["output"]
+    # The public case's values may be shown (the course publishes them); they are, for the first wrong step.
+    assert "expected (public case)" in visible[-1]["output"]
+
+
+def test_junit_counts_and_failures(reports):
+    root = ET.parse(reports / "junit.xml").getroot()
+    assert root.tag == "testsuites"
+    suites = {suite.get("name"): suite for suite in root.findall("testsuite")}
+    assert list(suites) == ["alice", "bob", "carol"]
+    for suite in suites.values():
+        cases = suite.findall("testcase")
+        assert int(suite.get("tests")) == len(cases) == 6
+        assert int(suite.get("failures")) == len(suite.findall("testcase/failure"))
+        assert int(suite.get("errors")) == len(suite.findall("testcase/error"))
+        assert int(suite.get("skipped")) == 0
+    assert suites["alice"].get("failures") == "0"
+    assert suites["bob"].get("failures") == "1"
+    failure = suites["bob"].find("testcase[@name='delta_w_i_h']/failure")
+    assert "should have shape (3, 2)" in failure.get("message")
+    assert suites["carol"].get("failures") == "6"
+    assert int(root.get("tests")) == 18 and int(root.get("failures")) == 7 and root.get("errors") == "0"
+    properties = {p.get("name"): p.get("value") for p in suites["bob"].findall("properties/property")}
+    assert properties["score"] == "9" and properties["max_score"] == "10" and properties["status"] == "graded"
+
+
+def test_junit_errors_for_a_notebook_that_cannot_run(tmp_path):
+    broken = write_notebook(tmp_path / "dan.ipynb", "return (\n")
+    out = tmp_path / "out"
+    assert run_grade(str(broken), "--out", str(out), "--format", "junit").exit_code == 0
+    suite = ET.parse(out / "junit.xml").getroot().find("testsuite")
+    assert suite.get("errors") == "6" and suite.get("failures") == "0"
+    assert "not judged" in suite.find("testcase/error").get("message")
+
+
+def test_junit_escapes_student_text(tmp_path):
+    body = 'raise ValueError("<b>&amp;</b> \\"quoted\\" \\x1b[31m \\x00 ]]> end")'
+    out = tmp_path / "out"
+    notebook = write_notebook(tmp_path / "eve.ipynb", body, ('print("<![CDATA[ \\x07 ]]>")',))
+    assert run_grade(str(notebook), "--out", str(out), "--format", "junit").exit_code == 0
+    root = ET.parse(out / "junit.xml").getroot()  # parses: nothing unescaped, no character XML forbids
+    output = root.find("testsuite/system-out").text
+    assert '<b>&amp;</b> "quoted"' in output
+    assert "<![CDATA[" in output and "\ufffd" in output
+
+
+def test_gradebook_columns(reports):
+    rows = list(csv.reader((reports / "gradebook.csv").read_text().splitlines()))
+    assert rows[0] == ["student", "submission", "status", "score", "max_score", *STEPS]
+    by_student = {row[0]: dict(zip(rows[0], row)) for row in rows[1:]}
+    assert by_student["alice"]["score"] == "10" and by_student["alice"]["max_score"] == "10"
+    assert by_student["bob"]["delta_w_i_h"] == "0" and by_student["bob"]["delta_w_h_o"] == "2"
+
+
+def test_json_report_is_unchanged_in_shape(reports):
+    document = json.loads((reports / "results.json").read_text())
+    assert set(document) == {"grader_version", "assignment", "max_score", "submissions"}
+    assert [s["student"] for s in document["submissions"]] == ["alice", "bob", "carol"]
+
+
+def test_github_summary_file(reports):
+    text = (reports / "summary.md").read_text()
+    assert text.startswith("## Implementing a Backward Pass: grades")
+    assert "| alice | 10/10 | graded |" in text
+    assert "<summary>bob: 9/10" in text and "alice: 10/10" not in text

@@ -1,0 +1,151 @@
+"""scripts/grade-pr.sh, the grading step of the pull-request workflow, run locally with fake GITHUB_* variables."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.exports_support import NO_OUTER, RIGHT, ROOT, SOLUTIONS, commands_in, write_notebook
+
+SCRIPT = ROOT / "scripts" / "grade-pr.sh"
+GRADE = Path(sys.executable).parent / "grade"
+
+
+def _grader_has_require_sandbox() -> bool:
+    return "--require-sandbox" in subprocess.run([str(GRADE), "--help"], capture_output=True, text=True).stdout
+
+
+def run_script(repo: Path, changed: list[str] | None, **extra: str) -> tuple[subprocess.CompletedProcess, str]:
+    """Run the script in `repo` as the workflow does; `changed` replaces git diff when given."""
+    summary = repo.parent / "step-summary.md"
+    summary.write_text("")
+    env = {
+        "PATH": os.environ["PATH"], "HOME": str(repo.parent), "LANG": "C.UTF-8",
+        "GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary), "GITHUB_WORKSPACE": str(repo),
+        "GITHUB_EVENT_NAME": "pull_request", "GITHUB_BASE_REF": "main", "RUNNER_TEMP": str(repo.parent),
+        "GRADER_SOLUTIONS": str(SOLUTIONS), "GRADE": str(GRADE), "GRADER_JOBS": "2", "FAIL_UNDER": "100",
+        # Rehearsals cannot count on every layer; `session` holds wherever the grader runs.
+        "REQUIRE_SANDBOX": "1" if _grader_has_require_sandbox() else "0", "SANDBOX_LAYERS": "session",
+    }
+    if changed is not None:
+        listing = repo.parent / "changed.txt"
+        listing.write_text("".join(f"{path}\n" for path in changed))
+        env["CHANGED_FILES"] = str(listing)
+    env.update(extra)
+    done = subprocess.run(["bash", str(SCRIPT)], cwd=repo, env=env, capture_output=True, text=True, timeout=120)
+    return done, summary.read_text()
+
+
+@pytest.fixture
+def repo(tmp_path) -> Path:
+    folder = tmp_path / "course"
+    write_notebook(folder / "submissions" / "alice" / "backward_pass.ipynb", RIGHT)
+    write_notebook(folder / "submissions" / "bob" / "backward_pass.ipynb", RIGHT)
+    write_notebook(folder / "submissions" / "carol" / "backward_pass.ipynb", NO_OUTER)
+    (folder / "README.md").write_text("course\n")
+    return folder
+
+
+SANDBOX_WARNING = "::warning title=Sandbox not required::grading without --require-sandbox (REQUIRE_SANDBOX=0)\n"
+
+
+def _annotations(output: str) -> dict[str, str]:
+    """file -> level of the grader's annotations; no other workflow command but the script's own sandbox warning."""
+    if output.startswith(SANDBOX_WARNING):
+        output = output[len(SANDBOX_WARNING):]
+    return {re.search(r"file=([^,]*)", line).group(1): line.split(" ")[0]
+            for line in commands_in(output)}
+
+
+def test_passing_class(repo):
+    done, summary = run_script(repo, ["submissions/alice/backward_pass.ipynb", "submissions/bob/backward_pass.ipynb",
+                                      "README.md", "submissions/gone/backward_pass.ipynb"])
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert _annotations(done.stdout) == {"submissions/alice/backward_pass.ipynb": "::notice",
+                                         "submissions/bob/backward_pass.ipynb": "::notice"}
+    assert "2 submission(s), mean 10.00/10, 2 with full marks, 0 below the required 100%." in summary
+    assert "| alice | 10/10 | graded |" in summary and "carol" not in summary
+    assert (repo / "reports" / "junit.xml").is_file() and (repo / "reports" / "gradebook.csv").is_file()
+
+
+def test_failing_class(repo):
+    done, summary = run_script(repo, ["submissions/alice/backward_pass.ipynb", "submissions/carol/backward_pass.ipynb"])
+    assert done.returncode == 1, done.stdout + done.stderr
+    annotations = _annotations(done.stdout)
+    assert annotations == {"submissions/alice/backward_pass.ipynb": "::notice",
+                           "submissions/carol/backward_pass.ipynb": "::error"}
+    assert "1 below the required 100%" in summary and "<summary>carol: 9/10" in summary
+    assert "delta%5Fw" not in done.stdout and "delta_w_i_h" in done.stdout
+
+
+def test_threshold_is_configurable(repo):
+    done, _ = run_script(repo, ["submissions/carol/backward_pass.ipynb"], FAIL_UNDER="90")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert _annotations(done.stdout) == {"submissions/carol/backward_pass.ipynb": "::warning"}
+
+
+def test_nothing_changed(repo):
+    done, summary = run_script(repo, ["README.md", "submissions/.ipynb_checkpoints/x.ipynb"])
+    assert done.returncode == 0
+    assert "nothing to grade" in summary and not (repo / "reports").exists()
+
+
+def test_missing_solutions_is_a_configuration_error(repo):
+    done, _ = run_script(repo, ["submissions/alice/backward_pass.ipynb"], GRADER_SOLUTIONS=str(repo / "nowhere"))
+    assert done.returncode == 2 and done.stdout.startswith("::error title=Grading is not set up::")
+
+
+@pytest.mark.skipif(_grader_has_require_sandbox(), reason="this grader can require the full sandbox")
+def test_refuses_to_grade_without_the_full_sandbox_unless_told(repo):
+    done, _ = run_script(repo, ["submissions/alice/backward_pass.ipynb"], REQUIRE_SANDBOX="1")
+    assert done.returncode == 2 and "--require-sandbox" in done.stdout
+
+
+def test_changed_notebooks_from_git(repo):
+    def git(*arguments: str) -> None:
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *arguments], cwd=repo,
+                       check=True, capture_output=True)
+
+    git("init", "-q", "-b", "main")
+    git("add", "README.md", "submissions/alice")
+    git("commit", "-q", "-m", "base")
+    git("add", ".")
+    git("commit", "-q", "-m", "pull request")
+    done, summary = run_script(repo, None)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "2 submission(s)" in summary
+    assert set(_annotations(done.stdout)) == {"submissions/bob/backward_pass.ipynb", "submissions/carol/backward_pass.ipynb"}
+
+
+# Student code that writes straight into the grader's stdout and stderr through /proc. Whether
+# that lands depends on the sandbox layers active (it does as root without them); either way the
+# script's filter must leave nothing a runner would read as a command.
+PROC_CELL = r'''
+import os
+server = os.getppid()
+with open(f"/proc/{server}/status") as status:
+    grader = int(next(line for line in status if line.startswith("PPid:")).split()[1])
+for target in (f"/proc/{server}/fd/2", f"/proc/{grader}/fd/1", f"/proc/{grader}/fd/2"):
+    try:
+        with open(target, "a") as stream:
+            stream.write("::add-mask::via-proc\n::stop-commands::token\n")
+    except OSError:
+        pass
+print("::set-output name=x::y")
+'''
+
+
+def test_student_output_never_becomes_a_workflow_command(repo):
+    path = "submissions/::add-mask::mallory/backward_pass.ipynb"
+    write_notebook(repo / path, 'raise ValueError("\\n::stop-commands::token\\n##[add-mask]x")', (PROC_CELL,))
+    done, summary = run_script(repo, [path, "submissions/alice/backward_pass.ipynb"], GRADE=f"{GRADE} -v")
+    assert "mallory" in summary and "::" not in summary
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert set(_annotations(done.stdout + done.stderr)) == {"submissions/%3A%3Aadd-mask%3A%3Amallory/backward_pass.ipynb",
+                                                            "submissions/alice/backward_pass.ipynb"}
+    assert "token" in done.stdout  # shown, defused
