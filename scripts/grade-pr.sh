@@ -14,7 +14,6 @@
 #   CHANGED_FILES     a file listing the changed paths, one per line, used instead of git diff
 #   SANDBOX_LAYERS    the sandbox layers grading requires, `grade --require-sandbox=LAYERS`
 #                     [default: all, which holds when this runs as root; see docs/threat-model.md]
-#   REQUIRE_SANDBOX   0: grade anyway with a grader that has no --require-sandbox (rehearsals only)
 #                     [default: 1]
 #   REPORTS_DIR       where the reports go [default: reports]
 #   GRADE             the grade command [default: grade]
@@ -85,15 +84,7 @@ fi
 # is off because nothing of grade's own output is published as workflow commands.
 arguments=(--no-github --jobs "${GRADER_JOBS:-$(nproc)}" --fail-under "${FAIL_UNDER:-100}" --out "$reports"
            --format json --format csv --format junit --format github-summary --format github-annotations)
-help_text="$("${grade_command[@]}" --help)"
-if [[ "$help_text" == *--require-sandbox* ]]; then
-    arguments+=("--require-sandbox=${SANDBOX_LAYERS:-all}")
-elif [[ "${REQUIRE_SANDBOX:-1}" == 1 ]]; then
-    echo "::error title=Grading is not set up::this grader cannot require the full sandbox (no --require-sandbox); install a newer one, or set REQUIRE_SANDBOX=0 for a rehearsal"
-    exit 2
-else
-    echo "::warning title=Sandbox not required::grading without --require-sandbox (REQUIRE_SANDBOX=0)"
-fi
+arguments+=("--require-sandbox=${SANDBOX_LAYERS:-all}")
 
 # Everything the grading writes to the log passes through this filter, which breaks every `::`
 # and `##[` with a zero-width space: the grader already neutralises what it prints, and this also

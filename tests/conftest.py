@@ -15,7 +15,8 @@ from grader.cli import grade
 from tests.notebooks import ASSIGNMENTS, SOLUTIONS
 
 # Variables of the user's shell that would change what the grader does.
-CLEAN_ENV: dict[str, str | None] = {"GRADER_SEED": None, "GRADER_SOLUTIONS": None}
+CLEAN_ENV: dict[str, str | None] = {"GRADER_SEED": None, "GRADER_SOLUTIONS": None, "GITHUB_ACTIONS": None,
+                                     "GITHUB_STEP_SUMMARY": None}
 
 
 class GradeRun(NamedTuple):

@@ -16,10 +16,6 @@ SCRIPT = ROOT / "scripts" / "grade-pr.sh"
 GRADE = Path(sys.executable).parent / "grade"
 
 
-def _grader_has_require_sandbox() -> bool:
-    return "--require-sandbox" in subprocess.run([str(GRADE), "--help"], capture_output=True, text=True).stdout
-
-
 def run_script(repo: Path, changed: list[str] | None, **extra: str) -> tuple[subprocess.CompletedProcess, str]:
     """Run the script in `repo` as the workflow does; `changed` replaces git diff when given."""
     summary = repo.parent / "step-summary.md"
@@ -30,7 +26,7 @@ def run_script(repo: Path, changed: list[str] | None, **extra: str) -> tuple[sub
         "GITHUB_EVENT_NAME": "pull_request", "GITHUB_BASE_REF": "main", "RUNNER_TEMP": str(repo.parent),
         "GRADER_SOLUTIONS": str(SOLUTIONS), "GRADE": str(GRADE), "GRADER_JOBS": "2", "FAIL_UNDER": "100",
         # Rehearsals cannot count on every layer; `session` holds wherever the grader runs.
-        "REQUIRE_SANDBOX": "1" if _grader_has_require_sandbox() else "0", "SANDBOX_LAYERS": "session",
+        "SANDBOX_LAYERS": "session",
     }
     if changed is not None:
         listing = repo.parent / "changed.txt"
@@ -51,13 +47,8 @@ def repo(tmp_path) -> Path:
     return folder
 
 
-SANDBOX_WARNING = "::warning title=Sandbox not required::grading without --require-sandbox (REQUIRE_SANDBOX=0)\n"
-
-
 def _annotations(output: str) -> dict[str, str]:
-    """file -> level of the grader's annotations; no other workflow command but the script's own sandbox warning."""
-    if output.startswith(SANDBOX_WARNING):
-        output = output[len(SANDBOX_WARNING):]
+    """file -> level of the grader's annotations."""
     return {re.search(r"file=([^,]*)", line).group(1): line.split(" ")[0]
             for line in commands_in(output)}
 
@@ -98,12 +89,6 @@ def test_nothing_changed(repo):
 def test_missing_solutions_is_a_configuration_error(repo):
     done, _ = run_script(repo, ["submissions/alice/backward_pass.ipynb"], GRADER_SOLUTIONS=str(repo / "nowhere"))
     assert done.returncode == 2 and done.stdout.startswith("::error title=Grading is not set up::")
-
-
-@pytest.mark.skipif(_grader_has_require_sandbox(), reason="this grader can require the full sandbox")
-def test_refuses_to_grade_without_the_full_sandbox_unless_told(repo):
-    done, _ = run_script(repo, ["submissions/alice/backward_pass.ipynb"], REQUIRE_SANDBOX="1")
-    assert done.returncode == 2 and "--require-sandbox" in done.stdout
 
 
 def test_changed_notebooks_from_git(repo):
