@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from grader import cases as case_builder
@@ -12,9 +11,13 @@ from grader import grading, notebook
 from grader.assignment import Assignment, Rubric
 from grader.errors import ConfigError
 from grader.models import ERROR, INVALID, Case, Grade, Submission
-from grader.sandbox.pool import Pool
+from grader.sandbox.pipeline import Pipeline
+from grader.sandbox.pool import SandboxReply
 
 SKIPPED_FOLDERS = frozenset({".ipynb_checkpoints", "__MACOSX", "__pycache__", ".git"})
+# Finished grades held back while an earlier submission is still running: bounds memory when a
+# slow notebook holds up the stable order.
+_MAX_AHEAD = 256
 
 
 def find_submissions(paths: Iterable[Path], notebook_name: str | None = None) -> list[Submission]:
@@ -87,17 +90,48 @@ class Grader:
         wire = [{"name": case.name,
                  "arguments": {name: case_builder.to_wire(value) for name, value in case.arguments.items()}}
                 for case in self.cases]
-        self._pool = Pool(wire, self.jobs)
+        self._pipeline = Pipeline(wire, self.jobs)
 
-    def grade_all(self, submissions: list[Submission]) -> Iterator[Grade]:
-        """Grades in the order of `submissions`, whatever the number of parallel jobs."""
-        if self.jobs == 1:
-            yield from map(self.grade, submissions)
-            return
-        with ThreadPoolExecutor(max_workers=self.jobs) as executor:
-            yield from executor.map(self.grade, submissions)
+    def grade_all(self, submissions: Iterable[Submission],
+                  known: Callable[[Submission], Grade | None] = lambda submission: None) -> Iterator[tuple[Grade, bool]]:
+        """(grade, whether it was graded now) for each submission, in their order, whatever the number of jobs.
+
+        `known` gives a grade already known (resumed or cached) or None; the others run in the
+        fork servers, several at a time, and are judged here as their replies arrive.
+        """
+        ready: dict[int, tuple[Grade, bool]] = {}
+        upcoming = enumerate(submissions)
+        taken = emitted = 0
+        exhausted = False
+        while True:
+            while not exhausted and self._pipeline.capacity > 0 and len(ready) < _MAX_AHEAD:
+                item = next(upcoming, None)
+                if item is None:
+                    exhausted = True
+                    break
+                index, submission = item
+                taken += 1
+                cached = known(submission)
+                prepared = self._prepare(submission) if cached is None else cached
+                if isinstance(prepared, Grade):
+                    ready[index] = (prepared, cached is None)
+                else:
+                    self._pipeline.submit((index, submission), prepared)
+            while emitted in ready:
+                yield ready.pop(emitted)
+                emitted += 1
+            if exhausted and emitted == taken:
+                return
+            if self._pipeline.in_flight:
+                for done in self._pipeline.wait():
+                    index, submission = done.tag
+                    ready[index] = (self.judge(submission, done.reply), True)
 
     def grade(self, submission: Submission) -> Grade:
+        return next(self.grade_all([submission]))[0]
+
+    def _prepare(self, submission: Submission) -> Grade | dict:
+        """The sandbox job for a submission, or its grade when there is nothing to run."""
         rubric = self.rubric
         try:
             book = notebook.read(submission.path)
@@ -105,7 +139,7 @@ class Grader:
             return grading.unjudged(submission, rubric, INVALID, [f"{submission.given} {error}"])
         if not book.cells:
             return grading.unjudged(submission, rubric, ERROR, [f"the notebook has no code cells, so no {rubric.function}()"])
-        job = {
+        return {
             "cells": [{"index": cell.index, "source": cell.source} for cell in book.cells],
             "function": rubric.function,
             "parameters": list(self.assignment.reference.parameters),
@@ -113,11 +147,12 @@ class Grader:
             "returns": list(rubric.returns),
             "limits": rubric.limits.as_wire(),
         }
-        reply = self._pool.run(job)
-        return grading.judge(submission, rubric, self.cases, reply, self.assignment.reference)
+
+    def judge(self, submission: Submission, reply: SandboxReply) -> Grade:
+        return grading.judge(submission, self.rubric, self.cases, reply, self.assignment.reference)
 
     def close(self) -> None:
-        self._pool.close()
+        self._pipeline.close()
 
     def __enter__(self) -> Grader:
         return self

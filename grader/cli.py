@@ -110,7 +110,7 @@ def _grade(paths, assignment_name, solutions, jobs, timeout, seed, verbosity, to
     submissions = batch.find_submissions(paths, loaded.rubric.notebook)
     grades = []
     with batch.Grader(loaded, _seed(seed, loaded.rubric.seed), jobs, timeout) as grader:
-        for grade in grader.grade_all(submissions):
+        for grade, _ in grader.grade_all(submissions):
             grades.append(grade)
             click.echo(terminal.render(grade, verbosity) + ("" if verbosity == terminal.QUIET else "\n"), err=to_stderr)
     if len(grades) > 1:

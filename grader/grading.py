@@ -190,11 +190,13 @@ class _Judgement:
         # messages ask for the same ones many times.
         self._direct: dict[tuple[str, int], Check] = {}
         self._step_names = rubric.step_names
+        self._got = {step: [case.values.get(step, _ABSENT) for case in run.cases] for step in self._step_names}
         self._passing = {step: self._all_close(step) for step in rubric.step_names}
 
     def grade(self, context: list[str], output: str, seconds: float) -> Grade:
         rubric, run = self.rubric, self.run
-        checks = {step.name: [self._check(step.name, index) for index in range(len(run.cases))] for step in rubric.steps}
+        checks = {step.name: [(compare.PASSED, False) if index in self._passing[step.name] else self._check(step.name, index)
+                              for index in range(len(run.cases))] for step in rubric.steps}
         results = [self._step_result(step, checks[step.name]) for step in rubric.steps]
         deltas_right = all(
             result.status == PASS and not result.carried_forward for result in results if result.name in rubric.returns
@@ -219,7 +221,7 @@ class _Judgement:
         return [f"... and {hidden} more warnings"] if hidden > 0 else []
 
     def _value(self, step: str, index: int):
-        return self.run.cases[index].values.get(step, _ABSENT)
+        return self._got[step][index]
 
     def _all_close(self, step: str) -> frozenset[int]:
         """Cases whose value of `step` has the expected shape and is finite and within tolerance.
@@ -228,15 +230,15 @@ class _Judgement:
         replaces one comparison per case, and `compare.check` would pass exactly these.
         """
         indices, got_parts, expected_parts = [], [], []
-        for index in range(len(self.run.cases)):
-            got, expected = self._value(step, index), self.cases[index].expected[step]
-            if isinstance(got, np.ndarray) and got.shape == expected.shape and expected.size:
+        for index, got in enumerate(self._got[step]):
+            expected = self.cases[index].expected[step]
+            if type(got) is np.ndarray and got.shape == expected.shape and expected.size:
                 indices.append(index)
-                got_parts.append(got.ravel())
-                expected_parts.append(expected.ravel())
+                got_parts.append(got)
+                expected_parts.append(expected)
         if not indices:
             return frozenset()
-        got_all, expected_all = np.concatenate(got_parts), np.concatenate(expected_parts)
+        got_all, expected_all = np.concatenate(got_parts, axis=None), np.concatenate(expected_parts, axis=None)
         with np.errstate(invalid="ignore", over="ignore"):
             good = np.isfinite(got_all) & compare.close(got_all, expected_all, self.rubric.tolerance)
         starts = np.cumsum([0] + [part.size for part in got_parts[:-1]])
