@@ -9,10 +9,11 @@ from pathlib import Path
 
 import click
 
-from grader import __version__, assignment, batch, selfcheck, stub
+from grader import __version__, assignment, batch, merge, selfcheck, session, shard, stub
 from grader import cases as case_builder
 from grader.errors import ConfigError, GraderError
-from grader.report import files, gradebook, json_report, terminal
+from grader.report import class_reports, files, json_report, summary, terminal
+from grader.report.progress import Progress
 
 SOLUTIONS_HELP = "Instructor's solutions folder [default: $GRADER_SOLUTIONS, else ./solutions]."
 
@@ -75,9 +76,16 @@ def _guard(action, verbose: bool):
               help="Exit with status 1 if any submission scores below PERCENT.")
 @click.option("-v", "--verbose", is_flag=True,
               help="Show every warning, the public values of every wrong step and printed output.")
-@click.option("-q", "--quiet", is_flag=True, help="One line per submission.")
+@click.option("-q", "--quiet", is_flag=True, help="One line per submission, no progress bar.")
+@click.option("--no-cache", is_flag=True,
+              help="Grade every submission again: ignore the content cache and the results log of --out.")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="Content cache of grades [default: OUT/.cache with --out, else ~/.cache/backprop-grader].")
+@click.option("--shard", "shard_text", metavar="K/N",
+              help="Grade only shard K of N (a deterministic split by path); combine the shards with grade-merge.")
 @click.version_option(__version__, prog_name="backprop-grader")
-def grade(paths, assignment_name, solutions, jobs, timeout, seed, json_path, out, fail_under, verbose, quiet):
+def grade(paths, assignment_name, solutions, jobs, timeout, seed, json_path, out, fail_under, verbose, quiet,
+          no_cache, cache_dir, shard_text):
     """Grade notebooks against hidden cases, step by step.
 
     Each PATH is a notebook or a folder searched recursively for *.ipynb (checkpoints
@@ -91,15 +99,24 @@ def grade(paths, assignment_name, solutions, jobs, timeout, seed, json_path, out
     """
     verbosity = terminal.QUIET if quiet else terminal.VERBOSE if verbose else terminal.NORMAL
     to_stderr = json_path == "-"
-    grades = _guard(lambda: _grade(paths, assignment_name, solutions, jobs, timeout, seed, verbosity, to_stderr,
-                                   json_path, out), verbose)
-    if fail_under is not None and any(grade.percent < fail_under for grade in grades):
-        below = sum(grade.percent < fail_under for grade in grades)
+    caching = _Caching(not no_cache, cache_dir, shard_text)
+    below = _guard(lambda: _grade(paths, assignment_name, solutions, jobs, timeout, seed, verbosity, to_stderr,
+                                  json_path, out, fail_under, caching), verbose)
+    if below:
         click.echo(f"{below} submission(s) scored below {fail_under:g}%", err=True)
         sys.exit(1)
 
 
-def _grade(paths, assignment_name, solutions, jobs, timeout, seed, verbosity, to_stderr, json_path, out):
+class _Caching:
+    """The batch options of `grade` (cache, shard), kept together so `_grade` stays readable."""
+
+    def __init__(self, enabled: bool, cache_dir: Path | None, shard_text: str | None) -> None:
+        self.enabled, self.cache_dir, self.shard_text = enabled, cache_dir, shard_text
+
+
+def _grade(paths, assignment_name, solutions, jobs, timeout, seed, verbosity, to_stderr, json_path, out, fail_under,
+           caching: _Caching) -> int:
+    """Grade, print and write the reports; return how many submissions scored below --fail-under."""
     solutions_dir = _solutions_dir(solutions)
     names = assignment.available(solutions_dir)
     submissions = batch.find_submissions(paths)
@@ -108,23 +125,41 @@ def _grade(paths, assignment_name, solutions, jobs, timeout, seed, verbosity, to
     name = batch.resolve_assignment_name(names, assignment_name, submissions)
     loaded = assignment.load(solutions_dir, name)
     submissions = batch.find_submissions(paths, loaded.rubric.notebook)
-    grades = []
-    with batch.Grader(loaded, _seed(seed, loaded.rubric.seed), jobs, timeout) as grader:
-        for grade, _ in grader.grade_all(submissions):
-            grades.append(grade)
+    chosen_shard = shard.parse(caching.shard_text) if caching.shard_text else None
+    cache_dir = (caching.cache_dir or session.default_cache_dir(out)) if caching.enabled else None
+    settings = session.Settings(_seed(seed, loaded.rubric.seed), jobs, timeout, out, cache_dir, chosen_shard)
+    rubric = loaded.rubric
+    info = class_reports.ClassInfo(name, rubric.title, rubric.step_names, rubric.max_score)
+    builder = summary.SummaryBuilder(rubric.step_names, rubric.max_score)
+    below = 0
+    with session.ClassRun(loaded, submissions, settings) as run:
+        progress = Progress(len(run.submissions), sys.stderr, enabled=verbosity != terminal.QUIET,
+                            terminal=sys.stderr.isatty())
+        for grade in run.grades():
+            progress.clear()
             click.echo(terminal.render(grade, verbosity) + ("" if verbosity == terminal.QUIET else "\n"), err=to_stderr)
-    if len(grades) > 1:
-        click.echo(terminal.summary(grades), err=to_stderr)
-    max_score = loaded.rubric.max_score
-    if json_path == "-":
-        click.echo(json_report.render(name, max_score, grades), nl=False)
-    elif json_path:
-        files.write_atomically(Path(json_path), json_report.render(name, max_score, grades))
-    if out:
-        files.write_atomically(out / "results.json", json_report.render(name, max_score, grades))
-        files.write_atomically(out / "gradebook.csv", gradebook.render(loaded.rubric.step_names, grades))
-        click.echo(f"reports written to {out}/ (results.json, gradebook.csv)", err=True)
-    return grades
+            progress.advance()
+            builder.add(grade)
+            below += fail_under is not None and grade.percent < fail_under
+        progress.finish()
+        class_summary = builder.build()
+        if class_summary.count > 1:
+            click.echo(summary.render_text(class_summary), err=to_stderr)
+        counts = run.counts
+        where = f" of shard {chosen_shard}" if chosen_shard else ""
+        click.echo(f"{class_summary.count} submissions{where}: {counts.graded} graded, {counts.resumed} resumed from the "
+                   f"results log, {counts.cached} from the cache", err=True)
+        if json_path == "-":
+            json_report.write(click.get_text_stream("stdout"), class_reports.json_fields(info, chosen_shard),
+                              class_reports.documents(run.stored(), chosen_shard))
+        elif json_path:
+            with files.atomic_stream(Path(json_path)) as stream:
+                json_report.write(stream, class_reports.json_fields(info, chosen_shard),
+                                  class_reports.documents(run.stored(), chosen_shard))
+        if out:
+            written = class_reports.write_all(out, info, class_summary, run.stored, chosen_shard)
+            click.echo(f"reports written to {out}/ ({', '.join(written)}; log {session.RESULTS_LOG})", err=True)
+    return below
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -187,3 +222,21 @@ def make_stub(names, solutions, assignments_dir, check_only):
         click.echo("out of date: " + ", ".join(map(str, stale)) + " (run grade-stub)", err=True)
         sys.exit(1)
     click.echo("up to date" if not stale else "wrote " + ", ".join(map(str, stale)))
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("shards", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), metavar="DIR", required=True,
+              help="Where to write the combined results.json, gradebook.csv and report.html.")
+def merge_shards(shards, out):
+    """Combine the reports of `grade --shard K/N` runs into the reports of the whole class.
+
+    Each SHARD is a shard's --out folder or its results.json. Every shard of the split must be
+    given; the combined reports list the submissions in the order a single run would.
+    """
+    def run():
+        info, grades = merge.load(list(shards))
+        return class_reports.write_all(out, info, merge.summarise(info, grades), lambda: grades), len(grades)
+
+    written, count = _guard(run, False)
+    click.echo(f"merged {count} submissions from {len(shards)} shards into {out}/ ({', '.join(written)})")

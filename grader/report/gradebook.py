@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable
+from typing import TextIO
 
 from grader.models import Grade
 
@@ -12,16 +13,20 @@ FIXED_COLUMNS = ("student", "submission", "status", "score", "max_score")
 
 
 def render(step_names: Iterable[str], grades: Iterable[Grade]) -> str:
-    steps = list(step_names)
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    write(buffer, step_names, grades)
+    return buffer.getvalue()
+
+
+def write(stream: TextIO, step_names: Iterable[str], grades: Iterable[Grade]) -> None:
+    steps = list(step_names)
+    writer = csv.writer(stream, lineterminator="\n")
     writer.writerow([*FIXED_COLUMNS, *steps])
     for grade in grades:
         scores = {step.name: step.score for step in grade.steps}
         writer.writerow([_safe(grade.submission.student), _safe(grade.submission.given), grade.status,
                          _number(grade.score), _number(grade.max_score),
                          *(_number(scores.get(name, 0.0)) for name in steps)])
-    return buffer.getvalue()
 
 
 def _number(value: float) -> str:

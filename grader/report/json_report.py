@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
+import textwrap
 from collections.abc import Iterable
+from typing import TextIO
 
 from grader import __version__
 from grader.models import Grade
@@ -37,14 +40,23 @@ def grade_document(grade: Grade) -> dict:
     }
 
 
-def document(assignment: str, max_score: float, grades: Iterable[Grade]) -> dict:
-    return {
-        "grader_version": __version__,
-        "assignment": assignment,
-        "max_score": max_score,
-        "submissions": [grade_document(grade) for grade in grades],
-    }
-
-
 def render(assignment: str, max_score: float, grades: Iterable[Grade]) -> str:
-    return json.dumps(document(assignment, max_score, grades), indent=2) + "\n"
+    buffer = io.StringIO()
+    write(buffer, head(assignment, max_score), (grade_document(grade) for grade in grades))
+    return buffer.getvalue()
+
+
+def head(assignment: str, max_score: float) -> dict:
+    """The report's fields besides its submissions."""
+    return {"grader_version": __version__, "assignment": assignment, "max_score": max_score}
+
+
+def write(stream: TextIO, fields: dict, submissions: Iterable[dict]) -> None:
+    """The report, one submission at a time: the same text as `json.dumps({**fields, "submissions": [...]}, indent=2)`."""
+    opening = json.dumps(fields, indent=2)
+    stream.write(opening[:-2] + (",\n" if fields else "\n") + '  "submissions": [')
+    count = 0
+    for submission in submissions:
+        stream.write(("\n" if count == 0 else ",\n") + textwrap.indent(json.dumps(submission, indent=2), "    "))
+        count += 1
+    stream.write("\n  ]\n}\n" if count else "]\n}\n")
