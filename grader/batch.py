@@ -26,13 +26,16 @@ def find_submissions(paths: Iterable[Path], notebook_name: str | None = None) ->
     stem = Path(notebook_name).stem if notebook_name else None
     for given in paths:
         if given.is_dir():
+            base = given.resolve()
             for path in sorted(given.rglob("*.ipynb")):
                 relative = path.relative_to(given)
                 if any(part in SKIPPED_FOLDERS or part.startswith(".") for part in relative.parts[:-1]):
                     continue
                 if path.is_file():
                     student = relative.parts[0] if len(relative.parts) > 1 else _student_of_file(path, stem)
-                    found.setdefault(path.resolve(), Submission(path, str(path), student))
+                    # rglob does not enter linked folders, so only a linked file can be found twice.
+                    key = path.resolve() if path.is_symlink() else base / relative
+                    found.setdefault(key, Submission(path, str(path), student))
         else:
             found.setdefault(given.resolve(), Submission(given, str(given), _student_of_file(given, stem)))
     return list(found.values())

@@ -157,7 +157,7 @@ def _grade(paths, assignment_name, solutions, jobs, timeout, seed, verbosity, to
                 json_report.write(stream, class_reports.json_fields(info, chosen_shard),
                                   class_reports.documents(run.stored(), chosen_shard))
         if out:
-            written = class_reports.write_all(out, info, class_summary, run.stored, chosen_shard)
+            written = class_reports.write_all(out, info, class_summary, run.stored(), chosen_shard)
             click.echo(f"reports written to {out}/ ({', '.join(written)}; log {session.RESULTS_LOG})", err=True)
     return below
 
@@ -236,7 +236,7 @@ def merge_shards(shards, out):
     """
     def run():
         info, grades = merge.load(list(shards))
-        return class_reports.write_all(out, info, merge.summarise(info, grades), lambda: grades), len(grades)
+        return class_reports.write_all(out, info, merge.summarise(info, grades), grades), len(grades)
 
     written, count = _guard(run, False)
     click.echo(f"merged {count} submissions from {len(shards)} shards into {out}/ ({', '.join(written)})")

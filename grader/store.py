@@ -51,7 +51,7 @@ class GradeLog:
         self._index: dict[str, tuple[int, int]] = {}
         path.parent.mkdir(parents=True, exist_ok=True)
         self._scan()
-        self._stream = open(path, "ab")
+        self._stream = open(path, "a+b")
 
     def _scan(self) -> None:
         if not self.path.exists():
@@ -85,9 +85,7 @@ class GradeLog:
         place = self._index.get(key)
         if place is None:
             return None
-        with open(self.path, "rb") as stream:
-            stream.seek(place[0])
-            return json.loads(stream.read(place[1]))["grade"]
+        return json.loads(os.pread(self._stream.fileno(), place[1], place[0]))["grade"]
 
     def append(self, key: str, record: dict) -> None:
         line = json.dumps({"key": key, "grade": record}, separators=(",", ":")).encode() + b"\n"
@@ -114,7 +112,7 @@ class GradeLog:
         self._stream.close()
         os.replace(temporary, self.path)
         self._index = index
-        self._stream = open(self.path, "ab")
+        self._stream = open(self.path, "a+b")
 
     def _lines_are_unique(self) -> bool:
         return sum(length for _, length in self._index.values()) == self.path.stat().st_size

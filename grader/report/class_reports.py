@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,22 +32,30 @@ def json_fields(info: ClassInfo, shard: Shard | None) -> dict:
     return fields
 
 
+def document(position: int, grade: Grade, shard: Shard | None) -> dict:
+    """A submission's entry in the JSON report; in a shard, with its position in the whole class."""
+    entry = json_report.grade_document(grade)
+    if shard is not None:
+        entry["position"] = position
+    return entry
+
+
 def documents(entries: Iterable[tuple[int, Grade]], shard: Shard | None) -> Iterable[dict]:
-    """Submission entries of the JSON report; in a shard, each with its position in the whole class."""
-    for position, grade in entries:
-        document = json_report.grade_document(grade)
-        if shard is not None:
-            document["position"] = position
-        yield document
+    return (document(position, grade, shard) for position, grade in entries)
 
 
-def write_all(out: Path, info: ClassInfo, summary: ClassSummary, entries: Callable[[], Iterable[tuple[int, Grade]]],
+def write_all(out: Path, info: ClassInfo, summary: ClassSummary, entries: Iterable[tuple[int, Grade]],
               shard: Shard | None = None) -> tuple[str, ...]:
-    """results.json, gradebook.csv and report.html in `out`, each atomically; `entries` is read once per file."""
-    with files.atomic_stream(out / "results.json") as stream:
-        json_report.write(stream, json_fields(info, shard), documents(entries(), shard))
-    with files.atomic_stream(out / "gradebook.csv") as stream:
-        gradebook.write(stream, info.step_names, (grade for _, grade in entries()))
-    with files.atomic_stream(out / "report.html") as stream:
-        html_report.write(stream, info.title, info.assignment, info.step_names, summary, (grade for _, grade in entries()))
+    """results.json, gradebook.csv and report.html in `out`, each atomically, in one pass over `entries`."""
+    with (files.atomic_stream(out / "results.json") as json_stream, files.atomic_stream(out / "gradebook.csv") as csv_stream,
+          files.atomic_stream(out / "report.html") as html_stream):
+        as_json = json_report.JsonWriter(json_stream, json_fields(info, shard))
+        as_csv = gradebook.CsvWriter(csv_stream, info.step_names)
+        as_html = html_report.HtmlWriter(html_stream, info.title, info.assignment, info.step_names, summary)
+        for position, grade in entries:
+            as_json.add(document(position, grade, shard))
+            as_csv.add(grade)
+            as_html.add(grade)
+        as_json.finish()
+        as_html.finish()
     return FILES

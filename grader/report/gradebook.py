@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Iterable
 from typing import TextIO
 
@@ -12,21 +11,19 @@ from grader.models import Grade
 FIXED_COLUMNS = ("student", "submission", "status", "score", "max_score")
 
 
-def render(step_names: Iterable[str], grades: Iterable[Grade]) -> str:
-    buffer = io.StringIO()
-    write(buffer, step_names, grades)
-    return buffer.getvalue()
+class CsvWriter:
+    """Writes the gradebook one row at a time."""
 
+    def __init__(self, stream: TextIO, step_names: Iterable[str]) -> None:
+        self._steps = list(step_names)
+        self._writer = csv.writer(stream, lineterminator="\n")
+        self._writer.writerow([*FIXED_COLUMNS, *self._steps])
 
-def write(stream: TextIO, step_names: Iterable[str], grades: Iterable[Grade]) -> None:
-    steps = list(step_names)
-    writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow([*FIXED_COLUMNS, *steps])
-    for grade in grades:
+    def add(self, grade: Grade) -> None:
         scores = {step.name: step.score for step in grade.steps}
-        writer.writerow([_safe(grade.submission.student), _safe(grade.submission.given), grade.status,
-                         _number(grade.score), _number(grade.max_score),
-                         *(_number(scores.get(name, 0.0)) for name in steps)])
+        self._writer.writerow([_safe(grade.submission.student), _safe(grade.submission.given), grade.status,
+                               _number(grade.score), _number(grade.max_score),
+                               *(_number(scores.get(name, 0.0)) for name in self._steps)])
 
 
 def _number(value: float) -> str:

@@ -64,32 +64,39 @@ def _charts(summary: ClassSummary) -> str:
     return '<div class="charts">' + "".join(figures) + "</div>"
 
 
-def write(stream: TextIO, title: str, assignment: str, step_names: Iterable[str], summary: ClassSummary,
-          grades: Iterable[Grade]) -> None:
-    steps = list(step_names)
-    statuses = ", ".join(f"{count} {status}" for status, count in summary.statuses)
-    stream.write(f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-                 f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-                 f"<title>{escape(title)}: class report</title><style>{_STYLE}</style></head><body>\n"
-                 f"<h1>{escape(title)}: class report</h1>\n"
-                 f"<p>{summary.count} submissions ({escape(statuses)}); mean {summary.mean:.2f} / {summary.max_score:g}, "
-                 f"median {summary.median:g}, {summary.full_marks} with full marks. "
-                 f"<small>Assignment {escape(assignment)}, backprop-grader {escape(__version__)}.</small></p>\n"
-                 f"{_charts(summary)}\n<h2>Students</h2>\n<table><thead><tr><th>student</th><th>status</th>"
-                 f"<th>score</th><th>first wrong step</th>"
-                 + "".join(f"<th>{escape(name)}</th>" for name in steps)
-                 + "<th>feedback</th></tr></thead><tbody>\n")
-    for grade in grades:
+class HtmlWriter:
+    """Writes the report: the summary and charts first, then one table row per grade."""
+
+    def __init__(self, stream: TextIO, title: str, assignment: str, step_names: Iterable[str],
+                 summary: ClassSummary) -> None:
+        self._stream = stream
+        self._steps = list(step_names)
+        statuses = ", ".join(f"{count} {status}" for status, count in summary.statuses)
+        stream.write(f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+                     f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+                     f"<title>{escape(title)}: class report</title><style>{_STYLE}</style></head><body>\n"
+                     f"<h1>{escape(title)}: class report</h1>\n"
+                     f"<p>{summary.count} submissions ({escape(statuses)}); mean {summary.mean:.2f} / {summary.max_score:g}, "
+                     f"median {summary.median:g}, {summary.full_marks} with full marks. "
+                     f"<small>Assignment {escape(assignment)}, backprop-grader {escape(__version__)}.</small></p>\n"
+                     f"{_charts(summary)}\n<h2>Students</h2>\n<table><thead><tr><th>student</th><th>status</th>"
+                     f"<th>score</th><th>first wrong step</th>"
+                     + "".join(f"<th>{escape(name)}</th>" for name in self._steps)
+                     + "<th>feedback</th></tr></thead><tbody>\n")
+
+    def add(self, grade: Grade) -> None:
         by_name = {step.name: step for step in grade.steps}
         cells = []
-        for name in steps:
+        for name in self._steps:
             step = by_name.get(name)
             mark = "" if step is None else f'<span class="{escape(step.status)}" title="{escape(step.message)}">' \
                                            f'{"✓" if step.status == PASS else "✗"} {step.score:g}</span>'
             cells.append(f"<td>{mark}</td>")
         feedback = escape(grade.messages[0]) if grade.messages else ""
-        stream.write(f'<tr><td>{escape(grade.submission.student)}<br><small>{escape(grade.submission.given)}</small></td>'
-                     f'<td class="status-{escape(grade.status)}">{escape(grade.status)}</td>'
-                     f'<td class="n">{grade.score:g} / {grade.max_score:g}</td>'
-                     f"<td>{escape(grade.first_wrong_step or '')}</td>{''.join(cells)}<td>{feedback}</td></tr>\n")
-    stream.write("</tbody></table>\n</body></html>\n")
+        self._stream.write(f'<tr><td>{escape(grade.submission.student)}<br><small>{escape(grade.submission.given)}'
+                           f'</small></td><td class="status-{escape(grade.status)}">{escape(grade.status)}</td>'
+                           f'<td class="n">{grade.score:g} / {grade.max_score:g}</td>'
+                           f"<td>{escape(grade.first_wrong_step or '')}</td>{''.join(cells)}<td>{feedback}</td></tr>\n")
+
+    def finish(self) -> None:
+        self._stream.write("</tbody></table>\n</body></html>\n")
