@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from grader import cases as case_builder
@@ -13,9 +12,13 @@ from grader.assignment import Assignment, Rubric
 from grader.errors import ConfigError
 from grader.models import ERROR, INVALID, Case, Grade, Submission
 from grader.sandbox.layers import Layer
-from grader.sandbox.pool import SCRATCH_BYTES, Pool
+from grader.sandbox.pipeline import Pipeline
+from grader.sandbox.pool import SCRATCH_BYTES, SandboxReply
 
 SKIPPED_FOLDERS = frozenset({".ipynb_checkpoints", "__MACOSX", "__pycache__", ".git"})
+# Finished grades held back while an earlier submission is still running: bounds memory when a
+# slow notebook holds up the stable order.
+_MAX_AHEAD = 256
 
 
 def find_submissions(paths: Iterable[Path], notebook_name: str | None = None) -> list[Submission]:
@@ -24,13 +27,16 @@ def find_submissions(paths: Iterable[Path], notebook_name: str | None = None) ->
     stem = Path(notebook_name).stem if notebook_name else None
     for given in paths:
         if given.is_dir():
+            base = given.resolve()
             for path in sorted(given.rglob("*.ipynb")):
                 relative = path.relative_to(given)
                 if any(part in SKIPPED_FOLDERS or part.startswith(".") for part in relative.parts[:-1]):
                     continue
                 if path.is_file():
                     student = relative.parts[0] if len(relative.parts) > 1 else _student_of_file(path, stem)
-                    found.setdefault(path.resolve(), Submission(path, str(path), student))
+                    # rglob does not enter linked folders, so only a linked file can be found twice.
+                    key = path.resolve() if path.is_symlink() else base / relative
+                    found.setdefault(key, Submission(path, str(path), student))
         else:
             found.setdefault(given.resolve(), Submission(given, str(given), _student_of_file(given, stem)))
     return list(found.values())
@@ -101,21 +107,52 @@ class Grader:
         wire = [case_builder.case_to_wire(case) for case in self.cases]
         solutions = str(assignment.directory.parent.resolve())
         scratch = SCRATCH_BYTES + 2 * self.rubric.limits.output_bytes
-        self._pool = Pool(wire, self.jobs, hidden=(solutions,), scratch_bytes=scratch)
+        self._pipeline = Pipeline(wire, self.jobs, hidden=(solutions,), scratch_bytes=scratch)
 
-    def layers(self) -> tuple[Layer, ...]:
-        """The sandbox layers in effect for this run's children."""
-        return self._pool.layers()
+    def layers(self, start: bool = True) -> tuple[Layer, ...] | None:
+        """The sandbox layers in effect for this run's children (None if none ran and `start` is false)."""
+        return self._pipeline.layers(start)
 
-    def grade_all(self, submissions: list[Submission]) -> Iterator[Grade]:
-        """Grades in the order of `submissions`, whatever the number of parallel jobs."""
-        if self.jobs == 1:
-            yield from map(self.grade, submissions)
-            return
-        with ThreadPoolExecutor(max_workers=self.jobs) as executor:
-            yield from executor.map(self.grade, submissions)
+    def grade_all(self, submissions: Iterable[Submission],
+                  known: Callable[[Submission], Grade | None] = lambda submission: None) -> Iterator[tuple[Grade, bool]]:
+        """(grade, whether it was graded now) for each submission, in their order, whatever the number of jobs.
+
+        `known` gives a grade already known (resumed or cached) or None; the others run in the
+        fork servers, several at a time, and are judged here as their replies arrive.
+        """
+        ready: dict[int, tuple[Grade, bool]] = {}
+        upcoming = enumerate(submissions)
+        taken = emitted = 0
+        exhausted = False
+        while True:
+            while not exhausted and self._pipeline.capacity > 0 and len(ready) < _MAX_AHEAD:
+                item = next(upcoming, None)
+                if item is None:
+                    exhausted = True
+                    break
+                index, submission = item
+                taken += 1
+                cached = known(submission)
+                prepared = self._prepare(submission) if cached is None else cached
+                if isinstance(prepared, Grade):
+                    ready[index] = (prepared, cached is None)
+                else:
+                    self._pipeline.submit((index, submission), prepared)
+            while emitted in ready:
+                yield ready.pop(emitted)
+                emitted += 1
+            if exhausted and emitted == taken:
+                return
+            if self._pipeline.in_flight:
+                for done in self._pipeline.wait():
+                    index, submission = done.tag
+                    ready[index] = (self.judge(submission, done.reply), True)
 
     def grade(self, submission: Submission) -> Grade:
+        return next(self.grade_all([submission]))[0]
+
+    def _prepare(self, submission: Submission) -> Grade | dict:
+        """The sandbox job for a submission, or its grade when there is nothing to run."""
         rubric = self.rubric
         try:
             book = notebook.read(submission.path)
@@ -123,12 +160,14 @@ class Grader:
             return grading.unjudged(submission, rubric, INVALID, [f"{submission.given} {error}"])
         if not book.cells:
             return grading.unjudged(submission, rubric, ERROR, [f"the notebook has no code cells, so no {rubric.function}()"])
-        job = sandbox_job(book, rubric, self.assignment.reference.parameters)
-        reply = self._pool.run(job)
-        return grading.judge(submission, rubric, self.cases, reply, self.assignment.reference, feedback=self.feedback)
+        return sandbox_job(book, rubric, self.assignment.reference.parameters)
+
+    def judge(self, submission: Submission, reply: SandboxReply) -> Grade:
+        return grading.judge(submission, self.rubric, self.cases, reply, self.assignment.reference,
+                             feedback=self.feedback)
 
     def close(self) -> None:
-        self._pool.close()
+        self._pipeline.close()
 
     def __enter__(self) -> Grader:
         return self

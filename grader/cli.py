@@ -5,15 +5,17 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
-from grader import __version__, assignment, autograder, batch, selfcheck, stub
+from grader import __version__, assignment, autograder, batch, merge, selfcheck, session, shard, stub
 from grader import cases as case_builder
 from grader.errors import ConfigError, GraderError
-from grader.report import files, github, html, json_report, outputs, terminal
+from grader.report import class_reports, files, github, html, json_report, summary, terminal
 from grader.report.gradescope import HIDDEN_VISIBILITIES
+from grader.report.progress import Progress
 from grader.sandbox import layers
 from grader.sandbox.pool import Pool
 
@@ -83,30 +85,37 @@ def _sandbox_info(ctx: click.Context, _param, value: bool) -> None:
 @click.option("--seed", type=int, help="Seed of the hidden cases [default: $GRADER_SEED, else the rubric's].")
 @click.option("--json", "json_path", metavar="FILE|-", help="Write the JSON report to FILE, or to stdout with '-'.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
-              help="Write the reports chosen with --format into DIR [default: results.json and gradebook.csv].")
-@click.option("--format", "formats", type=click.Choice(outputs.FORMATS), multiple=True,
-              help="A report for --out, repeatable: json (results.json), csv (gradebook.csv), gradescope "
-                   "(gradescope/<student>.json), junit (junit.xml), github-summary (summary.md), github-annotations "
-                   "(annotations.txt, the workflow commands --github prints).")
-@click.option("--github/--no-github", "github_mode", default=None,
-              help="Append a job summary to $GITHUB_STEP_SUMMARY, print annotations, and neutralise workflow "
-                   "commands in everything printed [default: on when GITHUB_ACTIONS=true].")
+              help="Write the reports chosen with --format into DIR [default: results.json, gradebook.csv and "
+                   "report.html], with the results log results.jsonl that a rerun resumes from.")
+@click.option("--format", "formats", type=click.Choice(class_reports.FORMATS), multiple=True,
+              help="A report for --out, repeatable: json (results.json), csv (gradebook.csv), html (report.html, the "
+                   "class report), gradescope (gradescope/<student>.json), junit (junit.xml), github-summary "
+                   "(summary.md), github-annotations (annotations.txt, the workflow commands --github prints).")
 @click.option("--feedback-html", is_flag=True,
               help="With --out: also write DIR/feedback/<student>.html, each student's notebook with the feedback "
                    "inserted after the graded function.")
+@click.option("--github/--no-github", "github_mode", default=None,
+              help="Append a job summary to $GITHUB_STEP_SUMMARY, print annotations, and neutralise workflow "
+                   "commands in everything printed [default: on when GITHUB_ACTIONS=true].")
 @click.option("--fail-under", type=click.FloatRange(0, 100), metavar="PERCENT",
               help="Exit with status 1 if any submission scores below PERCENT.")
 @click.option("-v", "--verbose", is_flag=True,
               help="Show every warning, the public values of every wrong step and printed output.")
-@click.option("-q", "--quiet", is_flag=True, help="One line per submission.")
+@click.option("-q", "--quiet", is_flag=True, help="One line per submission, no progress bar.")
+@click.option("--no-cache", is_flag=True,
+              help="Grade every submission again: ignore the content cache and the results log of --out.")
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="Content cache of grades [default: OUT/.cache with --out, else ~/.cache/backprop-grader].")
+@click.option("--shard", "shard_text", metavar="K/N",
+              help="Grade only shard K of N (a deterministic split by path); combine the shards with grade-merge.")
 @click.option("--require-sandbox", "require", is_flag=False, flag_value="core", metavar="[LAYERS]",
               help="Refuse to grade (exit 2) unless these comma-separated sandbox layers are active; "
                    "alone it means 'core' (session, rlimits, seccomp, landlock-fs); 'all' means every layer.")
 @click.option("--sandbox-info", is_flag=True, is_eager=True, expose_value=False, callback=_sandbox_info,
               help="Print which sandbox layers are active on this machine and exit.")
 @click.version_option(__version__, prog_name="backprop-grader")
-def grade(paths, assignment_name, solutions, jobs, timeout, seed, json_path, out, formats, github_mode, feedback_html,
-          fail_under, verbose, quiet, require):
+def grade(paths, assignment_name, solutions, jobs, timeout, seed, json_path, out, formats, feedback_html, github_mode,
+          fail_under, verbose, quiet, no_cache, cache_dir, shard_text, require):
     """Grade notebooks against hidden cases, step by step.
 
     Each PATH is a notebook or a folder searched recursively for *.ipynb (checkpoints
@@ -120,23 +129,46 @@ def grade(paths, assignment_name, solutions, jobs, timeout, seed, json_path, out
     """
     if feedback_html and not out:
         raise click.UsageError("--feedback-html writes into the --out folder: pass --out DIR too")
-    verbosity = terminal.QUIET if quiet else terminal.VERBOSE if verbose else terminal.NORMAL
-    to_stderr = json_path == "-"
-    if github_mode is None:
-        github_mode = os.environ.get("GITHUB_ACTIONS") == "true"
-    grades = _guard(lambda: _grade(paths, assignment_name, solutions, jobs, timeout, seed, verbosity, to_stderr,
-                                   json_path, out, formats or outputs.DEFAULT_FORMATS, github_mode, fail_under,
-                                   feedback_html, require), verbose)
-    if fail_under is not None and any(grade.percent < fail_under for grade in grades):
-        below = sum(grade.percent < fail_under for grade in grades)
+    options = _Options(
+        verbosity=terminal.QUIET if quiet else terminal.VERBOSE if verbose else terminal.NORMAL,
+        json_path=json_path, out=out, formats=tuple(formats) or class_reports.DEFAULT_FORMATS,
+        feedback_html=feedback_html,
+        github=os.environ.get("GITHUB_ACTIONS") == "true" if github_mode is None else github_mode,
+        fail_under=fail_under, cache=not no_cache, cache_dir=cache_dir, shard=shard_text, require=require,
+    )
+    below = _guard(lambda: _grade(paths, assignment_name, solutions, jobs, timeout, seed, options), verbose)
+    if below:
         click.echo(f"{below} submission(s) scored below {fail_under:g}%", err=True)
         sys.exit(1)
 
 
-def _grade(paths, assignment_name, solutions, jobs, timeout, seed, verbosity, to_stderr, json_path, out, formats,
-           github_mode, fail_under, feedback_html, require):
-    # In GitHub mode every printed line may hold student text, so none may read as a workflow command.
-    shown = github.log_safe if github_mode else str
+@dataclass(frozen=True)
+class _Options:
+    """How `grade` reports and keeps its results (everything but what to grade and how to run it)."""
+
+    verbosity: int
+    json_path: str | None
+    out: Path | None
+    formats: tuple[str, ...]
+    feedback_html: bool
+    github: bool
+    """GitHub mode: summary and annotations, and nothing printed may read as a workflow command."""
+    fail_under: float | None
+    cache: bool
+    cache_dir: Path | None
+    shard: str | None
+    require: str | None
+    """The sandbox layers required (--require-sandbox), or None."""
+
+    @property
+    def to_stderr(self) -> bool:
+        """With --json -, stdout carries the JSON alone."""
+        return self.json_path == "-"
+
+
+def _grade(paths, assignment_name, solutions, jobs, timeout, seed, options: _Options) -> int:
+    """Grade, print and write the reports; return how many submissions scored below --fail-under."""
+    shown = github.log_safe if options.github else str
     solutions_dir = _solutions_dir(solutions)
     names = assignment.available(solutions_dir)
     submissions = batch.find_submissions(paths)
@@ -145,49 +177,77 @@ def _grade(paths, assignment_name, solutions, jobs, timeout, seed, verbosity, to
     name = batch.resolve_assignment_name(names, assignment_name, submissions)
     loaded = assignment.load(solutions_dir, name)
     submissions = batch.find_submissions(paths, loaded.rubric.notebook)
-    grades = []
-    with batch.Grader(loaded, _seed(seed, loaded.rubric.seed), jobs, timeout) as grader:
-        try:
-            absent = layers.missing(grader.layers(), (require or "core").split(","))
-        except ValueError as error:
-            raise ConfigError(str(error)) from None
-        if absent and require:
-            raise ConfigError(f"refusing to grade: sandbox layer(s) {', '.join(absent)} not active here "
-                              "(see grade --sandbox-info and docs/threat-model.md)")
-        if absent and verbosity != terminal.QUIET:
-            click.echo(f"warning: sandbox layer(s) {', '.join(absent)} not active here; see grade --sandbox-info", err=True)
-        for grade in grader.grade_all(submissions):
-            grades.append(grade)
-            click.echo(shown(terminal.render(grade, verbosity)) + ("" if verbosity == terminal.QUIET else "\n"),
-                       err=to_stderr)
-    if len(grades) > 1:
-        click.echo(shown(terminal.summary(grades)), err=to_stderr)
-    max_score = loaded.rubric.max_score
-    if json_path == "-":
-        click.echo(json_report.render(name, max_score, grades), nl=False)
-    elif json_path:
-        files.write_atomically(Path(json_path), json_report.render(name, max_score, grades))
-    graded = outputs.Batch(name, loaded.rubric.title, loaded.rubric.step_names, max_score, tuple(grades), fail_under)
-    if out:
-        written = outputs.write_all(out, graded, formats)
-        click.echo(shown(f"reports written to {out}/ ({', '.join(written)})"), err=True)
-    if feedback_html:
-        pages = html.write_pages(grades, loaded.rubric.function, out / html.FOLDER)
-        click.echo(f"{len(pages)} feedback page(s) written to {out / html.FOLDER}/", err=True)
-    if github_mode:
-        _publish_to_github(graded, to_stderr)
-    return grades
+    chosen_shard = shard.parse(options.shard) if options.shard else None
+    cache_dir = (options.cache_dir or session.default_cache_dir(options.out)) if options.cache else None
+    settings = session.Settings(_seed(seed, loaded.rubric.seed), jobs, timeout, options.out, cache_dir, chosen_shard)
+    rubric = loaded.rubric
+    info = class_reports.ClassInfo(name, rubric.title, rubric.step_names, rubric.max_score, options.fail_under)
+    builder = summary.SummaryBuilder(rubric.step_names, rubric.max_score)
+    below = 0
+    with session.ClassRun(loaded, submissions, settings) as run:
+        if options.require:
+            _check_sandbox(run.layers(), options)
+        progress = Progress(len(run.submissions), sys.stderr, enabled=options.verbosity != terminal.QUIET,
+                            terminal=sys.stderr.isatty())
+        for grade in run.grades():
+            progress.clear()
+            text = terminal.render(grade, options.verbosity) + ("" if options.verbosity == terminal.QUIET else "\n")
+            click.echo(shown(text), err=options.to_stderr)
+            progress.advance()
+            builder.add(grade)
+            below += options.fail_under is not None and grade.percent < options.fail_under
+        progress.finish()
+        found = run.layers(start=False)  # a run served wholly from the cache starts no sandbox to ask
+        if found is not None and not options.require:
+            _check_sandbox(found, options)
+        class_summary = builder.build()
+        if class_summary.count > 1:
+            click.echo(shown(summary.render_text(class_summary)), err=options.to_stderr)
+        counts = run.counts
+        where = f" of shard {chosen_shard}" if chosen_shard else ""
+        click.echo(f"{class_summary.count} submissions{where}: {counts.graded} graded, {counts.resumed} resumed from the "
+                   f"results log, {counts.cached} from the cache", err=True)
+        if options.json_path == "-":
+            json_report.write(sys.stdout, class_reports.json_fields(info, chosen_shard),
+                              class_reports.documents(run.stored(), chosen_shard))
+        elif options.json_path:
+            with files.atomic_stream(Path(options.json_path)) as stream:
+                json_report.write(stream, class_reports.json_fields(info, chosen_shard),
+                                  class_reports.documents(run.stored(), chosen_shard))
+        if options.out:
+            written = class_reports.write_all(options.out, info, class_summary, run.stored(), options.formats, chosen_shard)
+            click.echo(shown(f"reports written to {options.out}/ ({', '.join(written)}; log {session.RESULTS_LOG})"),
+                       err=True)
+        if options.feedback_html:
+            pages = html.write_pages((grade for _, grade in run.stored()), rubric.function, options.out / html.FOLDER)
+            click.echo(shown(f"{len(pages)} feedback page(s) written to {options.out / html.FOLDER}/"), err=True)
+        if options.github:
+            _publish_to_github(info, [grade for _, grade in run.stored()], options.to_stderr)
+    return below
 
 
-def _publish_to_github(graded: outputs.Batch, to_stderr: bool) -> None:
+def _check_sandbox(report: tuple[layers.Layer, ...], options: _Options) -> None:
+    """Refuse to grade without the layers --require-sandbox names; otherwise warn about missing core layers."""
+    try:
+        absent = layers.missing(report, (options.require or "core").split(","))
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    if absent and options.require:
+        raise ConfigError(f"refusing to grade: sandbox layer(s) {', '.join(absent)} not active here "
+                          "(see grade --sandbox-info and docs/threat-model.md)")
+    if absent and options.verbosity != terminal.QUIET:
+        click.echo(f"warning: sandbox layer(s) {', '.join(absent)} not active here; see grade --sandbox-info", err=True)
+
+
+def _publish_to_github(info: class_reports.ClassInfo, grades: list, to_stderr: bool) -> None:
     """The job summary into $GITHUB_STEP_SUMMARY (appended: other steps write there too), annotations to the log."""
     summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary_path:
         with open(summary_path, "a", encoding="utf-8") as stream:
-            stream.write(github.summary(graded.title, graded.step_names, graded.grades, graded.fail_under) + "\n")
+            stream.write(github.summary(info.title, info.step_names, grades, info.fail_under) + "\n")
     else:
         click.echo("GITHUB_STEP_SUMMARY is not set: no job summary written", err=True)
-    click.echo(github.annotations(graded.grades, graded.fail_under), err=to_stderr)
+    click.echo(github.annotations(grades, info.fail_under), err=to_stderr)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -296,3 +356,21 @@ def gradescope_run(root, assignment_name, hidden_visibility, seed):
     grade = _guard(lambda: autograder.run(layout, assignment_name, seed, hidden_visibility), True)
     click.echo(terminal.render(grade, terminal.VERBOSE))
     click.echo(f"wrote {layout.results_file}")
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("shards", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), metavar="DIR", required=True,
+              help="Where to write the combined results.json, gradebook.csv and report.html.")
+def merge_shards(shards, out):
+    """Combine the reports of `grade --shard K/N` runs into the reports of the whole class.
+
+    Each SHARD is a shard's --out folder or its results.json. Every shard of the split must be
+    given; the combined reports list the submissions in the order a single run would.
+    """
+    def run():
+        info, grades = merge.load(list(shards))
+        return class_reports.write_all(out, info, merge.summarise(info, grades), grades), len(grades)
+
+    written, count = _guard(run, False)
+    click.echo(f"merged {count} submissions from {len(shards)} shards into {out}/ ({', '.join(written)})")

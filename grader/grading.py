@@ -189,10 +189,17 @@ class _Judgement:
         self.submission, self.rubric, self.cases, self.run, self.reference = submission, rubric, cases, run, reference
         self.public_values, self.feedback = public_values, feedback
         self.hidden_total = sum(not case.public for case in cases)
+        # Direct checks against the reference, by (step, case index): carried-forward scoring and
+        # messages ask for the same ones many times.
+        self._direct: dict[tuple[str, int], Check] = {}
+        self._step_names = rubric.step_names
+        self._got = {step: [case.values.get(step, _ABSENT) for case in run.cases] for step in self._step_names}
+        self._passing = {step: self._all_close(step) for step in rubric.step_names}
 
     def grade(self, context: list[str], output: str, seconds: float) -> Grade:
         rubric, run = self.rubric, self.run
-        checks = {step.name: [self._check(step.name, index) for index in range(len(run.cases))] for step in rubric.steps}
+        checks = {step.name: [(compare.PASSED, False) if index in self._passing[step.name] else self._check(step.name, index)
+                              for index in range(len(run.cases))] for step in rubric.steps}
         results = [self._step_result(step, checks[step.name]) for step in rubric.steps]
         results = [self._with_hidden_detail(result, checks[result.name]) for result in results]
         deltas_right = all(
@@ -219,17 +226,49 @@ class _Judgement:
         return [f"... and {hidden} more warnings"] if hidden > 0 else []
 
     def _value(self, step: str, index: int):
-        return self.run.cases[index].values.get(step, _ABSENT)
+        return self._got[step][index]
+
+    def _all_close(self, step: str) -> frozenset[int]:
+        """Cases whose value of `step` has the expected shape and is finite and within tolerance.
+
+        One vectorised comparison over every case at once: on a right step (most of them) it
+        replaces one comparison per case, and `compare.check` would pass exactly these.
+        """
+        indices, got_parts, expected_parts = [], [], []
+        for index, got in enumerate(self._got[step]):
+            expected = self.cases[index].expected[step]
+            if type(got) is np.ndarray and got.shape == expected.shape and expected.size:
+                indices.append(index)
+                got_parts.append(got)
+                expected_parts.append(expected)
+        if not indices:
+            return frozenset()
+        got_all, expected_all = np.concatenate(got_parts, axis=None), np.concatenate(expected_parts, axis=None)
+        with np.errstate(invalid="ignore", over="ignore"):
+            good = np.isfinite(got_all) & compare.close(got_all, expected_all, self.rubric.tolerance)
+        starts = np.cumsum([0] + [part.size for part in got_parts[:-1]])
+        return frozenset(index for index, ok in zip(indices, np.logical_and.reduceat(good, starts)) if ok)
+
+    def _direct_check(self, step: str, index: int) -> Check:
+        """The check of the student's own value against the reference's, remembered."""
+        if index in self._passing[step]:
+            return compare.PASSED
+        key = (step, index)
+        if key not in self._direct:
+            got = self._value(step, index)
+            case = self.cases[index]
+            self._direct[key] = compare.check(None if got is _ABSENT else got, case.expected[step], self.rubric.tolerance,
+                                              explain=case.public)
+        return self._direct[key]
 
     def _check(self, step: str, index: int) -> tuple[Check, bool]:
         """(check against the reference, passed only thanks to error carried forward)."""
-        case = self.cases[index]
         got = self._value(step, index)
-        direct = compare.check(None if got is _ABSENT else got, case.expected[step], self.rubric.tolerance)
+        direct = self._direct_check(step, index)
         if direct.ok or got is _ABSENT or got is None or isinstance(got, str):
             return direct, False
         carried = self._carried_expected(step, index)
-        if carried is not None and compare.check(got, carried, self.rubric.tolerance).ok:
+        if carried is not None and compare.check(got, carried, self.rubric.tolerance, explain=False).ok:
             return compare.PASSED, True
         return direct, False
 
@@ -242,24 +281,19 @@ class _Judgement:
         """
         if self.reference is None:
             return None
-        case = self.cases[index]
-        scope = {name: np.array(value, copy=True) if isinstance(value, np.ndarray) else value
-                 for name, value in case.arguments.items()}
-        changed = False
-        for earlier in self.rubric.step_names:
-            if earlier == step:
-                break
-            got = self._value(earlier, index)
-            if isinstance(got, np.ndarray):
-                scope[earlier] = got
-                changed = changed or not compare.check(got, case.expected[earlier], self.rubric.tolerance).ok
-            else:
-                scope[earlier] = case.expected[earlier]
-        if not changed:
+        earlier_steps = self._step_names[: self._step_names.index(step)]
+        # Checked before building anything: most steps of most cases have only right inputs.
+        if all(not isinstance(self._value(earlier, index), np.ndarray) or self._direct_check(earlier, index).ok
+               for earlier in earlier_steps):
             return None
+        case = self.cases[index]
+        scope = {name: value.copy() if isinstance(value, np.ndarray) else value for name, value in case.arguments.items()}
+        for earlier in earlier_steps:
+            got = self._value(earlier, index)
+            scope[earlier] = got if isinstance(got, np.ndarray) else case.expected[earlier]
         try:
             with np.errstate(all="ignore"):
-                value = values.decode(values.encode(self.reference.evaluate(step, scope)))
+                value = values.coerce(self.reference.evaluate(step, scope))
         except Exception:  # the student's shapes may not fit the formula at all
             return None
         return value if isinstance(value, np.ndarray) else None
@@ -297,9 +331,9 @@ class _Judgement:
         for earlier in self.rubric.step_names:
             if earlier == step:
                 break
-            for index, case in enumerate(self.cases[: len(self.run.cases)]):
+            for index in range(len(self.run.cases)):
                 got = self._value(earlier, index)
-                if isinstance(got, np.ndarray) and not compare.check(got, case.expected[earlier], self.rubric.tolerance).ok:
+                if isinstance(got, np.ndarray) and not self._direct_check(earlier, index).ok:
                     names.append(earlier)
                     break
         return ", ".join(names) or "earlier steps"

@@ -8,9 +8,9 @@ printing and parsing every float as decimal text.
 
 from __future__ import annotations
 
-import binascii
 import math
-from base64 import b64decode, b64encode
+from base64 import b64encode
+from binascii import a2b_base64 as _a2b_base64
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,8 @@ _ndarray = np.ndarray
 _asarray = np.asarray
 _stack = np.stack
 _b64encode = b64encode
+_frombuffer = np.frombuffer
+_LITTLE_F8 = np.dtype("<f8")
 
 
 class Unsupported(Exception):
@@ -78,6 +80,16 @@ def _to_float_array(value: Any, depth: int) -> np.ndarray:
     raise Unsupported(type_name(kind))
 
 
+def coerce(value: Any) -> np.ndarray | str | None:
+    """What `decode(encode(value))` gives, without the text round trip (for the grader's own values)."""
+    if value is None:
+        return None
+    try:
+        return _to_float_array(value, 0)  # always a new float64 array
+    except (Unsupported, OverflowError, ValueError, MemoryError):
+        return decode(encode(value))
+
+
 def type_name(kind: type) -> str:
     module = getattr(kind, "__module__", "") if isinstance(kind, type) else ""
     name = kind.__qualname__ if isinstance(kind, type) else "object"
@@ -103,9 +115,9 @@ def decode(encoded: Any) -> np.ndarray | str | None:
     if not isinstance(data, str) or len(data) > 12 * MAX_ELEMENTS:
         raise ValueError("data is not a bounded string")
     try:
-        raw = b64decode(data, validate=True)
-    except binascii.Error:
+        raw = _a2b_base64(data, strict_mode=True)
+    except ValueError:  # binascii.Error, or text that is not ASCII
         raise ValueError("data is not base64") from None
     if len(raw) != 8 * math.prod(shape):
         raise ValueError("data does not match shape")
-    return np.frombuffer(raw, dtype="<f8").astype(np.float64).reshape(shape)
+    return _frombuffer(raw, dtype=_LITTLE_F8).astype(_float64).reshape(shape)

@@ -83,7 +83,9 @@ def test_out_writes_results_and_gradebook(class_folder, tmp_path):
         assert line[:3] == [row["student"], row["submission"], row["status"]]
         assert float(line[3]) == row["score"] and float(line[4]) == row["max_score"]
         assert [float(cell) for cell in line[5:]] == [step["score"] for step in row["steps"]]
-    assert sorted(path.name for path in out.iterdir()) == ["gradebook.csv", "results.json"]  # no temporary left
+    # The reports, the results log and the content cache; no temporary file left.
+    assert sorted(path.name for path in out.iterdir()) == [".cache", "gradebook.csv", "report.html", "results.json",
+                                                            "results.jsonl"]
 
 
 def test_fail_under(class_folder, run_grade):

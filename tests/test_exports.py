@@ -23,18 +23,18 @@ def reports(tmp_path):
     return out
 
 
-def test_default_formats_are_json_and_csv(tmp_path):
+def test_default_formats_are_json_csv_and_the_class_report(tmp_path):
     notebook = write_notebook(tmp_path / "alice.ipynb", RIGHT)
     out = tmp_path / "out"
-    assert run_grade(str(notebook), "--out", str(out)).exit_code == 0
-    assert sorted(path.name for path in out.iterdir()) == ["gradebook.csv", "results.json"]
+    assert run_grade(str(notebook), "--out", str(out), "--no-cache").exit_code == 0
+    assert sorted(path.name for path in out.iterdir()) == ["gradebook.csv", "report.html", "results.json", "results.jsonl"]
 
 
 def test_one_format_writes_only_its_file(tmp_path):
     notebook = write_notebook(tmp_path / "alice.ipynb", RIGHT)
     out = tmp_path / "out"
-    assert run_grade(str(notebook), "--out", str(out), "--format", "junit").exit_code == 0
-    assert [path.name for path in out.iterdir()] == ["junit.xml"]
+    assert run_grade(str(notebook), "--out", str(out), "--format", "junit", "--no-cache").exit_code == 0
+    assert sorted(path.name for path in out.iterdir()) == ["junit.xml", "results.jsonl"]  # the report and the log
 
 
 def test_unknown_format_is_a_usage_error(tmp_path):

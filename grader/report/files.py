@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 
 def write_atomically(path: Path, text: str | bytes) -> None:
     """Write `text` (or bytes) to a temporary file beside `path`, flush it to disk, then rename it over `path`."""
+    with atomic_stream(path, binary=isinstance(text, bytes)) as stream:
+        stream.write(text)
+
+
+@contextlib.contextmanager
+def atomic_stream(path: Path, binary: bool = False) -> Iterator[IO]:
+    """A stream whose content replaces `path` only once the block completes.
+
+    For reports written piece by piece (a large class), so they need not be held in memory whole.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with (os.fdopen(handle, "wb") if isinstance(text, bytes)
-              else os.fdopen(handle, "w", encoding="utf-8", newline="")) as stream:
-            stream.write(text)
+        with (os.fdopen(handle, "wb") if binary else os.fdopen(handle, "w", encoding="utf-8", newline="")) as stream:
+            yield stream
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)

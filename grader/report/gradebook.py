@@ -3,25 +3,27 @@
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Iterable
+from typing import TextIO
 
 from grader.models import Grade
 
 FIXED_COLUMNS = ("student", "submission", "status", "score", "max_score")
 
 
-def render(step_names: Iterable[str], grades: Iterable[Grade]) -> str:
-    steps = list(step_names)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([*FIXED_COLUMNS, *steps])
-    for grade in grades:
+class CsvWriter:
+    """Writes the gradebook one row at a time."""
+
+    def __init__(self, stream: TextIO, step_names: Iterable[str]) -> None:
+        self._steps = list(step_names)
+        self._writer = csv.writer(stream, lineterminator="\n")
+        self._writer.writerow([*FIXED_COLUMNS, *self._steps])
+
+    def add(self, grade: Grade) -> None:
         scores = {step.name: step.score for step in grade.steps}
-        writer.writerow([_safe(grade.submission.student), _safe(grade.submission.given), grade.status,
-                         _number(grade.score), _number(grade.max_score),
-                         *(_number(scores.get(name, 0.0)) for name in steps)])
-    return buffer.getvalue()
+        self._writer.writerow([_safe(grade.submission.student), _safe(grade.submission.given), grade.status,
+                               _number(grade.score), _number(grade.max_score),
+                               *(_number(scores.get(name, 0.0)) for name in self._steps)])
 
 
 def _number(value: float) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import TextIO
 
 from grader import __version__
 from grader.models import Grade
@@ -37,14 +38,34 @@ def grade_document(grade: Grade) -> dict:
     }
 
 
-def document(assignment: str, max_score: float, grades: Iterable[Grade]) -> dict:
-    return {
-        "grader_version": __version__,
-        "assignment": assignment,
-        "max_score": max_score,
-        "submissions": [grade_document(grade) for grade in grades],
-    }
+def head(assignment: str, max_score: float) -> dict:
+    """The report's fields besides its submissions."""
+    return {"grader_version": __version__, "assignment": assignment, "max_score": max_score}
 
 
-def render(assignment: str, max_score: float, grades: Iterable[Grade]) -> str:
-    return json.dumps(document(assignment, max_score, grades), indent=2) + "\n"
+class JsonWriter:
+    """Writes the report one submission at a time, each on a line of its own.
+
+    The fields are indented as usual; a submission is one compact line, which Python's C JSON
+    encoder writes many times faster than an indented one (and which diffs line by line).
+    """
+
+    def __init__(self, stream: TextIO, fields: dict) -> None:
+        self._stream = stream
+        self._count = 0
+        opening = json.dumps(fields, indent=2)
+        stream.write(opening[:-2] + (",\n" if fields else "\n") + '  "submissions": [')
+
+    def add(self, submission: dict) -> None:
+        self._stream.write(("\n    " if self._count == 0 else ",\n    ") + json.dumps(submission))
+        self._count += 1
+
+    def finish(self) -> None:
+        self._stream.write("\n  ]\n}\n" if self._count else "]\n}\n")
+
+
+def write(stream: TextIO, fields: dict, submissions: Iterable[dict]) -> None:
+    writer = JsonWriter(stream, fields)
+    for submission in submissions:
+        writer.add(submission)
+    writer.finish()

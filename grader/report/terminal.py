@@ -5,9 +5,6 @@ Colours are ANSI codes; the command line strips them when the output is not a te
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Sequence
-
 from grader.models import ERROR, FAIL, GRADED, INVALID, MISSING, NOT_RUN, PASS, TIMEOUT, Grade, StepResult
 
 QUIET, NORMAL, VERBOSE = 0, 1, 2
@@ -69,22 +66,3 @@ def _indent(label: str, text: str, spaces: int) -> str:
     pad = " " * (spaces + len(label))
     body = text.splitlines() or [""]
     return " " * spaces + label + body[0] + "".join("\n" + pad + line for line in body[1:])
-
-
-def summary(grades: Sequence[Grade]) -> str:
-    """A closing paragraph for a batch: counts, mean, the most frequent first wrong steps."""
-    if not grades:
-        return "no submissions"
-    statuses = Counter(grade.status for grade in grades)
-    max_score = grades[0].max_score
-    mean = sum(grade.score for grade in grades) / len(grades)
-    full = sum(grade.score == grade.max_score for grade in grades)
-    parts = [f"{len(grades)} submission{'s' if len(grades) != 1 else ''}",
-             f"mean {mean:.2f}/{_points(max_score)}", f"{full} with full marks"]
-    parts += [f"{count} {status}" for status, count in sorted(statuses.items()) if status != GRADED]
-    lines = [paint("Summary: ", "bold") + ", ".join(parts)]
-    firsts = Counter(grade.first_wrong_step for grade in grades if grade.first_wrong_step and grade.status == GRADED)
-    if firsts:
-        common = ", ".join(f"{name} ({count})" for name, count in firsts.most_common(3))
-        lines.append(f"  most frequent first wrong steps: {common}")
-    return "\n".join(lines)

@@ -105,7 +105,8 @@ def _run_cell(cell, function, namespace, result, unparsed, module_deadline, stat
     result["notes"].extend({"cell": index, "line": line, "message": message} for line, message in notes)
     if tree is None:
         return
-    capture.instrument(tree, function)
+    if function in text:  # a cell that never names the function cannot define it: skip the tree walk
+        capture.instrument(tree, function)
     for statement in tree.body:
         remaining = module_deadline - time.monotonic()
         if remaining <= 0 and not isinstance(statement, _DEFINITIONS):

@@ -125,6 +125,11 @@ class ForkServer:
     def alive(self) -> bool:
         return self._process.poll() is None
 
+    @property
+    def pipes(self) -> tuple[int, int]:
+        """(request fd, reply fd), for a caller that keeps several servers busy at once (`pipeline`)."""
+        return self._process.stdin.fileno(), self._process.stdout.fileno()
+
     def close(self) -> None:
         if self._process.poll() is None:
             try:

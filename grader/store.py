@@ -1,0 +1,121 @@
+"""Where finished grades are kept: append-only JSON-lines files with an index of offsets.
+
+The results log (OUT/results.jsonl) and the content cache (CACHE/grades.jsonl) are both such a
+file. Each grade is appended, flushed, as soon as it is made, so Ctrl-C or a crash loses at
+most the line being written; a torn last line is ignored on reading. Only keys and offsets
+stay in memory, never the grades, so memory stays flat as the class grows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from grader import __version__
+
+# Files of a solutions folder that never change a grade.
+_IGNORED_PARTS = ("__pycache__", ".ipynb_checkpoints")
+
+
+def run_fingerprint(assignment_dir: Path, assignment: str, seed: int, limits: dict) -> str:
+    """Everything besides the notebook that decides a grade: grader version, solutions, seed, limits."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps([__version__, assignment, seed, limits], sort_keys=True).encode())
+    for path in sorted(assignment_dir.rglob("*")):
+        relative = path.relative_to(assignment_dir)
+        if path.is_file() and not any(part in _IGNORED_PARTS or part.startswith(".") for part in relative.parts):
+            digest.update(str(relative).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def submission_key(fingerprint: str, given: str, path: Path) -> str:
+    """The cache key of one submission: the run's fingerprint, where it is, and its bytes.
+
+    The path is part of the key because the student id and some messages come from it.
+    """
+    digest = hashlib.sha256(fingerprint.encode() + b"\0" + given.encode() + b"\0")
+    try:
+        digest.update(path.read_bytes())
+    except OSError as error:  # unreadable now: keyed by the reason, graded (as invalid) like any other
+        digest.update(f"unreadable: {error}".encode())
+    return digest.hexdigest()
+
+
+class GradeLog:
+    """An append-only file of lines {"key": ..., "grade": {...}}; the last line of a key wins."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._index: dict[str, tuple[int, int]] = {}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._scan()
+        self._stream = open(path, "a+b")
+
+    def _scan(self) -> None:
+        if not self.path.exists():
+            return
+        offset = 0
+        with open(self.path, "rb") as stream:
+            for line in stream:
+                try:
+                    key = json.loads(line)["key"]
+                    if line.endswith(b"\n") and isinstance(key, str):
+                        self._index[key] = (offset, len(line))
+                except (ValueError, KeyError, TypeError):
+                    pass  # a torn line from an interrupted run
+                offset += len(line)
+        if offset and not self._ends_with_newline():
+            with open(self.path, "ab") as stream:  # so the next record starts on a line of its own
+                stream.write(b"\n")
+
+    def _ends_with_newline(self) -> bool:
+        with open(self.path, "rb") as stream:
+            stream.seek(-1, os.SEEK_END)
+            return stream.read(1) == b"\n"
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._index
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def get(self, key: str) -> dict | None:
+        place = self._index.get(key)
+        if place is None:
+            return None
+        return json.loads(os.pread(self._stream.fileno(), place[1], place[0]))["grade"]
+
+    def append(self, key: str, record: dict) -> None:
+        line = json.dumps({"key": key, "grade": record}, separators=(",", ":")).encode() + b"\n"
+        self._stream.seek(0, os.SEEK_END)
+        offset = self._stream.tell()
+        self._stream.write(line)
+        self._stream.flush()
+        self._index[key] = (offset, len(line))
+
+    def keep_only(self, keys: set[str]) -> None:
+        """Rewrite the file with the current line of each of `keys` it holds (drops stale ones)."""
+        if set(self._index) <= keys and self._lines_are_unique():
+            return
+        temporary = self.path.with_name(f".{self.path.name}.tmp")
+        index: dict[str, tuple[int, int]] = {}
+        with open(self.path, "rb") as source, open(temporary, "wb") as target:
+            for key, (offset, length) in self._index.items():
+                if key in keys:
+                    source.seek(offset)
+                    index[key] = (target.tell(), length)
+                    target.write(source.read(length))
+            target.flush()
+            os.fsync(target.fileno())
+        self._stream.close()
+        os.replace(temporary, self.path)
+        self._index = index
+        self._stream = open(self.path, "a+b")
+
+    def _lines_are_unique(self) -> bool:
+        return sum(length for _, length in self._index.values()) == self.path.stat().st_size
+
+    def close(self) -> None:
+        self._stream.close()

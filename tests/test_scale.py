@@ -1,0 +1,158 @@
+"""Grading a class: parallel order, resume, cache, shards, summary and the HTML report."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from grader.cli import merge_shards
+from tests.scale_support import RIGHT, SOLUTIONS, WRONG_SIGN, grade, make_class, write_notebook
+
+
+@pytest.fixture(scope="session")
+def klass(tmp_path_factory) -> Path:
+    return make_class(tmp_path_factory.mktemp("class"), 9)
+
+
+
+def _counts(output: str) -> tuple[int, int, int]:
+    """(graded, resumed, from the cache), as the command reports them."""
+    match = re.search(r"(\d+) graded, (\d+) resumed from the results log, (\d+) from the cache", output)
+    assert match, output
+    return int(match[1]), int(match[2]), int(match[3])
+
+
+def _results(folder: Path) -> dict:
+    return json.loads((folder / "results.json").read_text(encoding="utf-8"))
+
+
+def test_jobs_1_and_4_give_identical_results(klass, tmp_path):
+    one = grade(str(klass), "-q", "--no-cache", "--jobs", "1", "--out", str(tmp_path / "one"))
+    four = grade(str(klass), "-q", "--no-cache", "--jobs", "4", "--out", str(tmp_path / "four"))
+    assert one.exit_code == four.exit_code == 0
+    assert one.stdout == four.stdout
+    for name in ("results.json", "gradebook.csv"):
+        assert (tmp_path / "one" / name).read_text() == (tmp_path / "four" / name).read_text()
+    students = [entry["student"] for entry in _results(tmp_path / "one")["submissions"]]
+    assert students == sorted(students) and len(students) == 10
+    statuses = {entry["status"] for entry in _results(tmp_path / "one")["submissions"]}
+    assert statuses == {"graded", "error", "invalid"}
+
+
+def test_an_interrupted_batch_resumes_without_regrading(klass, tmp_path):
+    out = tmp_path / "out"
+    first = grade(str(klass), "-q", "--out", str(out), "--cache-dir", str(tmp_path / "cache-a"))
+    assert _counts(first.output) == (10, 0, 0)
+    complete = _results(out)
+    log = out / "results.jsonl"
+    lines = log.read_bytes().splitlines(keepends=True)
+    # As if Ctrl-C came halfway, in the middle of writing a line.
+    log.write_bytes(b"".join(lines[:5]) + lines[5][:40])
+    second = grade(str(klass), "-q", "--out", str(out), "--cache-dir", str(tmp_path / "cache-b"))
+    assert _counts(second.output) == (5, 5, 0)
+    assert _results(out) == complete
+    third = grade(str(klass), "-q", "--out", str(out), "--cache-dir", str(tmp_path / "cache-b"))
+    assert _counts(third.output) == (0, 10, 0)
+
+
+def test_the_cache_serves_any_output_folder_and_no_cache_forces_a_run(klass, tmp_path):
+    cache = str(tmp_path / "cache")
+    assert _counts(grade(str(klass), "-q", "--cache-dir", cache, "--out", str(tmp_path / "a")).output) == (10, 0, 0)
+    again = grade(str(klass), "-q", "--cache-dir", cache, "--out", str(tmp_path / "b"))
+    assert _counts(again.output) == (0, 0, 10)
+    assert _results(tmp_path / "a") == _results(tmp_path / "b")
+    forced = grade(str(klass), "-q", "--no-cache", "--cache-dir", cache, "--out", str(tmp_path / "b"))
+    assert _counts(forced.output) == (10, 0, 0)
+
+
+def test_the_cache_is_invalidated_by_the_notebook_the_solutions_and_the_seed(tmp_path):
+    folder = tmp_path / "class"
+    write_notebook(folder / "ann" / "backward_pass.ipynb", RIGHT, "ann")
+    bob = write_notebook(folder / "bob" / "backward_pass.ipynb", WRONG_SIGN, "bob")
+    cache = str(tmp_path / "cache")
+
+    def counts(*extra: str, solutions: Path = SOLUTIONS) -> tuple[int, int, int]:
+        return _counts(grade(str(folder), "-q", "--cache-dir", cache, "--solutions", str(solutions), *extra).output)
+
+    assert counts() == (2, 0, 0)
+    assert counts() == (0, 0, 2)
+    write_notebook(bob, RIGHT, "bob fixed it")
+    assert counts() == (1, 0, 1)
+    assert counts("--seed", "7") == (2, 0, 0)
+    edited = tmp_path / "solutions"
+    shutil.copytree(SOLUTIONS, edited)
+    rubric = edited / "backward_pass" / "rubric.toml"
+    rubric.write_text(rubric.read_text().replace("which one do you subtract", "which do you subtract"))
+    assert counts(solutions=edited) == (2, 0, 0)
+    assert counts(solutions=edited) == (0, 0, 2)
+
+
+def test_shards_merged_equal_a_single_run(klass, tmp_path):
+    single = grade(str(klass), "-q", "--no-cache", "--out", str(tmp_path / "single"))
+    assert single.exit_code == 0
+    sizes = []
+    for index in (1, 2, 3):
+        shard = grade(str(klass), "-q", "--no-cache", "--shard", f"{index}/3", "--out", str(tmp_path / f"shard{index}"))
+        assert shard.exit_code == 0
+        sizes.append(len(_results(tmp_path / f"shard{index}")["submissions"]))
+    assert sum(sizes) == 10 and max(sizes) < 10
+    merged = CliRunner().invoke(merge_shards, [str(tmp_path / f"shard{i}") for i in (3, 1, 2)] + ["--out", str(tmp_path / "m")])
+    assert merged.exit_code == 0, merged.output
+    for name in ("results.json", "gradebook.csv"):
+        assert (tmp_path / "m" / name).read_text() == (tmp_path / "single" / name).read_text()
+    missing = CliRunner().invoke(merge_shards, [str(tmp_path / "shard1"), "--out", str(tmp_path / "m2")])
+    assert missing.exit_code == 2 and "missing" in missing.output
+
+
+def test_the_html_report_parses_and_lists_every_student(klass, tmp_path):
+    result = grade(str(klass), "-q", "--no-cache", "--out", str(tmp_path))
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+
+    class Collector(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.text: list[str] = []
+            self.tags: list[str] = []
+
+        def handle_starttag(self, tag, attrs):
+            self.tags.append(tag)
+
+        def handle_data(self, data):
+            self.text.append(data)
+
+    parser = Collector()
+    parser.feed(page)
+    parser.close()
+    text = "".join(parser.text)
+    with open(tmp_path / "gradebook.csv", newline="") as stream:
+        students = [row["student"] for row in csv.DictReader(stream)]
+    assert len(students) == 10 and all(student in text for student in students)
+    assert "svg" in parser.tags and "script" not in parser.tags
+    assert not re.search(r"(src|href)=\"https?:", page)
+    assert "pass rate per step" in result.output and "most frequent first wrong steps" in result.output
+
+
+def test_student_text_is_escaped_in_the_html_report(tmp_path):
+    write_notebook(tmp_path / "class" / "<b>eve</b>" / "backward_pass.ipynb", RIGHT)
+    grade(str(tmp_path / "class"), "-q", "--no-cache", "--out", str(tmp_path / "out"))
+    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert "&lt;b&gt;eve&lt;/b&gt;" in page and "<b>eve</b>" not in page
+
+
+def test_progress_lines_when_not_a_terminal_and_quiet_silences_them(klass, tmp_path):
+    loud = grade(str(klass), "--no-cache", "--out", str(tmp_path / "a"))
+    assert "progress: 10/10 (100%)" in loud.stderr
+    quiet = grade(str(klass), "-q", "--no-cache", "--out", str(tmp_path / "b"))
+    assert "progress:" not in quiet.stderr
+
+
+def test_a_bad_shard_is_a_usage_error(klass):
+    result = grade(str(klass), "--shard", "4/3")
+    assert result.exit_code == 2 and "--shard takes K/N" in result.output
