@@ -42,7 +42,7 @@ def _case(assignment: Assignment, facade, name: str, label: str, public: bool, i
     scope.update(zip(rubric.returns, returned))
     expected = {}
     for step in rubric.step_names:
-        value = values.decode(values.encode(scope.get(step)))
+        value = values.coerce(scope.get(step))
         if not isinstance(value, np.ndarray) or not np.all(np.isfinite(value)):
             raise InternalError(f"case {name}: the reference's {step} is not a finite number or array")
         expected[step] = value

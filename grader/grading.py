@@ -115,6 +115,7 @@ def parse(document: dict, rubric: Rubric, cases: list[Case]) -> StudentRun:
         if "internal" in document:
             raise MalformedResult("the runner failed: " + str(document["internal"])[-300:])
         function = _text(document["function"])
+        decoder = values.Decoder(document["f8"])
         raw_cases = document["cases"]
         if not isinstance(raw_cases, list) or len(raw_cases) > len(cases):
             raise MalformedResult("wrong number of cases")
@@ -128,7 +129,7 @@ def parse(document: dict, rubric: Rubric, cases: list[Case]) -> StudentRun:
             function=function,
             syntax_error=syntax_text,
             stopped=document.get("stopped") if document.get("stopped") in (None, "timeout") else "timeout",
-            cases=tuple(_parse_case(raw, case, rubric) for raw, case in zip(raw_cases, cases)),
+            cases=tuple(_parse_case(raw, case, rubric, decoder) for raw, case in zip(raw_cases, cases)),
             warnings=tuple(_located(entry, "warning") for entry in document.get("warnings", [])),
             notes=tuple(_located(entry, "note") for entry in document.get("notes", [])),
         )
@@ -146,14 +147,14 @@ def _located(entry: dict, kind: str) -> str:
     return f"{kind}: cell {int(entry['cell'])}, line {int(entry['line'])}: {_text(entry['message'])}"
 
 
-def _parse_case(raw: dict, case: Case, rubric: Rubric) -> CaseRun:
+def _parse_case(raw: dict, case: Case, rubric: Rubric, decoder: values.Decoder) -> CaseRun:
     if raw["name"] != case.name:
         raise MalformedResult("cases out of order")
     found: dict = {}
     for name, encoded in raw["locals"].items():
         if name not in case.expected:
             raise MalformedResult(f"unknown step {name!r}")
-        found[name] = values.decode(encoded)
+        found[name] = decoder.decode(encoded)
     problem = None
     returned = raw.get("returned")
     exception = raw.get("exception")
@@ -163,7 +164,7 @@ def _parse_case(raw: dict, case: Case, rubric: Rubric) -> CaseRun:
             items = returned["values"]
             if not isinstance(items, list) or len(items) != len(rubric.returns):
                 raise MalformedResult("returned values of the wrong length")
-            found.update(zip(rubric.returns, (values.decode(item) for item in items)))
+            found.update(zip(rubric.returns, (decoder.decode(item) for item in items)))
         else:
             wanted = f"({', '.join(rubric.returns)})"
             if kind == "none":

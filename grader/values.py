@@ -1,9 +1,10 @@
 """Plain-data encoding of numeric values that cross the sandbox boundary.
 
 The child encodes with an exact type check (never a method of a student-defined class), the
-grader decodes into float64 arrays. What travels is a shape and the little-endian float64
-bytes in base64: plain data, checked against the shape on arrival, and far cheaper than
-printing and parsing every float as decimal text.
+grader decodes into float64 arrays. All of a submission's numbers travel as one buffer of
+little-endian float64 bytes in base64; each value is an offset and a shape into it, checked
+against the buffer on arrival. Plain data, and far cheaper than printing and parsing every
+float as decimal text, or decoding a blob per value.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 import numpy as np
 
 MAX_ELEMENTS = 10_000
+# Numbers one run may send in all (41 cases of a few steps need a few thousand).
+MAX_TOTAL = 1_000_000
 
 _NUMPY_SCALARS = frozenset(
     {np.float64, np.float32, np.float16, np.longdouble, np.int8, np.int16, np.int32, np.int64,
@@ -39,17 +42,33 @@ class Unsupported(Exception):
     """A value that is not a plain number, array or rectangular list of them."""
 
 
-def encode(value: Any) -> dict | None:
-    """Encode a student's value as {"shape", "data"}, {"unsupported"} or None (for None)."""
-    if value is None:
-        return None
-    try:
-        array = _to_float_array(value, 0)
-    except Unsupported as reason:
-        return {"unsupported": str(reason)}
-    except (OverflowError, ValueError, MemoryError) as reason:
-        return {"unsupported": f"{type(reason).__name__} while reading it"}
-    return {"shape": list(array.shape), "f8": _b64encode(array.astype("<f8").tobytes()).decode("ascii")}
+class Encoder:
+    """Collects the values of one run into a single buffer (in the child)."""
+
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+        self._size = 0
+
+    def encode(self, value: Any) -> dict | None:
+        """{"at", "shape"} into the buffer, {"unsupported": reason}, or None for None."""
+        if value is None:
+            return None
+        try:
+            array = _to_float_array(value, 0)
+        except Unsupported as reason:
+            return {"unsupported": str(reason)}
+        except (OverflowError, ValueError, MemoryError) as reason:
+            return {"unsupported": f"{type(reason).__name__} while reading it"}
+        if self._size + array.size > MAX_TOTAL:
+            return {"unsupported": "one value too many: the run produced too many numbers in all"}
+        entry = {"at": self._size, "shape": list(array.shape)}
+        self._chunks.append(array.astype(_LITTLE_F8).tobytes())
+        self._size += array.size
+        return entry
+
+    def payload(self) -> str:
+        """The buffer, in base64."""
+        return _b64encode(b"".join(self._chunks)).decode("ascii")
 
 
 def _to_float_array(value: Any, depth: int) -> np.ndarray:
@@ -81,13 +100,15 @@ def _to_float_array(value: Any, depth: int) -> np.ndarray:
 
 
 def coerce(value: Any) -> np.ndarray | str | None:
-    """What `decode(encode(value))` gives, without the text round trip (for the grader's own values)."""
+    """A value as the grader sees a student's: a new float64 array, a reason string, or None (for the reference)."""
     if value is None:
         return None
     try:
-        return _to_float_array(value, 0)  # always a new float64 array
-    except (Unsupported, OverflowError, ValueError, MemoryError):
-        return decode(encode(value))
+        return _to_float_array(value, 0)
+    except Unsupported as reason:
+        return "unsupported value: " + str(reason)
+    except (OverflowError, ValueError, MemoryError) as reason:
+        return f"unsupported value: {type(reason).__name__} while reading it"
 
 
 def type_name(kind: type) -> str:
@@ -96,28 +117,39 @@ def type_name(kind: type) -> str:
     return name if module in ("builtins", "") else f"{module}.{name}"
 
 
-def decode(encoded: Any) -> np.ndarray | str | None:
-    """Decode what `encode` produced, checking it strictly: an array, a reason string, or None.
+class Decoder:
+    """Reads values out of one run's buffer (in the grader), checking every entry strictly.
 
-    Raises ValueError when the document does not have the promised form.
+    Raises ValueError when the buffer or an entry does not have the promised form.
     """
-    if encoded is None:
-        return None
-    if not isinstance(encoded, dict):
-        raise ValueError("value is not an object")
-    if set(encoded) == {"unsupported"} and isinstance(encoded["unsupported"], str):
-        return "unsupported value: " + encoded["unsupported"][:200]
-    if set(encoded) != {"shape", "f8"}:
-        raise ValueError("value has unexpected keys")
-    shape, data = encoded["shape"], encoded["f8"]
-    if not isinstance(shape, list) or not all(type(n) is int and 0 <= n <= MAX_ELEMENTS for n in shape):
-        raise ValueError("bad shape")
-    if not isinstance(data, str) or len(data) > 12 * MAX_ELEMENTS:
-        raise ValueError("data is not a bounded string")
-    try:
-        raw = _a2b_base64(data, strict_mode=True)
-    except ValueError:  # binascii.Error, or text that is not ASCII
-        raise ValueError("data is not base64") from None
-    if len(raw) != 8 * math.prod(shape):
-        raise ValueError("data does not match shape")
-    return _frombuffer(raw, dtype=_LITTLE_F8).astype(_float64).reshape(shape)
+
+    def __init__(self, payload: Any) -> None:
+        if not isinstance(payload, str) or len(payload) > 12 * MAX_TOTAL:
+            raise ValueError("the value buffer is not a bounded string")
+        try:
+            raw = _a2b_base64(payload, strict_mode=True)
+        except ValueError:  # binascii.Error, or text that is not ASCII
+            raise ValueError("the value buffer is not base64") from None
+        if len(raw) % 8:
+            raise ValueError("the value buffer is not whole float64s")
+        # Read-only views into one array: nothing downstream may change a student's value.
+        self._flat = _frombuffer(raw, dtype=_LITTLE_F8).astype(_float64)
+        self._flat.flags.writeable = False
+
+    def decode(self, encoded: Any) -> np.ndarray | str | None:
+        """An array, a reason string, or None."""
+        if encoded is None:
+            return None
+        if not isinstance(encoded, dict):
+            raise ValueError("value is not an object")
+        if len(encoded) == 1 and isinstance(encoded.get("unsupported"), str):
+            return "unsupported value: " + encoded["unsupported"][:200]
+        if len(encoded) != 2:
+            raise ValueError("value has unexpected keys")
+        at, shape = encoded["at"], encoded["shape"]
+        if type(shape) is not list or not all(type(n) is int and 0 <= n <= MAX_ELEMENTS for n in shape):
+            raise ValueError("bad shape")
+        size = math.prod(shape)
+        if type(at) is not int or at < 0 or size > MAX_ELEMENTS or at + size > self._flat.size:
+            raise ValueError("value lies outside the buffer")
+        return self._flat[at:at + size].reshape(shape)

@@ -46,6 +46,13 @@ def _with_budget(call, seconds: float):
 
 def run(job: dict, cases: list[dict]) -> dict:
     """Execute `job` (cells, function, limits) and return the plain-data result document."""
+    encoder = values.Encoder()
+    result = _run(job, cases, encoder)
+    result["f8"] = encoder.payload()
+    return result
+
+
+def _run(job: dict, cases: list[dict], encoder: values.Encoder) -> dict:
     signal.signal(signal.SIGALRM, _on_alarm)
     limits = job["limits"]
     started = time.monotonic()
@@ -77,7 +84,7 @@ def run(job: dict, cases: list[dict]) -> dict:
         if remaining <= 0:
             result["stopped"] = "timeout"
             break
-        outcome = _call(graded, case, job, recorder, min(limits["call"], remaining))
+        outcome = _call(graded, case, job, recorder, min(limits["call"], remaining), encoder)
         result["cases"].append(outcome)
         if outcome["timeout"]:
             result["stopped"] = "timeout"
@@ -126,14 +133,14 @@ def _run_cell(cell, function, namespace, result, unparsed, module_deadline, stat
                                        "message": f"{_describe(error)}; the rest of this statement was skipped"})
 
 
-def _call(graded, case, job, recorder, seconds):
+def _call(graded, case, job, recorder, seconds, encoder):
     arguments = [_build_argument(case["arguments"][name]) for name in job["parameters"]]
     pristine = [argument.copy() if type(argument) is _ndarray else argument for argument in arguments]
     outcome = {"name": case["name"], "returned": None, "exception": None, "timeout": False, "mutated": []}
     recorder.take()
     try:
         returned = _with_budget(lambda: graded(*arguments), seconds)
-        outcome["returned"] = _describe_return(returned, len(job["returns"]))
+        outcome["returned"] = _describe_return(returned, len(job["returns"]), encoder)
     except BudgetExceeded:
         outcome["timeout"] = True
     except BaseException as error:
@@ -146,7 +153,7 @@ def _call(graded, case, job, recorder, seconds):
     snapshot = recorder.take() or {}
     # The returned values decide the returned steps; their locals would only be sent twice.
     skipped = job["returns"] if outcome["returned"] is not None else ()
-    outcome["locals"] = {name: values.encode(snapshot[name]) for name in job["steps"]
+    outcome["locals"] = {name: encoder.encode(snapshot[name]) for name in job["steps"]
                          if name in snapshot and name not in skipped}
     outcome["mutated"] = [name for name, before, after in zip(job["parameters"], pristine, arguments)
                           if type(before) is _ndarray and not _same(before, after)]
@@ -170,11 +177,11 @@ def _build_argument(encoded):
     return _array(value, dtype=_float64)
 
 
-def _describe_return(returned, expected_length):
+def _describe_return(returned, expected_length, encoder):
     if returned is None:
         return {"kind": "none"}
     if type(returned) in (tuple, list) and len(returned) == expected_length:
-        return {"kind": "sequence", "values": [values.encode(item) for item in returned]}
+        return {"kind": "sequence", "values": [encoder.encode(item) for item in returned]}
     if type(returned) in (tuple, list):
         return {"kind": "length", "length": len(returned)}
     return {"kind": "other", "type": values.type_name(type(returned))}
