@@ -166,9 +166,29 @@ class _Options:
         return self.json_path == "-"
 
 
+class _Terminal:
+    """Prints a batch's lines; once the reader has gone (`grade ... | head`), stops printing, never grading."""
+
+    def __init__(self, github_mode: bool) -> None:
+        self._shown = github.log_safe if github_mode else str
+        self._gone: set[bool] = set()
+
+    def echo(self, text: str, err: bool = False) -> None:
+        if err in self._gone:
+            return
+        try:
+            click.echo(self._shown(text), err=err)
+        except BrokenPipeError:
+            self._gone.add(err)
+            # Point the closed stream at /dev/null so Python's own flush at exit stays quiet too.
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, (sys.stderr if err else sys.stdout).fileno())
+            os.close(null)
+
+
 def _grade(paths, assignment_name, solutions, jobs, timeout, seed, options: _Options) -> int:
     """Grade, print and write the reports; return how many submissions scored below --fail-under."""
-    shown = github.log_safe if options.github else str
+    say = _Terminal(options.github).echo
     solutions_dir = _solutions_dir(solutions)
     names = assignment.available(solutions_dir)
     submissions = batch.find_submissions(paths)
@@ -192,7 +212,7 @@ def _grade(paths, assignment_name, solutions, jobs, timeout, seed, options: _Opt
         for grade in run.grades():
             progress.clear()
             text = terminal.render(grade, options.verbosity) + ("" if options.verbosity == terminal.QUIET else "\n")
-            click.echo(shown(text), err=options.to_stderr)
+            say(text, err=options.to_stderr)
             progress.advance()
             builder.add(grade)
             below += options.fail_under is not None and grade.percent < options.fail_under
@@ -202,11 +222,11 @@ def _grade(paths, assignment_name, solutions, jobs, timeout, seed, options: _Opt
             _check_sandbox(found, options)
         class_summary = builder.build()
         if class_summary.count > 1:
-            click.echo(shown(summary.render_text(class_summary)), err=options.to_stderr)
+            say(summary.render_text(class_summary), err=options.to_stderr)
         counts = run.counts
         where = f" of shard {chosen_shard}" if chosen_shard else ""
-        click.echo(f"{class_summary.count} submissions{where}: {counts.graded} graded, {counts.resumed} resumed from the "
-                   f"results log, {counts.cached} from the cache", err=True)
+        say(f"{class_summary.count} submissions{where}: {counts.graded} graded, {counts.resumed} resumed from the "
+            f"results log, {counts.cached} from the cache", err=True)
         if options.json_path == "-":
             json_report.write(sys.stdout, class_reports.json_fields(info, chosen_shard),
                               class_reports.documents(run.stored(), chosen_shard))
@@ -216,11 +236,10 @@ def _grade(paths, assignment_name, solutions, jobs, timeout, seed, options: _Opt
                                   class_reports.documents(run.stored(), chosen_shard))
         if options.out:
             written = class_reports.write_all(options.out, info, class_summary, run.stored(), options.formats, chosen_shard)
-            click.echo(shown(f"reports written to {options.out}/ ({', '.join(written)}; log {session.RESULTS_LOG})"),
-                       err=True)
+            say(f"reports written to {options.out}/ ({', '.join(written)}; log {session.RESULTS_LOG})", err=True)
         if options.feedback_html:
             pages = html.write_pages((grade for _, grade in run.stored()), rubric.function, options.out / html.FOLDER)
-            click.echo(shown(f"{len(pages)} feedback page(s) written to {options.out / html.FOLDER}/"), err=True)
+            say(f"{len(pages)} feedback page(s) written to {options.out / html.FOLDER}/", err=True)
         if options.github:
             _publish_to_github(info, [grade for _, grade in run.stored()], options.to_stderr)
     return below
