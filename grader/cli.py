@@ -225,7 +225,8 @@ def _grade(paths, assignment_name, solutions, jobs, timeout, seed, options: _Opt
             say(summary.render_text(class_summary), err=options.to_stderr)
         counts = run.counts
         where = f" of shard {chosen_shard}" if chosen_shard else ""
-        say(f"{class_summary.count} submissions{where}: {counts.graded} graded, {counts.resumed} resumed from the "
+        plural = "" if class_summary.count == 1 else "s"
+        say(f"{class_summary.count} submission{plural}{where}: {counts.graded} graded, {counts.resumed} resumed from the "
             f"results log, {counts.cached} from the cache", err=True)
         if options.json_path == "-":
             json_report.write(sys.stdout, class_reports.json_fields(info, chosen_shard),

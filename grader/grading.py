@@ -328,16 +328,17 @@ class _Judgement:
         return StepResult(step.name, FAIL, 0.0, step.points, passed, total, self._failure_message(step.name, checks))
 
     def _wrong_upstream(self, step: str) -> str:
+        """The earlier steps that are wrong in their own right (not merely carrying an earlier mistake)."""
         names = []
         for earlier in self.rubric.step_names:
             if earlier == step:
                 break
             for index in range(len(self.run.cases)):
                 got = self._value(earlier, index)
-                if isinstance(got, np.ndarray) and not self._direct_check(earlier, index).ok:
+                if isinstance(got, np.ndarray) and not self._check(earlier, index)[0].ok:
                     names.append(earlier)
                     break
-        return ", ".join(names) or "earlier steps"
+        return " and ".join(names) or "earlier steps"
 
     def _failure_message(self, step: str, checks: list[tuple[Check, bool]]) -> str:
         public_parts, hidden_detail, remarks = self._failure_parts(step, checks)
