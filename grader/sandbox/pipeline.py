@@ -18,7 +18,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from grader.sandbox import protocol
+from grader.sandbox import process, protocol
 from grader.sandbox.layers import Layer
 from grader.sandbox.pool import _SERVER_GRACE, SCRATCH_BYTES, ForkServer, SandboxReply, _failed, _reply
 
@@ -61,6 +61,10 @@ class Pipeline:
 
     def __init__(self, cases: list[dict], size: int, depth: int = 2, hidden: tuple[str, ...] = (),
                  scratch_bytes: int = SCRATCH_BYTES) -> None:
+        # The grader holds the reference and hidden expected values: keep its memory out of /proc and
+        # ptrace; and adopt what a dying fork server's children leave behind, to sweep it at close.
+        process.make_undumpable()
+        process.adopt_orphans()
         self._cases = cases
         self._hidden = hidden
         self._scratch_bytes = scratch_bytes
@@ -195,12 +199,14 @@ class Pipeline:
                 self._selector.unregister(fd)
         lane.server.close()
         self._lanes.remove(lane)
+        process.sweep_foreign_orphans()
 
     def close(self) -> None:
         for lane in self._lanes:
             lane.server.close()
         self._lanes.clear()
         self._selector.close()
+        process.sweep_foreign_orphans()
 
     def __enter__(self) -> Pipeline:
         return self

@@ -1,4 +1,4 @@
-"""Process bookkeeping of the fork server: hardening, waiting with a deadline, sweeping leftovers."""
+"""Process bookkeeping of the fork server and the grader: hardening, waiting with a deadline, sweeping leftovers."""
 
 from __future__ import annotations
 
@@ -29,6 +29,33 @@ def _prctl(option: int, value: int) -> bool:
 def make_undumpable() -> bool:
     """Keep this process's memory out of reach of /proc/<pid>/mem, ptrace and core dumps."""
     return _prctl(_PR_SET_DUMPABLE, 0)
+
+
+def adopt_orphans() -> bool:
+    """Become the adopter of this process's orphaned descendants (Linux), so none escapes to init."""
+    return _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+
+
+def sweep_foreign_orphans() -> int:
+    """Kill and reap the processes reparented to us that live in another session than ours; count them.
+
+    For the grader: if a fork server dies, what its sandboxed children left behind (each child has
+    a session of its own) comes to us. Our own children (the fork servers, anything the embedding
+    program started) share our session and are left alone.
+    """
+    me, session, killed = os.getpid(), os.getsid(0), 0
+    for _ in range(_SWEEP_ROUNDS):
+        strangers = [pid for pid, their_session in _children_with_sessions(me) if their_session != session]
+        if not strangers:
+            return killed
+        for pid in strangers:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                killed += 1
+            except (ProcessLookupError, ChildProcessError):
+                pass
+    return killed
 
 
 def harden_parent() -> dict[str, bool]:
@@ -105,6 +132,11 @@ def sweep_descendants() -> int:
 
 
 def _children_of(parent: int) -> list[int]:
+    return [pid for pid, _ in _children_with_sessions(parent)]
+
+
+def _children_with_sessions(parent: int) -> list[tuple[int, int]]:
+    """(pid, session id) of the live children of `parent`, read from /proc."""
     try:
         entries = os.listdir("/proc")
     except OSError:
@@ -119,7 +151,7 @@ def _children_of(parent: int) -> list[int]:
         except (OSError, IndexError):
             continue
         if int(fields[1]) == parent and fields[0] != b"Z":
-            children.append(int(entry))
+            children.append((int(entry), int(fields[3])))
     return children
 
 
