@@ -9,21 +9,28 @@ from __future__ import annotations
 import copy
 import json
 import random
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
-STUB = Path(__file__).resolve().parents[1] / "assignments" / "backward_pass" / "backward_pass.ipynb"
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+STUB = ROOT / "assignments" / "backward_pass" / "backward_pass.ipynb"
+SOLUTION = ROOT / "solutions" / "backward_pass" / "backward_pass.ipynb"
 HEADER = "def backward_pass(x, target, learnrate, hidden_layer_out, output_layer_out, weights_hidden_to_output):\n"
 
-REFERENCE = """\
-    error = target - output_layer_out
-    output_error_term = error * output_layer_out * (1 - output_layer_out)
-    hidden_error = np.dot(output_error_term, weights_hidden_to_output)
-    hidden_error_term = hidden_error * hidden_layer_out * (1 - hidden_layer_out)
-    delta_w_h_o = learnrate * output_error_term * hidden_layer_out
-    delta_w_i_h = learnrate * np.outer(x, hidden_error_term)
-    return delta_w_h_o, delta_w_i_h
-"""
+
+def _reference_body() -> str:
+    """backward_pass's body in the reference notebook, after its docstring, without the `# SOLUTION` markers."""
+    book = nbformat.read(SOLUTION, as_version=4)
+    source = next(cell.source for cell in book.cells if cell.cell_type == "code" and "def backward_pass(" in cell.source)
+    after_docstring = source.split('"""', 2)[2].split("\n", 1)[1]
+    return re.sub(r"[ \t]*# SOLUTION[ \t]*$", "", after_docstring, flags=re.MULTILINE).rstrip("\n") + "\n"
+
+
+# The reference body, indented one level (the course's TODO comments included, as students keep them).
+REFERENCE = _reference_body()
 
 
 def _edit(old: str, new: str) -> str:

@@ -1,9 +1,8 @@
-"""Helpers of the export tests: tiny real notebooks made from the committed stub, and the real command line."""
+"""Helpers of the export tests: a small class of real notebooks (built with tests.notebooks) and the real command line."""
 
 from __future__ import annotations
 
 import re
-import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -11,37 +10,11 @@ import nbformat
 from click.testing import CliRunner, Result
 
 from grader import cli
+from tests.notebooks import SOLUTIONS, STUB, reference_body, student_notebook, write
 
-ROOT = Path(__file__).resolve().parent.parent
-STUB = ROOT / "assignments" / "backward_pass" / "backward_pass.ipynb"
-SOLUTIONS = ROOT / "solutions"
-SIGNATURE = "def backward_pass(x, target, learnrate, hidden_layer_out, output_layer_out, weights_hidden_to_output):\n"
-
-RIGHT = """
-error = target - output_layer_out
-output_error_term = error * output_layer_out * (1 - output_layer_out)
-hidden_error = np.dot(output_error_term, weights_hidden_to_output)
-hidden_error_term = hidden_error * hidden_layer_out * (1 - hidden_layer_out)
-delta_w_h_o = learnrate * output_error_term * hidden_layer_out
-delta_w_i_h = learnrate * np.outer(x, hidden_error_term)
-return delta_w_h_o, delta_w_i_h
-"""
 # A slip in the outer product (one hidden unit's column only): delta_w_i_h has the wrong shape
 # while every other step is right, so the notebook scores 9/10.
-NO_OUTER = RIGHT.replace("np.outer(x, hidden_error_term)", "x[:, None] * hidden_error_term[:1]")
-
-
-def write_notebook(path: Path, body: str, extra_cells: tuple[str, ...] = ()) -> Path:
-    """The stub with `body` as backward_pass's body, plus code cells appended at the end."""
-    book = nbformat.read(STUB, as_version=4)
-    for cell in book.cells:
-        if cell.cell_type == "code" and cell.source.startswith("def backward_pass("):
-            cell.source = SIGNATURE + textwrap.indent(textwrap.dedent(body).strip("\n"), "    ") + "\n"
-    book.cells.extend(nbformat.v4.new_code_cell(source) for source in extra_cells)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(book, path)
-    return path
-
+NO_OUTER = reference_body(delta_w_i_h="learnrate * x[:, None] * hidden_error_term[:1]")
 
 # Variables that change what `grade` does: tests set the ones they mean to (this suite also runs
 # inside GitHub Actions, where GITHUB_ACTIONS=true would turn GitHub mode on).
@@ -57,11 +30,9 @@ def run_grade(*arguments: str, env: Mapping[str, str] | None = None) -> Result:
 
 def write_class(folder: Path) -> Path:
     """`folder` with one right (alice), one 9/10 (bob) and one untouched (carol) notebook, as submissions/."""
-    write_notebook(folder / "alice" / "backward_pass.ipynb", RIGHT)
-    write_notebook(folder / "bob" / "backward_pass.ipynb", NO_OUTER)
-    book = nbformat.read(STUB, as_version=4)
-    (folder / "carol").mkdir(parents=True)
-    nbformat.write(book, folder / "carol" / "backward_pass.ipynb")
+    write(student_notebook(), folder / "alice" / "backward_pass.ipynb")
+    write(student_notebook(NO_OUTER), folder / "bob" / "backward_pass.ipynb")
+    write(nbformat.read(STUB, as_version=4), folder / "carol" / "backward_pass.ipynb")
     return folder
 
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from grader import assignment
 from grader import cases as case_builder
-from tests.feedback_notebooks import SOLUTIONS
+from tests.notebooks import SOLUTIONS
 
 
 def hidden_cases() -> list:

@@ -18,16 +18,9 @@ from pathlib import Path
 
 import nbformat
 
-GOOD_FUNCTION = '''
-def backward_pass(x, target, learnrate, hidden_layer_out, output_layer_out, weights_hidden_to_output):
-    error = target - output_layer_out
-    output_error_term = error * output_layer_out * (1 - output_layer_out)
-    hidden_error = np.dot(output_error_term, weights_hidden_to_output)
-    hidden_error_term = hidden_error * hidden_layer_out * (1 - hidden_layer_out)
-    delta_w_h_o = learnrate * output_error_term * hidden_layer_out
-    delta_w_i_h = learnrate * np.outer(x, hidden_error_term)
-    return delta_w_h_o, delta_w_i_h
-'''
+from tests.notebooks import REFERENCE_BODY, function_source, reference_body
+
+GOOD_FUNCTION = function_source(REFERENCE_BODY)
 WRONG_FUNCTION = '''
 def backward_pass(x, target, learnrate, hidden_layer_out, output_layer_out, weights_hidden_to_output):
     return np.zeros_like(hidden_layer_out), np.zeros((len(x), len(hidden_layer_out)))
@@ -35,8 +28,7 @@ def backward_pass(x, target, learnrate, hidden_layer_out, output_layer_out, weig
 # Graded alongside the hostile notebooks; their grades must not move.
 GOOD = {
     "alice": ["import numpy as np", GOOD_FUNCTION],
-    "carol": ["import numpy as np", GOOD_FUNCTION.replace("np.dot(output_error_term, weights_hidden_to_output)",
-                                                          "output_error_term * 2.0")],
+    "carol": ["import numpy as np", function_source(reference_body(hidden_error="output_error_term * 2.0"))],
     "dave": ["import numpy as np", WRONG_FUNCTION],
 }
 

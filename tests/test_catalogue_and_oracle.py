@@ -12,7 +12,8 @@ from grader import assignment, diagnosis, gradient
 from grader import cases as case_builder
 from grader.compare import close
 from grader.errors import ConfigError, InternalError
-from tests.feedback_notebooks import SOLUTIONS, body_with, run_grade, student_notebook, write
+from tests.feedback_notebooks import run_grade
+from tests.notebooks import SOLUTIONS, reference_body, student_notebook, write
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +107,7 @@ def _solutions_copy(tmp_path: Path) -> Path:
 
 
 def test_cli_exits_2_on_a_malformed_catalogue_and_3_on_a_wrong_oracle(tmp_path):
-    notebook = write(student_notebook(body_with()), tmp_path / "alice.ipynb")
+    notebook = write(student_notebook(reference_body()), tmp_path / "alice.ipynb")
     folder = _solutions_copy(tmp_path)
     (folder / "misconceptions.toml").write_text(_toml(GOOD | {"step": "nonsense"}), encoding="utf-8")
     code, _, stderr = run_grade(notebook, solutions=folder.parent)

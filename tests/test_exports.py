@@ -8,7 +8,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.exports_support import RIGHT, check_gradescope_document, run_grade, write_class, write_notebook
+from tests.exports_support import check_gradescope_document, run_grade, write_class
+from tests.notebooks import student_notebook, write
 
 STEPS = ["error", "output_error_term", "hidden_error", "hidden_error_term", "delta_w_h_o", "delta_w_i_h"]
 ALL_FORMATS = ["--format", "json", "--format", "csv", "--format", "gradescope", "--format", "junit",
@@ -24,21 +25,21 @@ def reports(tmp_path):
 
 
 def test_default_formats_are_json_csv_and_the_class_report(tmp_path):
-    notebook = write_notebook(tmp_path / "alice.ipynb", RIGHT)
+    notebook = write(student_notebook(), tmp_path / "alice.ipynb")
     out = tmp_path / "out"
     assert run_grade(str(notebook), "--out", str(out), "--no-cache").exit_code == 0
     assert sorted(path.name for path in out.iterdir()) == ["gradebook.csv", "report.html", "results.json", "results.jsonl"]
 
 
 def test_one_format_writes_only_its_file(tmp_path):
-    notebook = write_notebook(tmp_path / "alice.ipynb", RIGHT)
+    notebook = write(student_notebook(), tmp_path / "alice.ipynb")
     out = tmp_path / "out"
     assert run_grade(str(notebook), "--out", str(out), "--format", "junit", "--no-cache").exit_code == 0
     assert sorted(path.name for path in out.iterdir()) == ["junit.xml", "results.jsonl"]  # the report and the log
 
 
 def test_unknown_format_is_a_usage_error(tmp_path):
-    notebook = write_notebook(tmp_path / "alice.ipynb", RIGHT)
+    notebook = write(student_notebook(), tmp_path / "alice.ipynb")
     assert run_grade(str(notebook), "--out", str(tmp_path / "out"), "--format", "pdf").exit_code == 2
 
 
@@ -91,7 +92,7 @@ def test_junit_counts_and_failures(reports):
 
 
 def test_junit_errors_for_a_notebook_that_cannot_run(tmp_path):
-    broken = write_notebook(tmp_path / "dan.ipynb", "return (\n")
+    broken = write(student_notebook("return (\n"), tmp_path / "dan.ipynb")
     out = tmp_path / "out"
     assert run_grade(str(broken), "--out", str(out), "--format", "junit").exit_code == 0
     suite = ET.parse(out / "junit.xml").getroot().find("testsuite")
@@ -102,7 +103,7 @@ def test_junit_errors_for_a_notebook_that_cannot_run(tmp_path):
 def test_junit_escapes_student_text(tmp_path):
     body = 'raise ValueError("<b>&amp;</b> \\"quoted\\" \\x1b[31m \\x00 ]]> end")'
     out = tmp_path / "out"
-    notebook = write_notebook(tmp_path / "eve.ipynb", body, ('print("<![CDATA[ \\x07 ]]>")',))
+    notebook = write(student_notebook(body, extra_cells=('print("<![CDATA[ \\x07 ]]>")',)), tmp_path / "eve.ipynb")
     assert run_grade(str(notebook), "--out", str(out), "--format", "junit").exit_code == 0
     root = ET.parse(out / "junit.xml").getroot()  # parses: nothing unescaped, no character XML forbids
     output = root.find("testsuite/system-out").text

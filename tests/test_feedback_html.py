@@ -9,13 +9,14 @@ import pytest
 from click.testing import CliRunner
 
 from grader.cli import grade
-from tests.feedback_notebooks import SOLUTIONS, body_with, run_grade, student_notebook, write
+from tests.feedback_notebooks import run_grade
 from tests.hidden_values import hidden_cases, leaks, spellings
+from tests.notebooks import SOLUTIONS, reference_body, student_notebook, write
 
 TRANSPOSED_LINE = "delta_w_i_h = learnrate * np.outer(hidden_error_term, x)"
 # Prints every value it computes, hidden cases included: that output must never reach a page.
-PRINTING = body_with().replace("return delta_w_h_o", "print(hidden_error, hidden_error_term, delta_w_h_o, delta_w_i_h)\n"
-                                                     "return delta_w_h_o")
+PRINTING = reference_body().replace("return delta_w_h_o", "print(hidden_error, hidden_error_term, delta_w_h_o, delta_w_i_h)\n"
+                                                          "return delta_w_h_o")
 VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"})
 
 
@@ -61,8 +62,8 @@ def _parsed(page: str) -> _Document:
 def pages(tmp_path_factory) -> dict[str, str]:
     folder = tmp_path_factory.mktemp("html")
     submissions = folder / "submissions"
-    write(student_notebook(body_with(delta_w_i_h="learnrate * np.outer(hidden_error_term, x)")), submissions / "emeka.ipynb")
-    write(student_notebook(body_with(error="output_layer_out - target")), submissions / "chen.ipynb")
+    write(student_notebook(reference_body(delta_w_i_h="learnrate * np.outer(hidden_error_term, x)")), submissions / "emeka.ipynb")
+    write(student_notebook(reference_body(error="output_layer_out - target")), submissions / "chen.ipynb")
     write(student_notebook(PRINTING), submissions / "priya.ipynb")
     (submissions / "hana.ipynb").write_text('{"cells": [', encoding="utf-8")
     code, document, stderr = run_grade(submissions, "--out", folder / "out", "--feedback-html")
@@ -111,7 +112,7 @@ def test_no_hidden_expected_value_on_any_page(pages):
 
 
 def test_feedback_html_needs_out(tmp_path):
-    notebook = write(student_notebook(body_with()), tmp_path / "alice.ipynb")
+    notebook = write(student_notebook(reference_body()), tmp_path / "alice.ipynb")
     result = CliRunner().invoke(grade, [str(notebook), "--solutions", str(SOLUTIONS), "--feedback-html"])
     assert result.exit_code == 2
     assert "--out" in result.output

@@ -6,7 +6,8 @@ import nbformat
 import pytest
 
 from grader.report import github
-from tests.exports_support import NO_OUTER, PAYLOADS, RIGHT, STUB, commands_in, run_grade, write_class, write_notebook
+from tests.exports_support import NO_OUTER, PAYLOADS, commands_in, run_grade, write_class
+from tests.notebooks import STUB, student_notebook, write
 
 
 def test_escape_data_and_property():
@@ -38,7 +39,7 @@ def test_github_mode_summary_annotations_and_exit(tmp_path):
 
 
 def test_no_github_overrides_the_environment(tmp_path):
-    notebook = write_notebook(tmp_path / "alice.ipynb", NO_OUTER)
+    notebook = write(student_notebook(NO_OUTER), tmp_path / "alice.ipynb")
     result = run_grade(str(notebook), "--no-github", env={"GITHUB_ACTIONS": "true"})
     assert result.exit_code == 0 and "::" not in result.output
 
@@ -64,9 +65,9 @@ raise ValueError("boom\n::add-mask::in-exception\r\n::set-output name=x::y\n::st
 def test_student_text_never_becomes_a_workflow_command(tmp_path, verbose):
     summary = tmp_path / "summary.md"
     folder = tmp_path / "submissions"
-    write_notebook(folder / "::set-output name=x::y" / "backward_pass.ipynb", RIGHT, (INJECTION_CELL,))
-    write_notebook(folder / "mallory" / "::add-mask::file.ipynb", INJECTION_BODY, (INJECTION_CELL,))
-    write_notebook(folder / "new\n::stop-commands::line" / "backward_pass.ipynb", INJECTION_BODY)
+    write(student_notebook(extra_cells=(INJECTION_CELL,)), folder / "::set-output name=x::y" / "backward_pass.ipynb")
+    write(student_notebook(INJECTION_BODY, extra_cells=(INJECTION_CELL,)), folder / "mallory" / "::add-mask::file.ipynb")
+    write(student_notebook(INJECTION_BODY), folder / "new\n::stop-commands::line" / "backward_pass.ipynb")
     (folder / "::add-mask::invalid.ipynb").write_text("::add-mask::not json\n##[add-mask]x")
     book = nbformat.read(STUB, as_version=4)
     book.metadata["::add-mask::"] = "::set-output name=x::y"

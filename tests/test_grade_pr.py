@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.exports_support import NO_OUTER, RIGHT, ROOT, SOLUTIONS, commands_in, write_notebook
+from tests.exports_support import NO_OUTER, commands_in
+from tests.notebooks import REPO as ROOT
+from tests.notebooks import SOLUTIONS, student_notebook, write
 
 SCRIPT = ROOT / "scripts" / "grade-pr.sh"
 GRADE = Path(sys.executable).parent / "grade"
@@ -40,9 +42,9 @@ def run_script(repo: Path, changed: list[str] | None, **extra: str) -> tuple[sub
 @pytest.fixture
 def repo(tmp_path) -> Path:
     folder = tmp_path / "course"
-    write_notebook(folder / "submissions" / "alice" / "backward_pass.ipynb", RIGHT)
-    write_notebook(folder / "submissions" / "bob" / "backward_pass.ipynb", RIGHT)
-    write_notebook(folder / "submissions" / "carol" / "backward_pass.ipynb", NO_OUTER)
+    write(student_notebook(), folder / "submissions" / "alice" / "backward_pass.ipynb")
+    write(student_notebook(), folder / "submissions" / "bob" / "backward_pass.ipynb")
+    write(student_notebook(NO_OUTER), folder / "submissions" / "carol" / "backward_pass.ipynb")
     (folder / "README.md").write_text("course\n")
     return folder
 
@@ -127,7 +129,8 @@ print("::set-output name=x::y")
 
 def test_student_output_never_becomes_a_workflow_command(repo):
     path = "submissions/::add-mask::mallory/backward_pass.ipynb"
-    write_notebook(repo / path, 'raise ValueError("\\n::stop-commands::token\\n##[add-mask]x")', (PROC_CELL,))
+    write(student_notebook('raise ValueError("\\n::stop-commands::token\\n##[add-mask]x")', extra_cells=(PROC_CELL,)),
+          repo / path)
     done, summary = run_script(repo, [path, "submissions/alice/backward_pass.ipynb"], GRADE=f"{GRADE} -v")
     assert "mallory" in summary and "::" not in summary
     assert done.returncode == 1, done.stdout + done.stderr

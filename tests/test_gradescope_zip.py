@@ -16,7 +16,8 @@ import pytest
 from click.testing import CliRunner
 
 from grader import cli
-from tests.exports_support import CLEAN_ENV, NO_OUTER, RIGHT, SOLUTIONS, check_gradescope_document, write_notebook
+from tests.exports_support import CLEAN_ENV, NO_OUTER, check_gradescope_document
+from tests.notebooks import REFERENCE_BODY, SOLUTIONS, student_notebook, write
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +55,7 @@ def _rehearse(autograder_zip: Path, root: Path, notebooks: dict[str, str]) -> su
     with zipfile.ZipFile(autograder_zip) as archive:
         archive.extractall(root / "source")
     for name, body in notebooks.items():
-        write_notebook(root / "submission" / name, body)
+        write(student_notebook(body), root / "submission" / name)
     shutil.copy(root / "source" / "run_autograder", root / "run_autograder")
     env = {"PATH": os.environ["PATH"], "HOME": str(root), "AUTOGRADER_ROOT": str(root), "GRADER_PYTHON": sys.executable}
     return subprocess.run(["bash", str(root / "run_autograder")], cwd=root, env=env, capture_output=True, text=True,
@@ -72,13 +73,13 @@ def test_run_autograder_writes_results(autograder_zip, tmp_path):
 
 def test_run_autograder_picks_the_assignment_notebook(autograder_zip, tmp_path):
     done = _rehearse(autograder_zip, tmp_path / "autograder",
-                     {"backward_pass.ipynb": RIGHT, "scratch.ipynb": NO_OUTER})
+                     {"backward_pass.ipynb": REFERENCE_BODY, "scratch.ipynb": NO_OUTER})
     assert done.returncode == 0, done.stdout + done.stderr
     assert json.loads((tmp_path / "autograder" / "results" / "results.json").read_text())["score"] == 10.0
 
 
 def test_run_autograder_without_a_clear_notebook(autograder_zip, tmp_path):
-    done = _rehearse(autograder_zip, tmp_path / "autograder", {"one.ipynb": RIGHT, "two.ipynb": RIGHT})
+    done = _rehearse(autograder_zip, tmp_path / "autograder", {"one.ipynb": REFERENCE_BODY, "two.ipynb": REFERENCE_BODY})
     assert done.returncode == 0, done.stdout + done.stderr
     document = json.loads((tmp_path / "autograder" / "results" / "results.json").read_text())
     check_gradescope_document(document)

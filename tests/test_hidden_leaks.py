@@ -7,12 +7,12 @@ import json
 from click.testing import CliRunner
 
 from grader.cli import grade
-from tests.feedback_notebooks import SOLUTIONS, body_with, student_notebook, write
 from tests.hidden_values import hidden_cases, leaks, spellings
+from tests.notebooks import SOLUTIONS, reference_body, student_notebook, write
 
 # Right on every case, and as loud as possible: prints its inputs and results, then raises with them
 # on every case but the public one (whose x has 3 inputs).
-TALKATIVE = body_with().replace(
+TALKATIVE = reference_body().replace(
     "return delta_w_h_o, delta_w_i_h",
     "print('inputs', x, weights_hidden_to_output, hidden_layer_out, output_layer_out, target, learnrate)\n"
     "print('results', error, hidden_error, hidden_error_term, delta_w_h_o, delta_w_i_h)\n"

@@ -13,7 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from grader.cli import merge_shards
-from tests.scale_support import RIGHT, SOLUTIONS, WRONG_SIGN, grade, make_class, write_notebook
+from tests.notebooks import SOLUTIONS, student_notebook, write
+from tests.scale_support import WRONG_SIGN, grade, make_class
 
 
 @pytest.fixture(scope="session")
@@ -74,8 +75,8 @@ def test_the_cache_serves_any_output_folder_and_no_cache_forces_a_run(klass, tmp
 
 def test_the_cache_is_invalidated_by_the_notebook_the_solutions_and_the_seed(tmp_path):
     folder = tmp_path / "class"
-    write_notebook(folder / "ann" / "backward_pass.ipynb", RIGHT, "ann")
-    bob = write_notebook(folder / "bob" / "backward_pass.ipynb", WRONG_SIGN, "bob")
+    write(student_notebook(), folder / "ann" / "backward_pass.ipynb")
+    bob = write(student_notebook(WRONG_SIGN), folder / "bob" / "backward_pass.ipynb")
     cache = str(tmp_path / "cache")
 
     def counts(*extra: str, solutions: Path = SOLUTIONS) -> tuple[int, int, int]:
@@ -83,7 +84,7 @@ def test_the_cache_is_invalidated_by_the_notebook_the_solutions_and_the_seed(tmp
 
     assert counts() == (2, 0, 0)
     assert counts() == (0, 0, 2)
-    write_notebook(bob, RIGHT, "bob fixed it")
+    write(student_notebook(), bob)
     assert counts() == (1, 0, 1)
     assert counts("--seed", "7") == (2, 0, 0)
     edited = tmp_path / "solutions"
@@ -140,7 +141,7 @@ def test_the_html_report_parses_and_lists_every_student(klass, tmp_path):
 
 
 def test_student_text_is_escaped_in_the_html_report(tmp_path):
-    write_notebook(tmp_path / "class" / "<b>eve</b>" / "backward_pass.ipynb", RIGHT)
+    write(student_notebook(), tmp_path / "class" / "<b>eve</b>" / "backward_pass.ipynb")
     grade(str(tmp_path / "class"), "-q", "--no-cache", "--out", str(tmp_path / "out"))
     page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     assert "&lt;b&gt;eve&lt;/b&gt;" in page and "<b>eve</b>" not in page

@@ -9,14 +9,14 @@ from grader import selfcheck
 from grader.cli import check
 from grader.errors import ConfigError
 from grader.feedback import SWAPPED_RETURN
-from tests.feedback_notebooks import body_with, student_notebook, write
+from tests.notebooks import reference_body, student_notebook, write
 
 STEPS = ("error", "output_error_term", "hidden_error", "hidden_error_term", "delta_w_h_o", "delta_w_i_h")
 
 
 @pytest.fixture
 def wrong_notebook(tmp_path):
-    return write(student_notebook(body_with(output_error_term="error")), tmp_path / "work" / "backward_pass.ipynb")
+    return write(student_notebook(reference_body(output_error_term="error")), tmp_path / "work" / "backward_pass.ipynb")
 
 
 def _assert_full_report(text: str) -> None:
@@ -60,7 +60,7 @@ def test_notebook_check_asks_for_the_path_when_it_cannot_tell(tmp_path, monkeypa
 
 
 def test_a_swapped_return_is_named_without_solutions(tmp_path):
-    swapped = body_with().replace("return delta_w_h_o, delta_w_i_h", "return delta_w_i_h, delta_w_h_o")
+    swapped = reference_body().replace("return delta_w_h_o, delta_w_i_h", "return delta_w_i_h, delta_w_h_o")
     notebook = write(student_notebook(swapped), tmp_path / "backward_pass.ipynb")
     result = CliRunner().invoke(check, [str(notebook)], env={"GRADER_SOLUTIONS": None})
     assert f"[delta_w_h_o] {SWAPPED_RETURN}: Your function returns its two values in the wrong order" in result.output
