@@ -11,9 +11,9 @@ from grader import feedback, grading, notebook
 from grader.assignment import Assignment, Rubric
 from grader.errors import ConfigError
 from grader.models import ERROR, INVALID, Case, Grade, Submission
+from grader.sandbox.client import SCRATCH_BYTES, SandboxReply
 from grader.sandbox.layers import Layer
 from grader.sandbox.pipeline import Pipeline
-from grader.sandbox.pool import SCRATCH_BYTES, SandboxReply
 
 SKIPPED_FOLDERS = frozenset({".ipynb_checkpoints", "__MACOSX", "__pycache__", ".git"})
 # Finished grades held back while an earlier submission is still running: bounds memory when a

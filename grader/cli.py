@@ -17,7 +17,7 @@ from grader.report import class_reports, files, github, html, json_report, summa
 from grader.report.gradescope import HIDDEN_VISIBILITIES
 from grader.report.progress import Progress
 from grader.sandbox import layers
-from grader.sandbox.pool import Pool
+from grader.sandbox.pipeline import Pipeline
 
 SOLUTIONS_HELP = "Instructor's solutions folder [default: $GRADER_SOLUTIONS, else ./solutions]."
 
@@ -67,8 +67,8 @@ def _sandbox_info(ctx: click.Context, _param, value: bool) -> None:
     """--sandbox-info: print the sandbox layers a probe child finds on this machine, and exit 0."""
     if not value or ctx.resilient_parsing:
         return
-    with Pool([], 1) as pool:
-        report = _guard(pool.layers, False)
+    with Pipeline([], 1) as pipeline:
+        report = _guard(pipeline.layers, False)
     click.echo(layers.render(report))
     ctx.exit(0)
 

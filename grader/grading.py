@@ -17,7 +17,7 @@ from grader.assignment import Reference, Rubric
 from grader.compare import Check
 from grader.feedback import Feedback, review
 from grader.models import ERROR, FAIL, GRADED, INVALID, MISSING, NOT_RUN, PASS, TIMEOUT, Case, Grade, StepResult, Submission
-from grader.sandbox.pool import SandboxReply
+from grader.sandbox.client import SandboxReply
 
 _ABSENT = object()
 _MAX_WARNINGS = 10

@@ -15,7 +15,7 @@ from grader.assignment import Rubric
 from grader.errors import ConfigError
 from grader.models import ERROR, FAIL, INVALID, Case, Grade, Limits, Step, Submission, Tolerance
 from grader.report import terminal
-from grader.sandbox.pool import Pool
+from grader.sandbox.pipeline import Pipeline
 
 HONEST_NOTE = ("This checked the public case only (the demo cell's inputs). Your grade also uses hidden "
                "cases with other shapes and values, so a step that is right here can still be wrong there.")
@@ -69,8 +69,8 @@ def check(path: Path, document: dict, timeout: float) -> Grade:
         return grading.unjudged(submission, rubric, ERROR, [f"the notebook has no code cells, so no {rubric.function}()"])
     wire = [case_builder.case_to_wire(case)]
     job = batch.sandbox_job(book, rubric, parameters)
-    with Pool(wire, 1) as pool:
-        reply = pool.run(job)
+    with Pipeline(wire, 1) as pipeline:
+        reply = pipeline.run(job)
     return grading.judge(submission, rubric, [case], reply, public_values=True)
 
 

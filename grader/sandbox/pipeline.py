@@ -1,9 +1,9 @@
 """Keeping every fork server busy: jobs queued ahead of need, replies taken as they come.
 
-A server runs one child at a time. With `Pool.run` from worker threads, a server idles while
-its thread takes the GIL back, judges the reply and writes the next job. Here one thread
-multiplexes every server over non-blocking pipes and keeps `depth` jobs in each server's
-queue, so the next child is forked while the grader judges the last reply. The servers and
+A server runs one child at a time. Were each server driven by a thread of its own, it would idle
+while that thread takes the GIL back, judges the reply and writes the next job. Here one thread
+multiplexes every server over non-blocking pipes and keeps `depth` jobs in each server's queue,
+so the next child is forked while the grader judges the last reply. The servers and
 the trust boundary are unchanged: the same `ForkServer` processes, the same messages.
 """
 
@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from grader.sandbox import process, protocol
+from grader.sandbox.client import _SERVER_GRACE, SCRATCH_BYTES, ForkServer, SandboxReply, _failed, _reply
 from grader.sandbox.layers import Layer
-from grader.sandbox.pool import _SERVER_GRACE, SCRATCH_BYTES, ForkServer, SandboxReply, _failed, _reply
 
 _HEADER = 8
 _READ_CHUNK = 1 << 20
@@ -115,6 +115,11 @@ class Pipeline:
             for lane in [lane for lane in self._lanes if lane.queue and lane.deadline() <= now]:
                 self._fail(lane, "no answer within the time limit", finished)
         return finished
+
+    def run(self, job: dict) -> SandboxReply:
+        """Run one job and wait for its reply (a self-check; a class goes through `submit`/`wait`)."""
+        self.submit(None, job)
+        return self.wait()[0].reply
 
     def layers(self, start: bool = True) -> tuple[Layer, ...] | None:
         """The protection layers in effect, as found by a server's probe child.

@@ -1,27 +1,25 @@
-"""The grader's side of the sandbox: fork servers started clean, one job at a time each.
+"""The grader's side of one fork server: starting it clean, and the reply to a job.
 
 A server is a new `sys.executable` process image with a scrubbed environment, so it never
 holds what the grader holds (the reference, hidden expected values), whenever it starts.
+`pipeline` keeps several of them busy.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
-import queue
 import select
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from grader.errors import InternalError
-from grader.sandbox import process, protocol
+from grader.sandbox import protocol
 from grader.sandbox.layers import Layer
 
 # Thread caps make a 1 GiB address-space limit workable for numpy's BLAS on any machine.
@@ -94,17 +92,8 @@ class ForkServer:
             self.close()
             raise InternalError(f"the sandbox could not start: its probe child failed ({error!r})") from None
 
-    def run(self, job: dict) -> SandboxReply:
-        started = time.monotonic()
-        try:
-            protocol.write(self._process.stdin, job)
-            reply = self._read(started + job["limits"]["timeout"] + _SERVER_GRACE)
-        except (OSError, protocol.ProtocolError) as error:
-            self.close()
-            return _failed(f"the sandbox process stopped while running this submission ({error})", started)
-        return _reply(reply, started)
-
     def _read(self, deadline: float) -> dict:
+        """One reply, read blocking (the probe's report at start; jobs go through `pipeline`)."""
         fd = self._process.stdout.fileno()
         buffer = bytearray()
         needed = None
@@ -173,60 +162,3 @@ def _failed(reason: str, started: float) -> SandboxReply:
 
 def _remove(path: str) -> None:
     shutil.rmtree(path, ignore_errors=True)
-
-
-class Pool:
-    """Fork servers shared by worker threads: each job takes a free server, or starts one."""
-
-    def __init__(self, cases: list[dict], size: int, *, hidden: tuple[str, ...] = (),
-                 scratch_bytes: int = SCRATCH_BYTES) -> None:
-        # The grader holds the reference and hidden expected values: keep its memory out of /proc and ptrace.
-        process.make_undumpable()
-        self._cases = cases
-        self._hidden = hidden
-        self._scratch_bytes = scratch_bytes
-        self._idle: queue.LifoQueue[ForkServer] = queue.LifoQueue()
-        self._all: list[ForkServer] = []
-        self._lock = threading.Lock()
-        self._ids = itertools.count(1)
-        self.size = size
-
-    def run(self, job: dict) -> SandboxReply:
-        """Run one job on a free server (thread-safe)."""
-        try:
-            server = self._idle.get_nowait()
-        except queue.Empty:
-            server = self._start()
-        job = dict(job, id=next(self._ids))
-        try:
-            return server.run(job)
-        finally:
-            if server.alive:
-                self._idle.put(server)
-
-    def layers(self) -> tuple[Layer, ...]:
-        """The protection layers in effect, as found by a server's probe child (starts a server if none)."""
-        try:
-            server = self._idle.get_nowait()
-        except queue.Empty:
-            server = self._start()
-        self._idle.put(server)
-        return server.layers
-
-    def _start(self) -> ForkServer:
-        server = ForkServer(self._cases, self._hidden, self._scratch_bytes)
-        with self._lock:
-            self._all.append(server)
-        return server
-
-    def close(self) -> None:
-        with self._lock:
-            servers, self._all = self._all, []
-        for server in servers:
-            server.close()
-
-    def __enter__(self) -> Pool:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
