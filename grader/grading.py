@@ -193,6 +193,7 @@ class _Judgement:
         # Direct checks against the reference, by (step, case index): carried-forward scoring and
         # messages ask for the same ones many times.
         self._direct: dict[tuple[str, int], Check] = {}
+        self._checked: dict[tuple[str, int], tuple[Check, bool]] = {}
         self._step_names = rubric.step_names
         self._got = {step: [case.values.get(step, _ABSENT) for case in run.cases] for step in self._step_names}
         self._passing = {step: self._all_close(step) for step in rubric.step_names}
@@ -263,7 +264,13 @@ class _Judgement:
         return self._direct[key]
 
     def _check(self, step: str, index: int) -> tuple[Check, bool]:
-        """(check against the reference, passed only thanks to error carried forward)."""
+        """(check against the reference, passed only thanks to error carried forward), remembered."""
+        key = (step, index)
+        if key not in self._checked:
+            self._checked[key] = self._fresh_check(step, index)
+        return self._checked[key]
+
+    def _fresh_check(self, step: str, index: int) -> tuple[Check, bool]:
         got = self._value(step, index)
         direct = self._direct_check(step, index)
         if direct.ok or got is _ABSENT or got is None or isinstance(got, str):
