@@ -36,7 +36,13 @@ def _on_alarm(signum, frame):
     raise BudgetExceeded()
 
 
+# Windows has no interval timer: there, only the whole run's time limit (a kill) applies.
+_CAN_INTERRUPT = hasattr(signal, "setitimer")
+
+
 def _with_budget(call, seconds: float):
+    if not _CAN_INTERRUPT:
+        return call()
     signal.setitimer(signal.ITIMER_REAL, max(seconds, 0.001))
     try:
         return call()
@@ -53,7 +59,8 @@ def run(job: dict, cases: list[dict]) -> dict:
 
 
 def _run(job: dict, cases: list[dict], encoder: values.Encoder) -> dict:
-    signal.signal(signal.SIGALRM, _on_alarm)
+    if _CAN_INTERRUPT:
+        signal.signal(signal.SIGALRM, _on_alarm)
     limits = job["limits"]
     started = time.monotonic()
     deadline = started + limits["timeout"] * 0.9

@@ -26,9 +26,9 @@ from grader.sandbox.layers import Layer
 _THREAD_CAPS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
 # Variables that select a working BLAS kernel on some CPUs; harmless to pass on.
 _PASSED_THROUGH = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "SYSTEMROOT", "TZ")
-_PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
+PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
 # Slack on top of a job's own time limit before the server itself is presumed stuck.
-_SERVER_GRACE = 10.0
+SERVER_GRACE = 10.0
 # Limits of the probe child that reports the layers (it runs no student code).
 _PROBE_LIMITS = {"timeout": 10.0, "statement": 1.0, "call": 1.0, "memory_mb": 1024, "output_bytes": 1 << 16}
 # The children's scratch tmpfs holds their files and captured output: this much on top of the output caps.
@@ -79,14 +79,14 @@ class ForkServer:
             [sys.executable, "-s", "-E", "-m", "grader.sandbox.server"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            cwd=_PACKAGE_PARENT,
+            cwd=PACKAGE_PARENT,
             env=server_environment(self._home),
             close_fds=True,
         )
         setup = {"cases": cases, "hidden": list(hidden), "scratch_bytes": scratch_bytes, "probe_limits": _PROBE_LIMITS}
         try:
             protocol.write(self._process.stdin, setup)
-            report = self._read(time.monotonic() + _PROBE_LIMITS["timeout"] + _SERVER_GRACE)["layers"]
+            report = self._read(time.monotonic() + _PROBE_LIMITS["timeout"] + SERVER_GRACE)["layers"]
             self.layers = tuple(Layer(str(e["name"]), bool(e["active"]), str(e["detail"])) for e in report)
         except (OSError, protocol.ProtocolError, KeyError, TypeError, ValueError) as error:
             self.close()
@@ -135,7 +135,7 @@ class ForkServer:
         _remove(self._home)
 
 
-def _reply(raw: dict, started: float) -> SandboxReply:
+def reply_from(raw: dict, started: float) -> SandboxReply:
     text = raw.get("result")
     document = None
     if isinstance(text, str):
@@ -156,7 +156,7 @@ def _reply(raw: dict, started: float) -> SandboxReply:
     )
 
 
-def _failed(reason: str, started: float) -> SandboxReply:
+def failed_reply(reason: str, started: float) -> SandboxReply:
     return SandboxReply(None, False, "", "", 0, "", time.monotonic() - started, failure=reason)
 
 

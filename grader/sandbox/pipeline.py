@@ -18,8 +18,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from grader.errors import ConfigError
 from grader.sandbox import process, protocol
-from grader.sandbox.client import _SERVER_GRACE, SCRATCH_BYTES, ForkServer, SandboxReply, _failed, _reply
+from grader.sandbox.client import SCRATCH_BYTES, SERVER_GRACE, ForkServer, SandboxReply, failed_reply, reply_from
 from grader.sandbox.layers import Layer
 
 _HEADER = 8
@@ -53,7 +54,7 @@ class _Lane:
 
     def deadline(self) -> float:
         head = self.queue[0]
-        return head.started + head.job["limits"]["timeout"] + _SERVER_GRACE
+        return head.started + head.job["limits"]["timeout"] + SERVER_GRACE
 
 
 class Pipeline:
@@ -61,6 +62,9 @@ class Pipeline:
 
     def __init__(self, cases: list[dict], size: int, depth: int = 2, hidden: tuple[str, ...] = (),
                  scratch_bytes: int = SCRATCH_BYTES) -> None:
+        if not hasattr(os, "fork"):
+            raise ConfigError("grading needs fork server processes, which this platform (Windows) cannot run: "
+                              "grade on Linux or macOS; grade-check still works here")
         # The grader holds the reference and hidden expected values: keep its memory out of /proc and
         # ptrace; and adopt what a dying fork server's children leave behind, to sweep it at close.
         process.make_undumpable()
@@ -187,7 +191,7 @@ class Pipeline:
                 lane.queue.appendleft(head)
                 self._fail(lane, f"message is not JSON: {error}", finished)
                 return
-            finished.append(Finished(head.tag, _reply(raw, head.started)))
+            finished.append(Finished(head.tag, reply_from(raw, head.started)))
             if lane.queue:
                 lane.queue[0].started = time.monotonic()
         self._watch(lane)
@@ -196,7 +200,7 @@ class Pipeline:
         """The server died or hung: its current job fails, the jobs queued behind it go elsewhere."""
         head = lane.queue.popleft()
         message = f"the sandbox process stopped while running this submission ({reason})"
-        finished.append(Finished(head.tag, _failed(message, head.started)))
+        finished.append(Finished(head.tag, failed_reply(message, head.started)))
         self._retry.extend(lane.queue)
         lane.queue.clear()
         for fd in lane.server.pipes:
