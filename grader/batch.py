@@ -32,11 +32,11 @@ def find_submissions(paths: Iterable[Path], notebook_name: str | None = None) ->
                 relative = path.relative_to(given)
                 if any(part in SKIPPED_FOLDERS or part.startswith(".") for part in relative.parts[:-1]):
                     continue
-                if path.is_file():
-                    student = relative.parts[0] if len(relative.parts) > 1 else _student_of_file(path, stem)
-                    # rglob does not enter linked folders, so only a linked file can be found twice.
-                    key = path.resolve() if path.is_symlink() else base / relative
-                    found.setdefault(key, Submission(path, str(path), student))
+                # Not only files: a dangling link or a folder named *.ipynb is a row too (status invalid).
+                student = relative.parts[0] if len(relative.parts) > 1 else _student_of_file(path, stem)
+                # rglob does not enter linked folders, so only a linked file can be found twice.
+                key = path.resolve() if path.is_symlink() else base / relative
+                found.setdefault(key, Submission(path, str(path), student))
         else:
             found.setdefault(given.resolve(), Submission(given, str(given), _student_of_file(given, stem)))
     return list(found.values())

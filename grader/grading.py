@@ -71,7 +71,9 @@ def judge(submission: Submission, rubric: Rubric, cases: list[Case], reply: Sand
     and expected values to every step (the self-check), not only to the first wrong one;
     `feedback` adds diagnoses of known mistakes and the gradient check.
     """
-    output = _output_excerpt(reply)
+    # What the notebook printed is shown only when no hidden case ran in that process (the self-check):
+    # printing or writing to a copy of stdout during a hidden case could show its inputs or values.
+    output = _output_excerpt(reply) if all(case.public for case in cases) else ""
     if reply.failure:
         return unjudged(submission, rubric, ERROR, [reply.failure], output=output, seconds=reply.seconds)
     if reply.document is None:
@@ -172,7 +174,9 @@ def _parse_case(raw: dict, case: Case, rubric: Rubric, decoder: values.Decoder) 
             elif kind == "length":
                 problem = f"{rubric.function}() returned {int(returned['length'])} values; it must return {wanted}"
             else:
-                problem = f"{rubric.function}() returned a {_text(returned['type'], 80)}; it must return {wanted}"
+                named = returned["type"]
+                what = f"a {_text(named, 80)}" if named is not None else "an object of a class the notebook defines"
+                problem = f"{rubric.function}() returned {what}; it must return {wanted}"
             found.update({name: problem for name in rubric.returns})
     exception_text = None
     if exception is not None:
@@ -276,7 +280,9 @@ class _Judgement:
         if direct.ok or got is _ABSENT or got is None or isinstance(got, str):
             return direct, False
         carried = self._carried_expected(step, index)
-        if carried is not None and compare.check(got, carried, self.rubric.tolerance, explain=False).ok:
+        # A carried value of all zeros (zero placeholders upstream) says nothing about the formula.
+        if (carried is not None and np.any(carried != 0)
+                and compare.check(got, carried, self.rubric.tolerance, explain=False).ok):
             return compare.PASSED, True
         return direct, False
 

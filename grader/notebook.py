@@ -80,6 +80,8 @@ def read_node(path: Path) -> tuple[nbformat.NotebookNode, int]:
         raise InvalidNotebook(f"is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})") from None
     except RecursionError:
         raise InvalidNotebook("is not valid JSON (nested too deeply)") from None
+    except ValueError as error:  # e.g. an integer of more digits than Python converts
+        raise InvalidNotebook(f"is not valid JSON ({error})") from None
     if not isinstance(data, dict) or not ("cells" in data or "worksheets" in data):
         raise InvalidNotebook("is JSON but not a Jupyter notebook (it has no cells)")
     version = data.get("nbformat")

@@ -101,9 +101,9 @@ def test_junit_errors_for_a_notebook_that_cannot_run(tmp_path):
 
 
 def test_junit_escapes_student_text(tmp_path):
-    body = 'raise ValueError("<b>&amp;</b> \\"quoted\\" \\x1b[31m \\x00 ]]> end")'
+    body = 'raise ValueError("<b>&amp;</b> \\"quoted\\" \\x1b[31m \\x00 ]]> <![CDATA[ \\x07 end")'
     out = tmp_path / "out"
-    notebook = write(student_notebook(body, extra_cells=('print("<![CDATA[ \\x07 ]]>")',)), tmp_path / "eve.ipynb")
+    notebook = write(student_notebook(body), tmp_path / "eve.ipynb")
     assert run_grade(str(notebook), "--out", str(out), "--format", "junit").exit_code == 0
     root = ET.parse(out / "junit.xml").getroot()  # parses: nothing unescaped, no character XML forbids
     output = root.find("testsuite/system-out").text

@@ -13,7 +13,6 @@ import os
 import signal
 import sys
 import time
-import types
 
 import numpy as np
 
@@ -78,7 +77,7 @@ def _run(job: dict, cases: list[dict], encoder: values.Encoder) -> dict:
         result["function"] = "missing"
         result["syntax_error"] = next((error for error in unparsed if error["defines"]), None)
         return result
-    if type(graded) is not types.FunctionType:
+    if not callable(graded):
         result["function"] = f"not a function (a {values.type_name(type(graded))})"
         return result
     result["function"] = "defined"
@@ -127,7 +126,17 @@ def _run_cell(cell, function, namespace, result, unparsed, module_deadline, stat
             result["warnings"].append({"cell": index, "line": statement.lineno,
                                        "message": "not run: the time for top-level code was used up"})
             continue
-        code = compile(ast.Module(body=[statement], type_ignores=[]), filename, "exec")
+        try:
+            code = compile(ast.Module(body=[statement], type_ignores=[]), filename, "exec")
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
+            # Parsed but not compilable (`await` or `return` at top level, `break` outside a loop...).
+            line = getattr(error, "lineno", None) or statement.lineno
+            message = f"{type(error).__name__}: {getattr(error, 'msg', None) or error}"
+            defines = any(isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == function
+                          for node in ast.walk(statement))
+            unparsed.append({"cell": index, "line": line, "message": message, "defines": defines})
+            result["warnings"].append({"cell": index, "line": line, "message": f"{message}; this statement was not run"})
+            continue
         budget = max(min(statement_seconds, remaining), 0.05)
         try:
             _with_budget(lambda code=code: exec(code, namespace), budget)
@@ -147,21 +156,20 @@ def _call(graded, case, job, recorder, seconds, encoder):
     recorder.take()
     try:
         returned = _with_budget(lambda: graded(*arguments), seconds)
-        outcome["returned"] = _describe_return(returned, len(job["returns"]), encoder)
+        outcome["returned"] = _describe_return(returned, len(job["returns"]), encoder, bool(case.get("public")))
     except BudgetExceeded:
         outcome["timeout"] = True
     except BaseException as error:
         where = _student_frame(error.__traceback__)
         # A hidden case's exception text could quote its inputs or the student's (right) values.
         public = bool(case.get("public"))
-        outcome["exception"] = {"message": _describe(error) if public else _kind(error),
+        outcome["exception"] = {"message": _describe(error) if public else _builtin_kind(type(error), "an exception"),
                                 "cell": where[0] if where else None, "line": where[1] if where else None,
                                 "traceback": _student_traceback(error, public)}
     snapshot = recorder.take() or {}
-    # The returned values decide the returned steps; their locals would only be sent twice.
-    skipped = job["returns"] if outcome["returned"] is not None else ()
+    # Only what the function returns decides the returned steps: a function that raised returned nothing.
     outcome["locals"] = {name: encoder.encode(snapshot[name]) for name in job["steps"]
-                         if name in snapshot and name not in skipped}
+                         if name in snapshot and name not in job["returns"]}
     outcome["mutated"] = [name for name, before, after in zip(job["parameters"], pristine, arguments)
                           if type(before) is _ndarray and not _same(before, after)]
     return outcome
@@ -184,14 +192,19 @@ def _build_argument(encoded):
     return _array(value, dtype=_float64)
 
 
-def _describe_return(returned, expected_length, encoder):
+def _describe_return(returned, expected_length, encoder, public):
     if returned is None:
         return {"kind": "none"}
-    if type(returned) in (tuple, list) and len(returned) == expected_length:
-        return {"kind": "sequence", "values": [encoder.encode(item) for item in returned]}
-    if type(returned) in (tuple, list):
-        return {"kind": "length", "length": len(returned)}
-    return {"kind": "other", "type": values.type_name(type(returned))}
+    # A tuple or list subclass (a namedtuple) is read through the base type's own methods, never its overrides.
+    base = tuple if isinstance(returned, tuple) else list if isinstance(returned, list) else None
+    if base is not None:
+        length = base.__len__(returned)
+        if length != expected_length:
+            return {"kind": "length", "length": length}
+        return {"kind": "sequence", "values": [encoder.encode(base.__getitem__(returned, i)) for i in range(length)]}
+    # None for a class of the notebook's on a hidden case: its name could spell out values.
+    kind = values.type_name(type(returned)) if public else _builtin_kind(type(returned), None)
+    return {"kind": "other", "type": kind}
 
 
 def _silence_output() -> None:
@@ -207,9 +220,10 @@ def _silence_output() -> None:
     os.close(null)
 
 
-def _kind(error: BaseException) -> str:
-    name = type(error).__name__
-    return name[:_MESSAGE_CHARS] if isinstance(name, str) else "exception"
+def _builtin_kind(kind: type, otherwise: str | None) -> str | None:
+    """A builtin type's name; for a class the notebook made, `otherwise` (its name could spell out values)."""
+    name = type.__getattribute__(kind, "__name__")
+    return name if getattr(builtins, name, None) is kind else otherwise
 
 
 def _describe(error: BaseException) -> str:
@@ -244,5 +258,5 @@ def _student_traceback(error: BaseException, with_message: bool) -> str:
             code = linecache.getline(filename, tb.tb_lineno).strip()
             lines.append(f"  {filename[1:-1]}, line {tb.tb_lineno}, in {tb.tb_frame.f_code.co_name}\n    {code}")
         tb = tb.tb_next
-    lines.append(_describe(error) if with_message else _kind(error))
+    lines.append(_describe(error) if with_message else _builtin_kind(type(error), "an exception"))
     return "\n".join(lines)[-_TRACEBACK_CHARS:]
