@@ -107,3 +107,14 @@ def write(node: nbformat.NotebookNode, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(node, str(path))
     return path
+
+
+# An endless loop that swallows whatever is raised in it to stop it: only a kill ends it.
+STUBBORN_LOOP = """
+while True:
+    try:
+        while True:
+            pass
+    except BaseException:
+        pass
+"""

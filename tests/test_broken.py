@@ -9,7 +9,7 @@ import pytest
 from nbformat import v3, v4
 
 from tests.conftest import steps_of
-from tests.notebooks import STEPS, code_sources, reference_body, student_notebook, write
+from tests.notebooks import STEPS, STUBBORN_LOOP, code_sources, reference_body, student_notebook, write
 
 RUBRIC_TIMEOUT = 10.0  # solutions/backward_pass/rubric.toml [limits] timeout
 
@@ -48,15 +48,6 @@ NOTEBOOKS = {
     "slow_training": lambda: student_notebook(extra_cells=["import time\ntime.sleep(30)"]),
 }
 
-# An endless loop that swallows whatever is raised in it to stop it.
-STUBBORN_LOOP = """
-while True:
-    try:
-        while True:
-            pass
-    except BaseException:
-        pass
-"""
 
 # graded in a separate run with --timeout 2
 TIMEOUT_BATCH = {

@@ -23,6 +23,7 @@ import pytest
 from click.testing import CliRunner
 
 from grader.cli import grade
+from grader.sandbox import namespaces
 from tests import hostile
 
 REPO = Path(__file__).resolve().parents[1]
@@ -84,15 +85,6 @@ def test_hostile_batch(tmp_path: Path, listener: socket.socket) -> None:
     assert 0 < baseline["carol"]["score"] < baseline["carol"]["max_score"]
 
 
-def _untraversable_ancestor(path: str) -> str | None:
-    current = "/"
-    for part in path.strip("/").split("/"):
-        current = os.path.join(current, part)
-        if not os.stat(current).st_mode & 0o001:
-            return current
-    return None
-
-
 @pytest.mark.skipif(os.environ.get(NON_ROOT_ENV) is not None, reason="this is the unprivileged re-run itself")
 def test_hostile_batch_unprivileged() -> None:
     """Part of the batch again as uid 65534, with the grader's own namespaces and Landlock but no uid drop."""
@@ -102,7 +94,7 @@ def test_hostile_batch_unprivileged() -> None:
         if shutil.which(tool) is None:
             pytest.skip(f"needs {tool} to run as another user")
     base = os.path.realpath(sys.base_prefix)
-    blocker = _untraversable_ancestor(base)
+    blocker = namespaces.first_untraversable(base)
     # A Python installed under /root is unreachable for uid 65534: in a private mount namespace,
     # cover the blocking folder with a tmpfs that shows only the installation.
     script = "set -e\n"

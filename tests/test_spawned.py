@@ -8,17 +8,7 @@ import time
 from click.testing import CliRunner
 
 from grader.cli import check, grade
-from tests.notebooks import SOLUTIONS, reference_body, student_notebook, write
-
-# Swallows the statement budget's interrupt too: only the kill at the time limit stops it.
-STUBBORN = """
-while True:
-    try:
-        while True:
-            pass
-    except BaseException:
-        pass
-"""
+from tests.notebooks import SOLUTIONS, STUBBORN_LOOP, reference_body, student_notebook, write
 
 
 def test_self_check_without_fork_runs_in_a_new_interpreter(tmp_path, monkeypatch):
@@ -35,7 +25,7 @@ def test_self_check_without_fork_runs_in_a_new_interpreter(tmp_path, monkeypatch
 
 def test_self_check_without_fork_kills_a_run_at_the_time_limit(tmp_path, monkeypatch):
     monkeypatch.delattr(os, "fork")
-    stuck = write(student_notebook(STUBBORN + "return None, None"), tmp_path / "stuck.ipynb")
+    stuck = write(student_notebook(STUBBORN_LOOP + "return None, None"), tmp_path / "stuck.ipynb")
     started = time.monotonic()
     result = CliRunner().invoke(check, [str(stuck), "--timeout", "2"])
     assert result.exit_code == 0, result.output

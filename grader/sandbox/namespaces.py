@@ -169,7 +169,7 @@ def _expose(libc, readable: Iterable[str]) -> None:
     targets = sorted({path for path in readable if os.path.exists(path)})
     covers: dict[str, list[str]] = {}
     for path in targets:
-        blocker = _first_untraversable(path)
+        blocker = first_untraversable(path)
         if blocker is not None and not any(_within(path, other) for other in covers.get(blocker, [])):
             covers.setdefault(blocker, []).append(path)
     for blocker, paths in covers.items():
@@ -192,7 +192,7 @@ def _within(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
-def _first_untraversable(path: str) -> str | None:
+def first_untraversable(path: str) -> str | None:
     """The topmost ancestor of `path` (or itself) that others may not search, if any."""
     current = "/"
     for part in path.strip("/").split("/"):
