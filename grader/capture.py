@@ -14,27 +14,27 @@ import sys
 HOOK_NAME = "__backprop_grader_capture__"
 
 
-class _WrapFunction(ast.NodeTransformer):
-    def __init__(self, function: str) -> None:
-        self.function = function
-        self.found = False
-
-    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.FunctionDef:
-        self.generic_visit(node)
-        if node.name != self.function:
-            return node
-        self.found = True
-        report = ast.Expr(ast.Call(func=ast.Name(HOOK_NAME, ast.Load()), args=[], keywords=[]))
-        node.body = [ast.Try(body=node.body, handlers=[], orelse=[], finalbody=[report])]
-        return node
-
-
 def instrument(tree: ast.Module, function: str) -> bool:
     """Wrap every definition of `function` in `tree` in place; True when one was found."""
-    transformer = _WrapFunction(function)
-    transformer.visit(tree)
-    ast.fix_missing_locations(tree)
-    return transformer.found
+    found = False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and node.name == function:
+            found = True
+            _wrap(node)
+    return found
+
+
+def _wrap(node: ast.FunctionDef) -> None:
+    # New nodes take the place of the body's first and last lines; the student's own nodes keep
+    # theirs, so tracebacks still point at the student's lines (and nothing else is walked again).
+    first, last = node.body[0], node.body[-1]
+    name = ast.copy_location(ast.Name(HOOK_NAME, ast.Load()), last)
+    call = ast.copy_location(ast.Call(func=name, args=[], keywords=[]), last)
+    report = ast.copy_location(ast.Expr(call), last)
+    wrapper = ast.Try(body=node.body, handlers=[], orelse=[], finalbody=[report])
+    wrapper.lineno, wrapper.col_offset = first.lineno, first.col_offset
+    wrapper.end_lineno, wrapper.end_col_offset = last.end_lineno, last.end_col_offset
+    node.body = [wrapper]
 
 
 class Recorder:
