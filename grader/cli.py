@@ -100,7 +100,7 @@ def _sandbox_info(ctx: click.Context, _param, value: bool) -> None:
 @click.option("--fail-under", type=click.FloatRange(0, 100), metavar="PERCENT",
               help="Exit with status 1 if any submission scores below PERCENT.")
 @click.option("-v", "--verbose", is_flag=True,
-              help="Show every warning, the public values of every wrong step and printed output.")
+              help="Show every warning and the public-case values of every wrong step.")
 @click.option("-q", "--quiet", is_flag=True, help="One line per submission, no progress bar.")
 @click.option("--no-cache", is_flag=True,
               help="Grade every submission again: ignore the content cache and the results log of --out.")
