@@ -12,6 +12,8 @@ import numpy as np
 
 from grader.models import Tolerance
 
+# The reason given for a value that was computed but never returned (the function raised after it).
+NOT_RETURNED = "was computed but never returned"
 OK, MISSING, TYPE, SHAPE, TRANSPOSED, NONFINITE, VALUES = "ok", "missing", "type", "shape", "transposed", "nonfinite", "values"
 
 
@@ -46,6 +48,8 @@ def check(got: np.ndarray | str | None, expected: np.ndarray, tolerance: Toleran
     if got is None:
         return Check(MISSING, "has no value")
     if isinstance(got, str):
+        if got.startswith(NOT_RETURNED):
+            return Check(TYPE, got)
         return Check(TYPE, f"is an {got}" if got.startswith("unsupported") else f"could not be read: {got}")
     if got.shape != expected.shape:
         if got.size == expected.size == 1:

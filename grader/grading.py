@@ -182,6 +182,12 @@ def _parse_case(raw: dict, case: Case, rubric: Rubric, decoder: values.Decoder) 
     if exception is not None:
         where = f" (cell {int(exception['cell'])}, line {int(exception['line'])})" if exception.get("cell") else ""
         exception_text = _text(exception["message"]) + where
+        if returned is None and all(isinstance(found.get(name), np.ndarray) for name in rubric.returns):
+            # Every value to return was computed, and then the function raised (an assert left in, say):
+            # right values that never reach the caller do not count. When it raised before computing
+            # them all, those it did compute are judged, so the first wrong step is where it failed.
+            found.update({name: f"{compare.NOT_RETURNED}, but {rubric.function}() raised {exception_text} instead"
+                          for name in rubric.returns})
     mutated = tuple(name for name in raw.get("mutated", []) if isinstance(name, str))[:10]
     return CaseRun(found, exception_text, mutated, problem)
 
@@ -453,6 +459,8 @@ class _Judgement:
 
 def _hidden_kind(check: Check) -> str:
     """What went wrong on a hidden case, in words that reveal no expected value."""
+    if check.detail.startswith(compare.NOT_RETURNED):
+        return "computed but not returned: the function raised"
     return {
         compare.MISSING: "no value",
         compare.TYPE: "not a number or array",

@@ -61,7 +61,12 @@ LEAK_BY_DUPLICATED_STDOUT = RIGHT.replace(
     RETURN, "os.write(_saved_stdout, ('%r\\n' % (delta_w_h_o.tolist(),)).encode())\n" + RETURN)
 DUP_STDOUT_CELL = "import os\n_saved_stdout = os.dup(1)"
 
+# Raises on every case where the shapes do not broadcast, at the delta_w_i_h line: the right
+# delta_w_h_o computed before it still counts, and the first wrong step is where it failed.
+CRASH_AT_LAST_DELTA = reference_body(delta_w_i_h="learnrate * x * hidden_error_term")
+
 NOTEBOOKS = {
+    "crash_at_last_delta": lambda: student_notebook(CRASH_AT_LAST_DELTA),
     "assert_demo_shape": lambda: student_notebook(ASSERT_DEMO_SHAPE),
     "print_two_units": lambda: student_notebook(PRINT_TWO_UNITS),
     "raises_at_the_end": lambda: student_notebook(RAISES_AT_THE_END),
@@ -103,6 +108,14 @@ def test_function_that_raises_instead_of_returning_gets_no_credit_for_the_return
     assert steps["delta_w_h_o"]["status"] != "pass"
     assert steps["delta_w_i_h"]["status"] != "pass"
     assert row["score"] < row["max_score"]
+
+
+def test_a_function_that_fails_at_a_step_is_wrong_first_at_that_step(graded):
+    row = graded[0].submission("crash_at_last_delta")
+    steps = steps_of(row)
+    assert row["first_wrong_step"] == "delta_w_i_h"
+    assert steps["delta_w_h_o"]["status"] == "pass" and steps["delta_w_i_h"]["status"] == "fail"
+    assert row["score"] == row["max_score"] - steps["delta_w_i_h"]["max_score"]
 
 
 @pytest.mark.parametrize("student", ["top_level_await", "top_level_return"])

@@ -167,9 +167,10 @@ def _call(graded, case, job, recorder, seconds, encoder):
                                 "cell": where[0] if where else None, "line": where[1] if where else None,
                                 "traceback": _student_traceback(error, public)}
     snapshot = recorder.take() or {}
-    # Only what the function returns decides the returned steps: a function that raised returned nothing.
+    # The returned values decide the returned steps; their locals matter only when nothing was returned.
+    skipped = job["returns"] if outcome["returned"] is not None else ()
     outcome["locals"] = {name: encoder.encode(snapshot[name]) for name in job["steps"]
-                         if name in snapshot and name not in job["returns"]}
+                         if name in snapshot and name not in skipped}
     outcome["mutated"] = [name for name, before, after in zip(job["parameters"], pristine, arguments)
                           if type(before) is _ndarray and not _same(before, after)]
     return outcome
