@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
+import nbformat
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -116,3 +117,19 @@ def test_feedback_html_needs_out(tmp_path):
     result = CliRunner().invoke(grade, [str(notebook), "--solutions", str(SOLUTIONS), "--feedback-html"])
     assert result.exit_code == 2
     assert "--out" in result.output
+
+
+def test_markdown_renders_as_markup_and_nothing_of_the_student_runs(tmp_path):
+    book = student_notebook(reference_body())
+    book.cells.insert(0, nbformat.v4.new_markdown_cell(
+        "# My notes\n\nSome *emphasis* <script>alert(1)</script> [link](javascript:alert(2)) <img src=x onerror=alert(3)>"))
+    book.cells.insert(1, nbformat.v4.new_raw_cell("<b>raw</b><script>alert(4)</script>"))
+    write(book, tmp_path / "class" / "mallory.ipynb")
+    out = tmp_path / "out"
+    assert run_grade(str(tmp_path / "class"), "--out", str(out), "--feedback-html")[0] == 0
+    page = (out / "feedback" / "mallory.html").read_text(encoding="utf-8")
+    assert '<h1 id="My-notes">My notes' in page and "<em>emphasis</em>" in page
+    # The markdown's script, script link and event handler are gone; the raw cell is shown as text only.
+    assert all(f"alert({n})" not in page for n in (1, 2, 3))
+    assert "onerror" not in page and "javascript:" not in page and "<script>alert" not in page
+    assert "&lt;b&gt;raw&lt;/b&gt;&lt;script&gt;alert(4)" in page

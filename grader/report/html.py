@@ -1,9 +1,10 @@
 """Feedback pages: each student's own notebook, as HTML, with the grader's verdict after the graded function.
 
 Rendered with nbconvert's HTMLExporter. A notebook is untrusted input and the page is opened by
-the student and by instructors, so the student's markdown is sanitised; the feedback block is
-built here with every piece of text escaped and put in place after conversion (the sanitiser
-would strip its tables). The block shows only what a Grade holds -- sentences that never carry
+the student and by instructors, so the student's markdown is rendered and cleaned here
+(`safe_html`), raw cells are shown as text, and code is highlighted (escaped) by the exporter;
+the feedback block is built here with every piece of text escaped and put in place after
+conversion. The block shows only what a Grade holds -- sentences that never carry
 a hidden case's values, and public-case values -- and never the code's printed output, which
 could include what the function computed on hidden cases. Saved outputs are cleared: the
 verdict comes from the grader's run, not from whatever the notebook last printed.
@@ -22,6 +23,7 @@ from nbformat import v4
 
 from grader import notebook
 from grader.models import FAIL, MISSING, NOT_RUN, PASS, Grade, StepResult
+from grader.report import safe_html
 from grader.report.files import write_atomically
 
 FOLDER = "feedback"
@@ -39,25 +41,44 @@ class FeedbackPages:
         from nbconvert import HTMLExporter
 
         self._definition = re.compile(rf"^\s*def\s+{re.escape(function)}\s*\(", re.MULTILINE)
-        self._exporter = HTMLExporter(sanitize_html=True)
+        from nbconvert.filters import markdown2html
+
+        self._markdown = markdown2html
+        # The notebook's own content is cleaned here (markdown rendered, then `safe_html`), so the
+        # exporter only lays it out: its sanitiser would show every heading and paragraph as tags.
+        self._exporter = HTMLExporter(sanitize_html=False)
 
     def render(self, grade: Grade) -> str:
         """The whole page for one submission."""
-        marker = f"backprop-grader-feedback-{uuid.uuid4().hex}"
-        block = feedback_block(grade)
+        # Content the exporter must not touch (its template cleans raw HTML too strictly) goes in
+        # as unique text markers, replaced by the finished HTML after export.
+        prefix = f"backprop-grader-{uuid.uuid4().hex}"
+        pieces = {f"{prefix}-feedback": feedback_block(grade)}
         try:
             node, _ = notebook.read_node(grade.submission.path)
-            page = self._export(node, marker, grade.submission.student)
+            page = self._export(node, prefix, pieces, grade.submission.student)
         except Exception:  # an unreadable or malformed notebook still gets its feedback, alone
-            page = self._export(v4.new_notebook(), marker, grade.submission.student)
-        return page.replace(marker, block, 1)
+            pieces = {f"{prefix}-feedback": pieces[f"{prefix}-feedback"]}
+            page = self._export(v4.new_notebook(), prefix, pieces, grade.submission.student)
+        for marker, html_piece in pieces.items():
+            page = page.replace(marker, html_piece, 1)
+        return page
 
-    def _export(self, node: nbformat.NotebookNode, marker: str, student: str) -> str:
-        for cell in node.cells:
+    def _export(self, node: nbformat.NotebookNode, prefix: str, pieces: dict[str, str], student: str) -> str:
+        for position, cell in enumerate(node.cells):
             cell["source"] = _source(cell)  # files on disk may keep it as a list of lines
             if cell.get("cell_type") == "code":
                 cell["outputs"], cell["execution_count"] = [], None
-        node.cells.insert(self._block_position(node.cells), v4.new_raw_cell(marker, metadata={"format": "text/html"}))
+                continue
+            if cell.get("cell_type") == "markdown":
+                piece = f'<div class="jp-RenderedMarkdown">{safe_html.clean(self._markdown(cell["source"]))}</div>'
+            else:  # raw cells (and anything else) are shown as text, never as markup
+                piece = f"<pre>{_e(cell['source'])}</pre>"
+            marker = f"{prefix}-cell-{position}-end"  # the end keeps cell-1 from matching inside cell-10
+            pieces[marker] = piece
+            node.cells[position] = v4.new_raw_cell(marker, metadata={"format": "text/html"})
+        node.cells.insert(self._block_position(node.cells),
+                          v4.new_raw_cell(f"{prefix}-feedback", metadata={"format": "text/html"}))
         # The IPython lexer a notebook usually names is not installed with the grader; plain Python reads the same.
         node.metadata["language_info"] = {"name": "python", "pygments_lexer": "python3"}
         body, _ = self._exporter.from_notebook_node(node, resources={"metadata": {"name": f"Feedback: {student}"}})

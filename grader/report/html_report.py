@@ -32,13 +32,15 @@ _WIDTH = 300
 def _bars(rows: list[tuple[str, float, str]], maximum: float) -> str:
     """A horizontal bar chart as inline SVG: (label, value, value text) per bar."""
     height = _BAR * len(rows) + 4
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{_LABEL + _WIDTH + 60}" height="{height}" role="img">']
+    # Room for the longest label (long misconception names), at about 7 px a character.
+    left = max([_LABEL] + [7 * len(label) + 12 for label, _, _ in rows])
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + _WIDTH + 60}" height="{height}" role="img">']
     for number, (label, value, text) in enumerate(rows):
         y = number * _BAR + 2
         width = 0 if maximum <= 0 else round(_WIDTH * value / maximum, 1)
-        parts.append(f'<text x="{_LABEL - 6}" y="{y + 13}" text-anchor="end" font-size="12">{escape(label)}</text>'
-                     f'<rect x="{_LABEL}" y="{y + 2}" width="{width}" height="{_BAR - 5}" fill="#4a78b5"/>'
-                     f'<text x="{_LABEL + width + 4}" y="{y + 13}" font-size="12">{escape(text)}</text>')
+        parts.append(f'<text x="{left - 6}" y="{y + 13}" text-anchor="end" font-size="12">{escape(label)}</text>'
+                     f'<rect x="{left}" y="{y + 2}" width="{width}" height="{_BAR - 5}" fill="#4a78b5"/>'
+                     f'<text x="{left + width + 4}" y="{y + 13}" font-size="12">{escape(text)}</text>')
     parts.append("</svg>")
     return "".join(parts)
 
