@@ -163,8 +163,12 @@ class Grader:
         return sandbox_job(book, rubric, self.assignment.reference.parameters)
 
     def judge(self, submission: Submission, reply: SandboxReply) -> Grade:
-        return grading.judge(submission, self.rubric, self.cases, reply, self.assignment.reference,
-                             feedback=self.feedback)
+        try:
+            return grading.judge(submission, self.rubric, self.cases, reply, self.assignment.reference,
+                                 feedback=self.feedback)
+        except Exception as error:  # one submission's row, never the end of the batch
+            message = f"internal error of the grader while judging this submission ({type(error).__name__})"
+            return grading.unjudged(submission, self.rubric, ERROR, [message])
 
     def close(self) -> None:
         self._pipeline.close()

@@ -170,7 +170,8 @@ class _Terminal:
     """Prints a batch's lines; once the reader has gone (`grade ... | head`), stops printing, never grading."""
 
     def __init__(self, github_mode: bool) -> None:
-        self._shown = github.log_safe if github_mode else str
+        # Our own colours go before GitHub's escaping, which would otherwise mangle them into text.
+        self._shown = (lambda text: github.log_safe(click.unstyle(text))) if github_mode else str
         self._gone: set[bool] = set()
 
     def echo(self, text: str, err: bool = False) -> None:

@@ -35,8 +35,8 @@ PASSED = Check(OK, "")
 
 
 def close(got: np.ndarray, expected: np.ndarray, tolerance: Tolerance) -> np.ndarray:
-    """Element-wise closeness of two arrays of the same shape."""
-    return np.abs(got - expected) <= tolerance.atol + tolerance.rtol * np.abs(expected)
+    """Element-wise closeness of two arrays of the same shape; nothing is close to a non-finite expected value."""
+    return (np.abs(got - expected) <= tolerance.atol + tolerance.rtol * np.abs(expected)) & np.isfinite(expected)
 
 
 def check(got: np.ndarray | str | None, expected: np.ndarray, tolerance: Tolerance, *, explain: bool = True) -> Check:

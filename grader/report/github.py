@@ -14,6 +14,7 @@ import re
 from collections.abc import Sequence
 
 from grader.models import FAIL, GRADED, MISSING, NOT_RUN, PASS, Grade
+from grader.text import printable
 
 # Inserted between the characters of `::` and `##[`: invisible in the log, but the runner no
 # longer sees a command there.
@@ -33,11 +34,11 @@ def neutralise(text: str) -> str:
 
 def log_safe(text: str) -> str:
     """Text for the job log: one line per line of `text` (any line break, `\\r` included), commands neutralised."""
-    return "\n".join(neutralise(line) for line in text.splitlines())
+    return "\n".join(neutralise(printable(line)) for line in text.splitlines())
 
 
 def _percent_encoded(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return printable(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
 
 
 def escape_data(text: str) -> str:

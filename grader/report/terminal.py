@@ -6,6 +6,7 @@ Colours are ANSI codes; the command line strips them when the output is not a te
 from __future__ import annotations
 
 from grader.models import ERROR, FAIL, GRADED, INVALID, MISSING, NOT_RUN, PASS, TIMEOUT, Grade, StepResult
+from grader.text import printable
 
 QUIET, NORMAL, VERBOSE = 0, 1, 2
 _COLOURS = {"green": 32, "red": 31, "yellow": 33, "cyan": 36, "dim": 2, "bold": 1}
@@ -23,8 +24,8 @@ def _points(value: float) -> str:
 def headline(grade: Grade) -> str:
     status = paint(grade.status, _STATUS_COLOUR[grade.status])
     first = f"  first wrong step: {grade.first_wrong_step}" if grade.first_wrong_step and grade.status == GRADED else ""
-    return (f"{paint(grade.submission.student, 'bold')}  {_points(grade.score)}/{_points(grade.max_score)}  "
-            f"{status}{first}  ({grade.submission.given})")
+    return (f"{paint(printable(grade.submission.student), 'bold')}  {_points(grade.score)}/{_points(grade.max_score)}  "
+            f"{status}{first}  ({printable(grade.submission.given)})")
 
 
 def _mark(step: StepResult) -> str:

@@ -140,7 +140,7 @@ def reply_from(raw: dict, started: float) -> SandboxReply:
     document = None
     if isinstance(text, str):
         try:
-            parsed = json.loads(text)
+            parsed = json.loads(text, parse_constant=_no_constant)
         except (ValueError, RecursionError):
             parsed = None
         document = parsed if isinstance(parsed, dict) else None
@@ -154,6 +154,11 @@ def reply_from(raw: dict, started: float) -> SandboxReply:
         stderr=str(stderr.get("text", "")),
         seconds=time.monotonic() - started,
     )
+
+
+def _no_constant(name: str):
+    """NaN and Infinity are not JSON; the child never writes them (numbers travel as float64 bytes)."""
+    raise ValueError(f"{name} in the result")
 
 
 def failed_reply(reason: str, started: float) -> SandboxReply:

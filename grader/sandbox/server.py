@@ -115,7 +115,10 @@ def run_job(job: dict, sandbox: Sandbox) -> dict:
     }
     os.close(out)
     os.close(err)
-    process.remove_tree(job_dir)
+    try:
+        process.remove_tree(job_dir)
+    except Exception:  # whatever the child left there, it must not end this server's loop
+        pass
     return reply
 
 

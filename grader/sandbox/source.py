@@ -44,16 +44,24 @@ def parse_cell(text: str, filename: str) -> tuple[ast.Module | None, list[tuple[
         notes.append((first + 1, f"cell magic `%%{name}` was ignored; its body ran as plain Python"))
         text = "\n".join(lines)
     try:
-        return ast.parse(text, filename), notes
+        return _parse(text, filename), notes
     except SyntaxError as first_error:
         rewritten, magic_notes = _neutralise(lines)
         if not magic_notes:
             raise _syntax_error(first_error, text) from None
         try:
-            tree = ast.parse("\n".join(rewritten), filename)
+            tree = _parse("\n".join(rewritten), filename)
         except SyntaxError as error:
             raise _syntax_error(error, text) from None
         return tree, notes + magic_notes
+
+
+def _parse(text: str, filename: str) -> ast.Module:
+    """ast.parse, with what the parser cannot take at all (nesting too deep, NUL bytes) made a syntax error."""
+    try:
+        return ast.parse(text, filename)
+    except (MemoryError, RecursionError, ValueError) as error:
+        raise CellSyntaxError(1, f"{type(error).__name__}: the cell cannot be parsed", "") from None
 
 
 def _neutralise(lines: list[str]) -> tuple[list[str], list[tuple[int, str]]]:
