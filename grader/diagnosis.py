@@ -57,6 +57,8 @@ class Catalogue:
     entries: tuple[Misconception, ...]
     namespace: dict
     """Globals the formulas run in: the reference notebook's (np, sigmoid, ...)."""
+    steps: Mapping[str, types.CodeType]
+    """The reference's own step formulas, to carry an earlier mistake through to the returned values."""
 
 
 def load(path: Path, rubric: Rubric, reference: Reference) -> Catalogue:
@@ -74,7 +76,7 @@ def load(path: Path, rubric: Rubric, reference: Reference) -> Catalogue:
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
         raise ConfigError(f"misconception catalogue {path}: names used twice: {', '.join(repeated)}")
-    return Catalogue(entries, reference.namespace)
+    return Catalogue(entries, reference.namespace, reference.formulas)
 
 
 def _entry(item: Any, where: str, rubric: Rubric, reference: Reference) -> Misconception:
@@ -129,7 +131,52 @@ def diagnose(catalogue: Catalogue, rubric: Rubric, cases: Sequence[Case], values
                 for formula in entry.formulas
             ):
                 diagnoses.append(Diagnosis(step, entry.name, entry.message))
+    if not any(diagnosis.step in rubric.returns for diagnosis in diagnoses):
+        diagnoses += _through_the_returned_values(catalogue, rubric, cases, values, wrong)
     return tuple(diagnoses)
+
+
+def _through_the_returned_values(catalogue: Catalogue, rubric: Rubric, cases: Sequence[Case],
+                                 values: Sequence[Mapping[str, Any]], wrong: Mapping[str, Sequence[int]]) -> list[Diagnosis]:
+    """Mistakes in steps the student computed under other names, recognised in the values returned.
+
+    For a step with no value of the student's on any case, each of its entries is carried through
+    the reference's later step formulas (the student's own later values where they have them);
+    when that gives the student's wrong returned values on every case, the entry names the mistake.
+    """
+    returned = [name for name in rubric.returns if name in wrong]
+    produced = [index for index, found in enumerate(values)
+                if all(isinstance(found.get(name), np.ndarray) for name in returned)]
+    if not returned or not produced or not any(set(produced) & set(wrong[name]) for name in returned):
+        return []
+    unnamed = [step for step in rubric.step_names
+               if step not in rubric.returns and not any(isinstance(found.get(step), np.ndarray) for found in values)]
+    found_here = []
+    for step in unnamed:
+        for entry in (entry for entry in catalogue.entries if entry.step == step):
+            if any(all(_carries(formula, catalogue, cases[index], values[index], step, returned, rubric)
+                       for index in produced) for formula in entry.formulas):
+                found_here.append(Diagnosis(step, entry.name,
+                                            f"{entry.message} (Recognised in the values your function returns.)"))
+    return found_here
+
+
+def _carries(formula: types.CodeType, catalogue: Catalogue, case: Case, found: Mapping[str, Any], step: str,
+             returned: Sequence[str], rubric: Rubric) -> bool:
+    """Whether the mistake in `step`, carried through the later formulas, gives the student's returned values."""
+    names = rubric.step_names
+    try:
+        with np.errstate(all="ignore"):
+            scope = _scope(case, found, step, names)
+            scope[step] = eval(formula, catalogue.namespace, scope)
+            for later in names[names.index(step) + 1:]:
+                own = found.get(later)
+                keep = isinstance(own, np.ndarray) and later not in rubric.returns
+                scope[later] = own if keep else eval(catalogue.steps[later], catalogue.namespace, scope)
+            return all(_same(found[name], np.asarray(scope[name], dtype=np.float64), rubric.tolerance)
+                       for name in returned)
+    except Exception:  # shapes that do not broadcast: not what the student computed
+        return False
 
 
 def _matches(formula: types.CodeType, namespace: dict, case: Case, found: Mapping[str, Any], step: str,

@@ -436,6 +436,12 @@ class _Judgement:
                                            public_expected=compare.format_value(case.expected[result.name]))
         return result
 
+    def _lacks_value_only_by_raising(self, step: str) -> bool:
+        """Whether `step` fails only on cases where the function raised before giving it a value."""
+        failing = [index for index in range(len(self.run.cases)) if not self._check(step, index)[0].ok]
+        return bool(failing) and all(self._check(step, index)[0].kind == compare.MISSING and self.run.cases[index].exception
+                                     for index in failing)
+
     def _not_attempted(self) -> bool:
         """Every step of every case still None, as in the untouched stub."""
         run = self.run
@@ -447,6 +453,10 @@ class _Judgement:
         messages = []
         if self._not_attempted():
             messages.append(f"Not attempted yet: every step of {rubric.function}() is still None.")
+        elif first_wrong is not None and self._lacks_value_only_by_raising(first_wrong):
+            # The formula hint would point at a line that may well be right: the crash comes first.
+            messages.append(f"First wrong step: {first_wrong}, which has no value wherever {rubric.function}() "
+                            "raised before producing it: fix the exception below first; the formula itself may be right.")
         elif first_wrong is not None:
             step = next(s for s in rubric.steps if s.name == first_wrong)
             hint = f" Hint: {step.hint}" if step.hint else ""

@@ -63,6 +63,10 @@ EXHIBITS: dict[str, tuple[str, str, tuple[str, ...]]] = {
         "delta_w_i_h", reference_body(delta_w_i_h="learnrate * np.outer(x, hidden_error)"), ()),
     "update_sign_flipped_input_to_hidden": (
         "delta_w_i_h", reference_body(delta_w_i_h="-np.outer(x, hidden_error_term) * learnrate"), ()),
+    "output_error_term_sign_flipped": (
+        "output_error_term", reference_body(output_error_term="error * output_layer_out * (output_layer_out - 1)"), ()),
+    "hidden_error_sign_flipped": (
+        "hidden_error", reference_body(hidden_error="-(weights_hidden_to_output * output_error_term)"), ()),
     SWAPPED_RETURN: (
         "delta_w_h_o", reference_body().replace("return delta_w_h_o, delta_w_i_h", "return delta_w_i_h, delta_w_h_o"), ()),
 }
