@@ -28,9 +28,11 @@ def find_submissions(paths: Iterable[Path], notebook_name: str | None = None) ->
     for given in paths:
         if given.is_dir():
             base = given.resolve()
-            for path in sorted(given.rglob("*.ipynb")):
+            # Any case of the extension (NOTEBOOK.IPYNB); hidden files (macOS `._x.ipynb`, editor
+            # save copies) and hidden or checkpoint folders are skipped.
+            for path in sorted(p for p in given.rglob("*") if p.suffix.lower() == ".ipynb"):
                 relative = path.relative_to(given)
-                if any(part in SKIPPED_FOLDERS or part.startswith(".") for part in relative.parts[:-1]):
+                if any(part in SKIPPED_FOLDERS or part.startswith(".") for part in relative.parts):
                     continue
                 # Not only files: a dangling link or a folder named *.ipynb is a row too (status invalid).
                 student = relative.parts[0] if len(relative.parts) > 1 else _student_of_file(path, stem)

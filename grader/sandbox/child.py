@@ -57,7 +57,29 @@ def run(job: dict, cases: list[dict]) -> dict:
     return result
 
 
+def _asfarray(a, dtype=np.float64):
+    """NumPy 1's asfarray: an array of floats (the given float type, else float64)."""
+    return np.asarray(a, dtype=dtype if np.issubdtype(dtype, np.inexact) else np.float64)
+
+
+# Names NumPy 2 removed that the course's NumPy-1-era material uses: in the child they still mean
+# what they meant, so an old but right solution is not an exception on every case.
+_NUMPY_1_NAMES = {"float_": np.float64, "complex_": np.complex128, "asfarray": _asfarray, "mat": np.asmatrix,
+                  "Inf": np.inf, "Infinity": np.inf, "infty": np.inf, "NaN": np.nan, "NAN": np.nan,
+                  "float": float, "int": int, "object": object, "bool": bool}
+
+
+def _restore_numpy_1_names() -> None:
+    for name, value in _NUMPY_1_NAMES.items():
+        if name not in np.__dict__:
+            setattr(np, name, value)
+
+
 def _run(job: dict, cases: list[dict], encoder: values.Encoder) -> dict:
+    # As in a Jupyter kernel, modules in the working folder (the scratch folder: what the notebook
+    # itself wrote there) are importable.
+    sys.path.insert(0, os.getcwd())
+    _restore_numpy_1_names()
     if _CAN_INTERRUPT:
         signal.signal(signal.SIGALRM, _on_alarm)
     limits = job["limits"]
@@ -106,6 +128,10 @@ def _run_cell(cell, function, namespace, result, unparsed, module_deadline, stat
     index, text = cell["index"], cell["source"]
     filename = f"<cell {index}>"
     linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
+    written = source.writefile(text)
+    if written is not None:
+        _write_file(index, *written, result)
+        return
     try:
         tree, notes = source.parse_cell(text, filename)
     except source.CellSyntaxError as error:
@@ -147,6 +173,17 @@ def _run_cell(cell, function, namespace, result, unparsed, module_deadline, stat
             where = _student_frame(error.__traceback__) or (index, statement.lineno)
             result["warnings"].append({"cell": where[0], "line": where[1],
                                        "message": f"{_describe(error)}; the rest of this statement was skipped"})
+
+
+def _write_file(index: int, name: str, body: str, append: bool, result: dict) -> None:
+    """`%%writefile`: the helper module a notebook writes for itself, written into the scratch folder."""
+    try:
+        with open(name, "a" if append else "w", encoding="utf-8") as stream:
+            stream.write(body)
+        result["notes"].append({"cell": index, "line": 1, "message": f"`%%writefile` wrote {name[:80]}"})
+    except BaseException as error:
+        result["warnings"].append({"cell": index, "line": 1,
+                                   "message": f"`%%writefile {name[:80]}` failed: {_describe(error)}"})
 
 
 def _call(graded, case, job, recorder, seconds, encoder):

@@ -8,7 +8,9 @@ Line numbers are kept, so tracebacks still point at the student's lines.
 from __future__ import annotations
 
 import ast
+import io
 import re
+import tokenize
 
 # Cell magics whose body is still Python; any other cell magic makes the cell not Python.
 PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug"})
@@ -65,19 +67,72 @@ def _parse(text: str, filename: str) -> ast.Module:
 
 
 def _neutralise(lines: list[str]) -> tuple[list[str], list[tuple[int, str]]]:
-    out, notes = [], []
-    for number, line in enumerate(lines, start=1):
+    out, notes = list(lines), []
+    starts = _statement_starts(lines)
+    number = 0
+    while number < len(lines):
+        line = lines[number]
         assigned = _ASSIGNED_MAGIC.match(line)
         magic = _LINE_MAGIC.match(line)
+        if number not in starts or not (assigned or magic):
+            number += 1
+            continue
+        shown = line.strip()[:80]
         if assigned:
-            out.append(f"{assigned.group(1)}{assigned.group(2)} = None")
-            notes.append((number, f"IPython syntax `{line.strip()[:80]}` was not run ({assigned.group(2).strip()} set to None)"))
-        elif magic:
-            out.append(f"{magic.group(1)}pass")
-            notes.append((number, f"IPython syntax `{line.strip()[:80]}` was not run"))
+            out[number] = f"{assigned.group(1)}{assigned.group(2)} = None"
+            notes.append((number + 1, f"IPython syntax `{shown}` was not run ({assigned.group(2).strip()} set to None)"))
         else:
-            out.append(line)
+            out[number] = f"{magic.group(1)}pass"
+            notes.append((number + 1, f"IPython syntax `{shown}` was not run"))
+        # A magic continued with a backslash (`!pip install \` then the packages) takes its next lines with it.
+        while lines[number].rstrip().endswith("\\") and number + 1 < len(lines):
+            number += 1
+            out[number] = ""
+        number += 1
     return out, notes
+
+
+def _statement_starts(lines: list[str]) -> set[int]:
+    """Indexes of the lines that begin a statement: not inside brackets, strings or a continued line.
+
+    A line of Python that merely starts with `%` (`% error)` continuing a format) is no magic.
+    The tokenizer reads IPython's `!` and `?` as error tokens and goes on; when it cannot read
+    the cell at all, every line counts as a start.
+    """
+    starts, depth, at_start = set(), 0, True
+    try:
+        for token in tokenize.generate_tokens(io.StringIO("\n".join(lines) + "\n").readline):
+            if token.type in (tokenize.NEWLINE, tokenize.NL, tokenize.COMMENT) and depth == 0:
+                at_start = token.type != tokenize.COMMENT or at_start
+                continue
+            if token.type in (tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER):
+                continue
+            if at_start and depth == 0:
+                starts.add(token.start[0] - 1)
+            at_start = False
+            if token.type == tokenize.OP and token.string in "([{":
+                depth += 1
+            elif token.type == tokenize.OP and token.string in ")]}":
+                depth = max(0, depth - 1)
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        return set(range(len(lines)))
+    return starts
+
+
+def writefile(text: str) -> tuple[str, str, bool] | None:
+    """(file name, body, append) of a `%%writefile [-a] NAME` cell, else None."""
+    lines = text.splitlines(keepends=True)
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is None:
+        return None
+    words = lines[first].split()
+    if not words or words[0] not in ("%%writefile", "%%file"):
+        return None
+    append = "-a" in words[1:] or "--append" in words[1:]
+    names = [word for word in words[1:] if not word.startswith("-")]
+    if len(names) != 1:
+        return None
+    return names[0], "".join(lines[first + 1:]), append
 
 
 def _syntax_error(error: SyntaxError, text: str) -> CellSyntaxError:
