@@ -19,15 +19,27 @@ from grader import __version__
 _IGNORED_PARTS = ("__pycache__", ".ipynb_checkpoints")
 
 
+_GRADER_SOURCE = Path(__file__).resolve().parent
+
+
 def run_fingerprint(assignment_dir: Path, assignment: str, seed: int, limits: dict) -> str:
-    """Everything besides the notebook that decides a grade: grader version, solutions, seed, limits."""
+    """Everything besides the notebook that decides a grade: the grader's code, solutions, seed, limits.
+
+    The grader's own source is hashed, not only its version number: a fix that changes verdicts
+    must not be hidden by grades cached before it.
+    """
     digest = hashlib.sha256()
     digest.update(json.dumps([__version__, assignment, seed, limits], sort_keys=True).encode())
-    for path in sorted(assignment_dir.rglob("*")):
-        relative = path.relative_to(assignment_dir)
+    for folder in (assignment_dir, _GRADER_SOURCE):
+        _hash_tree(digest, folder)
+    return digest.hexdigest()
+
+
+def _hash_tree(digest, folder: Path) -> None:
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder)
         if path.is_file() and not any(part in _IGNORED_PARTS or part.startswith(".") for part in relative.parts):
             digest.update(str(relative).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
 
 
 def submission_key(fingerprint: str, given: str, path: Path) -> str:
