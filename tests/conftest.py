@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import traceback
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -62,6 +63,18 @@ def invoke_grade(*args: Any, env: Mapping[str, str | None] | None = None, jobs: 
     except ValueError:
         doc = None
     return GradeRun(result.exit_code, doc, result.stderr)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache_home(tmp_path_factory):
+    """Runs without --out cache grades under $XDG_CACHE_HOME: the tests keep theirs out of the user's home."""
+    saved = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache-home"))
+    yield
+    if saved is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = saved
 
 
 @pytest.fixture(scope="session")
