@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import unprivileged
 from tests.exports_support import NO_OUTER, commands_in
 from tests.notebooks import REPO as ROOT
 from tests.notebooks import SOLUTIONS, student_notebook, write
@@ -206,3 +207,14 @@ def test_a_reports_symlink_is_refused(repo, tmp_path):
     done, _ = run_script(repo, ["submissions/alice/backward_pass.ipynb"])
     assert done.returncode == 2 and "is a symlink" in done.stdout
     assert list(target.iterdir()) == []
+
+
+@pytest.mark.skipif(unprivileged.unavailable() is not None, reason=str(unprivileged.unavailable()))
+def test_pr_guarantees_hold_unprivileged():
+    """The tooling, symlink and reports-link guarantees again as uid 65534 (a runner's ordinary user)."""
+    done = unprivileged.run_unprivileged(
+        f"{Path(__file__)}::test_the_pull_requests_own_tooling_never_runs",
+        f"{Path(__file__)}::test_symlinked_submissions_are_never_followed",
+        f"{Path(__file__)}::test_a_reports_symlink_is_refused")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "4 passed" in done.stdout
