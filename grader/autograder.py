@@ -117,7 +117,8 @@ def build(solutions: Path, assignment_name: str | None, output: Path, package: P
     for path in sorted(loaded.directory.rglob("*")):
         relative = path.relative_to(loaded.directory)
         if path.is_file() and not _SKIPPED.intersection(relative.parts):
-            entries[f"solutions/{name}/{relative.as_posix()}"] = (path.read_bytes(), 0o644)
+            # Root's only as unpacked (the run step makes sure of it too): student code runs as another uid.
+            entries[f"solutions/{name}/{relative.as_posix()}"] = (path.read_bytes(), 0o600)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for entry, (data, mode) in entries.items():

@@ -51,6 +51,7 @@ def test_zip_contents(autograder_zip):
     assert {"setup.sh", "run_autograder", "solutions/backward_pass/rubric.toml",
             "solutions/backward_pass/backward_pass.ipynb", "solutions/backward_pass/cases.py"} <= set(names)
     assert modes["setup.sh"] == modes["run_autograder"] == 0o755
+    assert {mode for entry, mode in modes.items() if entry.startswith("solutions/")} == {0o600}
     assert package.endswith(".tar.gz")
     scratch = autograder_zip.parent / "sdist.tar.gz"
     scratch.write_bytes(sdist)
