@@ -6,12 +6,20 @@ and the assignment's solutions folder. Gradescope unpacks it into /autograder/so
 the student's files in /autograder/submission and reads /autograder/results/results.json.
 Both scripts honour AUTOGRADER_ROOT instead of /autograder, so the whole cycle can be
 rehearsed in a scratch folder; run_autograder honours GRADER_PYTHON for the interpreter.
+
+Gradescope runs the container as root without CAP_SYS_ADMIN, under Docker's seccomp profile:
+no mount namespace can hide the solutions from student code there. So the run step makes
+them root's only before grading (the sandbox's children run as an unused uid, and Landlock's
+read allow-list leaves them out too), and prints the sandbox's layers to stdout, which
+Gradescope shows to instructors only; results.json, which students see, never holds them.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import shlex
+import stat
 import subprocess
 import sys
 import tempfile
@@ -24,6 +32,8 @@ from grader import assignment, batch, grading
 from grader.errors import ConfigError
 from grader.models import INVALID, Grade, Submission
 from grader.report import files, gradescope
+from grader.sandbox import layers, namespaces
+from grader.sandbox.layers import Layer
 
 ROOT_VARIABLE = "AUTOGRADER_ROOT"
 DEFAULT_ROOT = Path("/autograder")
@@ -107,7 +117,8 @@ def build(solutions: Path, assignment_name: str | None, output: Path, package: P
     for path in sorted(loaded.directory.rglob("*")):
         relative = path.relative_to(loaded.directory)
         if path.is_file() and not _SKIPPED.intersection(relative.parts):
-            entries[f"solutions/{name}/{relative.as_posix()}"] = (path.read_bytes(), 0o644)
+            # Root's only as unpacked (the run step makes sure of it too): student code runs as another uid.
+            entries[f"solutions/{name}/{relative.as_posix()}"] = (path.read_bytes(), 0o600)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for entry, (data, mode) in entries.items():
@@ -137,10 +148,49 @@ def build_sdist(destination: Path) -> Path:
     return built[0]
 
 
+@dataclass(frozen=True)
+class Run:
+    """One submission graded on Gradescope: its grade, and for the instructor's eyes only, how it was confined."""
+
+    grade: Grade
+    layers: tuple[Layer, ...] | None
+    """The sandbox layers in effect (None when no child ran)."""
+    notes: tuple[str, ...]
+    """What the run step changed on the machine to let the sandbox hold."""
+
+
+def confine_container(layout: Layout) -> list[str]:
+    """As root in Gradescope's container (no mount namespace to hide anything): make the solutions root's
+    only (folders 0700, files 0600), and let the sandbox's uid traverse to the Python installation
+    (search permission only, o+x) so children can drop to it; returns notes on what was changed."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return []
+    for folder, subfolders, names in os.walk(layout.solutions, followlinks=False):
+        for name in names:
+            _own_privately(os.path.join(folder, name), 0o600)
+        for name in subfolders:
+            _own_privately(os.path.join(folder, name), 0o700)
+    _own_privately(str(layout.solutions), 0o700)
+    notes = []
+    for path in layers.readable_paths():
+        while os.path.exists(path) and (blocker := namespaces.first_untraversable(path)) is not None:
+            os.chmod(blocker, stat.S_IMODE(os.stat(blocker).st_mode) | 0o001)
+            notes.append(f"made {blocker} traversable (o+x, no listing) for the sandbox's uid: {path} is below it")
+    return notes
+
+
+def _own_privately(path: str, mode: int) -> None:
+    os.lchown(path, 0, 0)
+    if not os.path.islink(path):
+        os.chmod(path, mode)
+
+
 def run(layout: Layout, assignment_name: str, seed: int | None = None,
-        hidden_visibility: str = "after_due_date") -> Grade:
+        hidden_visibility: str = "after_due_date") -> Run:
     """Grade the submitted notebook and write Gradescope's results.json."""
+    notes = confine_container(layout)
     loaded = assignment.load(layout.solutions, assignment_name)
+    layers_in_effect = None
     found = batch.find_submissions([layout.submission]) if layout.submission.is_dir() else []
     wanted = [submission for submission in found if submission.path.name == loaded.rubric.notebook]
     chosen = wanted if len(wanted) == 1 else found if len(found) == 1 else []
@@ -149,10 +199,11 @@ def run(layout: Layout, assignment_name: str, seed: int | None = None,
         submission = Submission(submission.path, submission.path.name, submission.path.stem)
         with batch.Grader(loaded, loaded.rubric.seed if seed is None else seed, jobs=1) as one_at_a_time:
             grade = one_at_a_time.grade(submission)
+            layers_in_effect = one_at_a_time.layers(start=False)
     else:
         names = ", ".join(s.path.relative_to(layout.submission).as_posix() for s in found) or "none"
         message = f"Submit one notebook named {loaded.rubric.notebook} (notebooks found: {names})."
         grade = grading.unjudged(Submission(layout.submission, "submission", "submission"), loaded.rubric, INVALID,
                                  [message])
     files.write_atomically(layout.results_file, gradescope.render(grade, hidden_visibility))
-    return grade
+    return Run(grade, layers_in_effect, tuple(notes))

@@ -14,11 +14,20 @@ from grader.models import ERROR, INVALID, Case, Grade, Submission
 from grader.sandbox.client import SCRATCH_BYTES, SandboxReply
 from grader.sandbox.layers import Layer
 from grader.sandbox.pipeline import Pipeline
+from grader.store import GRADER_FAILURE
 
 SKIPPED_FOLDERS = frozenset({".ipynb_checkpoints", "__MACOSX", "__pycache__", ".git"})
 # Finished grades held back while an earlier submission is still running: bounds memory when a
 # slow notebook holds up the stable order.
 _MAX_AHEAD = 256
+
+
+def _suspect(reply: SandboxReply) -> bool:
+    """A reply the grader's side may have caused, retried once on a fresh server: the sandbox process
+    died or hung, the runner failed, or time ran out (a starved machine, or a classmate's process
+    slowing this one, look like an endless loop). A timeout that repeats is the submission's own."""
+    document = reply.document or {}
+    return bool(reply.failure or reply.timed_out or document.get("stopped") is not None or "internal" in document)
 
 
 def find_submissions(paths: Iterable[Path], notebook_name: str | None = None) -> list[Submission]:
@@ -139,7 +148,7 @@ class Grader:
                 if isinstance(prepared, Grade):
                     ready[index] = (prepared, cached is None)
                 else:
-                    self._pipeline.submit((index, submission), prepared)
+                    self._pipeline.submit((index, submission, prepared, False), prepared)
             while emitted in ready:
                 yield ready.pop(emitted)
                 emitted += 1
@@ -147,8 +156,11 @@ class Grader:
                 return
             if self._pipeline.in_flight:
                 for done in self._pipeline.wait():
-                    index, submission = done.tag
-                    ready[index] = (self.judge(submission, done.reply), True)
+                    index, submission, job, retried = done.tag
+                    if not retried and _suspect(done.reply):
+                        self._pipeline.submit((index, submission, job, True), job, fresh=True)
+                    else:
+                        ready[index] = (self.judge(submission, done.reply), True)
 
     def grade(self, submission: Submission) -> Grade:
         return next(self.grade_all([submission]))[0]
@@ -165,6 +177,10 @@ class Grader:
         return sandbox_job(book, rubric, self.assignment.reference.parameters)
 
     def judge(self, submission: Submission, reply: SandboxReply) -> Grade:
+        if reply.failure:
+            message = (f"{GRADER_FAILURE}: {reply.failure}. It failed again on a new sandbox process; the next run "
+                       "grades this submission again (it is neither cached nor resumed).")
+            return grading.unjudged(submission, self.rubric, ERROR, [message], seconds=reply.seconds)
         try:
             return grading.judge(submission, self.rubric, self.cases, reply, self.assignment.reference,
                                  feedback=self.feedback)

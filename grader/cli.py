@@ -374,8 +374,13 @@ def gradescope_build(solutions, assignment_name, output, package, hidden_visibil
 def gradescope_run(root, assignment_name, hidden_visibility, seed):
     """Grade the submission and write results/results.json (what run_autograder does on Gradescope)."""
     layout = autograder.Layout(root)
-    grade = _guard(lambda: autograder.run(layout, assignment_name, seed, hidden_visibility), True)
-    click.echo(terminal.render(grade, terminal.VERBOSE))
+    done = _guard(lambda: autograder.run(layout, assignment_name, seed, hidden_visibility), True)
+    # stdout is for instructors only on Gradescope (results.json says stdout_visibility: hidden).
+    for note in done.notes:
+        click.echo(note)
+    if done.layers:
+        click.echo(layers.render(done.layers))
+    click.echo(terminal.render(done.grade, terminal.VERBOSE))
     click.echo(f"wrote {layout.results_file}")
 
 

@@ -4,7 +4,8 @@ Each grade is appended to the results log the moment it is made, so after Ctrl-C
 rerun with the same output folder grades only what is missing. The content cache serves any
 run, any output folder: a submission whose bytes, path, grader version, solutions, seed and
 limits are unchanged is never run again. Reports are then assembled from the log, one grade
-at a time, so memory stays flat however large the class.
+at a time, so memory stays flat however large the class. A grade the grader's own failure
+caused (`store.is_final`) is never cached and never resumed: the next run grades it again.
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ class ClassRun:
             if source != RESUMED:
                 record = records.to_record(grade)
                 self.log.append(key, record)
-                if fresh and self.cache is not None:
+                if fresh and self.cache is not None and store.is_final(record):
                     self.cache.append(key, record)
             yield grade
 
@@ -116,7 +117,7 @@ class ClassRun:
         key = self._key_of[submission.given]
         for source, kept in ((RESUMED, self.log), (CACHED, self.cache)):
             record = kept.get(key) if kept is not None else None
-            if record is not None:
+            if record is not None and store.is_final(record):
                 self._sources[submission.given] = source
                 return records.from_record(record, submission)
         return None

@@ -20,6 +20,18 @@ _IGNORED_PARTS = ("__pycache__", ".ipynb_checkpoints")
 
 
 _GRADER_SOURCE = Path(__file__).resolve().parent
+# The first message of a grade that the grader's own failure caused (batch.Grader writes it).
+GRADER_FAILURE = "The grader failed, not the submitted code"
+
+
+def is_final(record: dict) -> bool:
+    """Whether a grade may be served from the cache or resumed from the results log.
+
+    A grade caused by a grader-side failure (a sandbox process that died or hung) says nothing
+    about the student's work: it is kept for this run's reports, but the next run grades it again.
+    """
+    messages = record.get("messages") or []
+    return not (record.get("status") == "error" and messages and str(messages[0]).startswith(GRADER_FAILURE))
 
 
 def run_fingerprint(assignment_dir: Path, assignment: str, seed: int, limits: dict) -> str:

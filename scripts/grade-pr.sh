@@ -2,8 +2,16 @@
 # Grade the notebooks a pull request adds or changes under submissions/: the grading step of
 # .github/workflows/grade-pr.yml, and runnable as is for a local rehearsal.
 #
-# It holds no secret: the hidden solutions arrive as a folder fetched by an earlier step.
-# Student code runs only inside the grader's sandbox, which also scrubs the environment.
+# Run it from the TRUSTED tooling (the pull request's base commit, or a pinned release), with
+# the pull request's checkout as the working directory: that checkout is data only. Nothing in
+# it is executed outside the grader's sandbox (not its copy of this script, not its grader/ or
+# pyproject.toml), and only regular files inside submissions/ are graded: a symlink, a path
+# through a symlink or a `..` component is skipped with a note, never followed.
+#
+# It holds no secret: the hidden solutions arrive as a folder fetched by an earlier step, and
+# the seed as a file, handed to `grade` through the environment (never on a command line, which
+# any process can read in /proc). Student code runs only inside the grader's sandbox, which also
+# scrubs the environment.
 #
 # Environment:
 #   GRADER_SOLUTIONS  the hidden solutions folder (required)
@@ -14,9 +22,8 @@
 #   CHANGED_FILES     a file listing the changed paths, one per line, used instead of git diff
 #   SANDBOX_LAYERS    the sandbox layers grading requires, `grade --require-sandbox=LAYERS`
 #                     [default: all, which holds when this runs as root; see docs/threat-model.md]
-#                     [default: 1]
 #   REPORTS_DIR       where the reports go [default: reports]
-#   GRADE             the grade command [default: grade]
+#   GRADE             the grade command, installed from trusted code [default: grade]
 #   GRADER_JOBS       notebooks graded in parallel [default: the number of CPUs]
 #
 # Exit status: that of `grade` (0 graded, 1 a notebook below FAIL_UNDER, 2 configuration,
@@ -27,6 +34,36 @@ set -euo pipefail
 
 read -r -a grade_command <<< "${GRADE:-grade}"
 reports="${REPORTS_DIR:-reports}"
+# The working directory is the pull request's tree: Python must never import from it (`python -m`
+# would put it first on sys.path), nor take paths or start-up code from the environment.
+export PYTHONSAFEPATH=1
+unset PYTHONPATH PYTHONSTARTUP PYTHONUSERBASE
+zero_width_space=$'\xe2\x80\x8b'
+
+defused() {
+    # Text for the log that no runner reads as a workflow command (`::`, `##[` broken).
+    sed -u -e "s/::/:${zero_width_space}:/g" -e "s/##\[/#${zero_width_space}#[/g"
+}
+
+inside_submissions() {
+    # A relative path below submissions/ whose every component is present, not `.` or `..`, and
+    # not a symlink, ending in a regular file: nothing it names can lead outside the tree.
+    local rest="$1" prefix="" part
+    [[ "$rest" == submissions/* ]] || return 1
+    while [[ -n "$rest" ]]; do
+        if [[ "$rest" == */* ]]; then
+            part="${rest%%/*}"
+            rest="${rest#*/}"
+        else
+            part="$rest"
+            rest=""
+        fi
+        [[ -n "$part" && "$part" != "." && "$part" != ".." ]] || return 1
+        prefix="${prefix:+$prefix/}$part"
+        [[ ! -L "$prefix" ]] || return 1
+    done
+    [[ -f "$prefix" && ! -L "$prefix" ]]
+}
 
 say() {
     # Our own messages, and the summary line when there is a job summary.
@@ -38,6 +75,10 @@ say() {
 
 if [[ -z "${GRADER_SOLUTIONS:-}" || ! -d "$GRADER_SOLUTIONS" ]]; then
     echo "::error title=Grading is not set up::no hidden solutions folder (GRADER_SOLUTIONS); see docs/ci-and-exports.md"
+    exit 2
+fi
+if [[ -L "$reports" ]]; then
+    echo "::error title=Grading is not set up::the reports folder ($reports) is a symlink; the grader writes only into a real folder"
     exit 2
 fi
 if [[ -n "${GRADER_SEED_FILE:-}" && -f "$GRADER_SEED_FILE" ]]; then
@@ -71,8 +112,11 @@ for path in "${changed[@]}"; do
     case "/$path" in
         */.ipynb_checkpoints/*) continue ;;
     esac
-    if [[ -f "$path" ]]; then
+    if inside_submissions "$path"; then
         notebooks+=("$path")
+    elif [[ -e "$path" || -L "$path" ]]; then
+        printf 'Skipped %q: not a regular file inside submissions/ (a symlink, a path through one, or `..`).\n' "$path" |
+            defused
     fi
 done
 if (( ${#notebooks[@]} == 0 )); then
@@ -91,11 +135,9 @@ arguments+=("--require-sandbox=${SANDBOX_LAYERS:-all}")
 # covers bytes that student code might push into the grader's own stdout or stderr (e.g. through
 # /proc when the sandbox is not the full one). `--` ends the options, so a notebook named like an
 # option stays a file name.
-zero_width_space=$'\xe2\x80\x8b'
 rm -f "$reports/annotations.txt" "$reports/summary.md"
 status=0
-"${grade_command[@]}" "${arguments[@]}" -- "${notebooks[@]}" 2>&1 |
-    sed -u -e "s/::/:${zero_width_space}:/g" -e "s/##\[/#${zero_width_space}#[/g" || status=$?
+"${grade_command[@]}" "${arguments[@]}" -- "${notebooks[@]}" 2>&1 | defused || status=$?
 
 # Only now, with the grading over, the grader's own annotations (escaped) and the summary.
 if [[ -f "$reports/annotations.txt" ]]; then

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import unprivileged
 from tests.exports_support import NO_OUTER, commands_in
 from tests.notebooks import REPO as ROOT
 from tests.notebooks import SOLUTIONS, student_notebook, write
@@ -137,3 +138,83 @@ def test_student_output_never_becomes_a_workflow_command(repo):
     assert set(_annotations(done.stdout + done.stderr)) == {"submissions/%3A%3Aadd-mask%3A%3Amallory/backward_pass.ipynb",
                                                             "submissions/alice/backward_pass.ipynb"}
     assert "token" in done.stdout  # shown, defused
+
+
+def _hostile_tooling(repo: Path, marker: Path) -> None:
+    """The pull request's own tree brings its own script, grader package, build backend and start-up hooks."""
+    touch = f"open({str(marker)!r}, 'a').write('ran\\n')\n"
+    (repo / "scripts").mkdir()
+    (repo / "scripts" / "grade-pr.sh").write_text(f"#!/bin/sh\necho ran >> '{marker}'\n")
+    (repo / "grader").mkdir()
+    for name in ("__init__.py", "__main__.py", "cli.py"):
+        (repo / "grader" / name).write_text(touch)
+    (repo / "pyproject.toml").write_text('[build-system]\nrequires = []\nbuild-backend = "backend"\n'
+                                         'backend-path = ["."]\n')
+    (repo / "backend.py").write_text(touch)
+    for name in ("sitecustomize.py", "usercustomize.py"):
+        (repo / name).write_text(touch)
+
+
+@pytest.mark.parametrize("grade", [str(GRADE), f"{sys.executable} -m grader"], ids=["console-script", "python-m"])
+def test_the_pull_requests_own_tooling_never_runs(repo, tmp_path, grade):
+    """Trust model: the PR's tree is data; its script, grader/, build backend and site hooks never execute.
+
+    `python -m` puts the working directory (the PR's checkout) first on sys.path; the script's
+    PYTHONSAFEPATH keeps the trusted grader in charge whichever way `grade` is invoked.
+    """
+    marker = tmp_path / "pwned"
+    _hostile_tooling(repo, marker)
+    done, summary = run_script(repo, ["submissions/alice/backward_pass.ipynb", "scripts/grade-pr.sh",
+                                      "grader/__init__.py", "pyproject.toml"], GRADE=grade)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert not marker.exists()
+    assert "| alice | 10/10 | graded |" in summary
+
+
+def test_symlinked_submissions_are_never_followed(repo, tmp_path):
+    """Submissions must be regular files reached through real folders of submissions/: links and `..` are skipped.
+
+    A link to the reference notebook would otherwise be graded 10/10 and its feedback would show
+    the reference code; a folder link or `..` would lead out of the tree.
+    """
+    reference = SOLUTIONS / "backward_pass" / "backward_pass.ipynb"
+    outside = tmp_path / "outside"
+    write(student_notebook(), outside / "backward_pass.ipynb")
+    (repo / "submissions" / "mallory").mkdir()
+    (repo / "submissions" / "mallory" / "backward_pass.ipynb").symlink_to(reference)
+    (repo / "submissions" / "trudy").symlink_to(reference.parent, target_is_directory=True)
+    (repo / "submissions" / "eve").symlink_to(outside, target_is_directory=True)
+    changed = ["submissions/mallory/backward_pass.ipynb", "submissions/trudy/backward_pass.ipynb",
+               "submissions/eve/backward_pass.ipynb", "submissions/../outside/backward_pass.ipynb",
+               "submissions/alice/backward_pass.ipynb"]
+    (repo / "outside").symlink_to(outside, target_is_directory=True)
+    done, summary = run_script(repo, changed)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert set(_annotations(done.stdout)) == {"submissions/alice/backward_pass.ipynb"}
+    for path in changed[:4]:
+        assert f"Skipped {path}: not a regular file inside submissions/" in done.stdout
+    reports = "".join(path.read_text(errors="replace") for path in (repo / "reports").rglob("*") if path.is_file())
+    for text in (summary, reports, done.stdout, done.stderr):
+        assert "# SOLUTION" not in text and "mallory" not in text.replace("Skipped submissions/mallory", "")
+    assert "1 submission(s)" in summary
+
+
+def test_a_reports_symlink_is_refused(repo, tmp_path):
+    """The reports folder is written as root: a link planted in its place is refused, never written through."""
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    (repo / "reports").symlink_to(target, target_is_directory=True)
+    done, _ = run_script(repo, ["submissions/alice/backward_pass.ipynb"])
+    assert done.returncode == 2 and "is a symlink" in done.stdout
+    assert list(target.iterdir()) == []
+
+
+@pytest.mark.skipif(unprivileged.unavailable() is not None, reason=str(unprivileged.unavailable()))
+def test_pr_guarantees_hold_unprivileged():
+    """The tooling, symlink and reports-link guarantees again as uid 65534 (a runner's ordinary user)."""
+    done = unprivileged.run_unprivileged(
+        f"{Path(__file__)}::test_the_pull_requests_own_tooling_never_runs",
+        f"{Path(__file__)}::test_symlinked_submissions_are_never_followed",
+        f"{Path(__file__)}::test_a_reports_symlink_is_refused")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "4 passed" in done.stdout

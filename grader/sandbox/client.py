@@ -86,11 +86,15 @@ class ForkServer:
         setup = {"cases": cases, "hidden": list(hidden), "scratch_bytes": scratch_bytes, "probe_limits": _PROBE_LIMITS}
         try:
             protocol.write(self._process.stdin, setup)
-            report = self._read(time.monotonic() + _PROBE_LIMITS["timeout"] + SERVER_GRACE)["layers"]
-            self.layers = tuple(Layer(str(e["name"]), bool(e["active"]), str(e["detail"])) for e in report)
+            answer = self._read(time.monotonic() + _PROBE_LIMITS["timeout"] + SERVER_GRACE)
+            report = answer["layers"]
         except (OSError, protocol.ProtocolError, KeyError, TypeError, ValueError) as error:
             self.close()
-            raise InternalError(f"the sandbox could not start: its probe child failed ({error!r})") from None
+            raise InternalError(f"the sandbox could not start: no answer from its fork server ({error})") from None
+        if not isinstance(report, list):
+            self.close()
+            raise InternalError(f"the sandbox could not start: its probe child failed: {answer.get('failure')}")
+        self.layers = tuple(Layer(str(e["name"]), bool(e["active"]), str(e["detail"])) for e in report)
 
     def _read(self, deadline: float) -> dict:
         """One reply, read blocking (the probe's report at start; jobs go through `pipeline`)."""

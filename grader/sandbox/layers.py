@@ -105,6 +105,9 @@ def probe(setup: namespaces.ServerSetup, hardening: dict[str, bool], scratch: st
             seccomp.install(os.getpgrp())
         except OSError as error:
             problems["seccomp"] = f"unavailable ({error.strerror or error})"
+    landlock_fs = _listing_refused("/") and _can_write_here()
+    if not landlock_fs and "landlock-fs" not in problems:
+        problems["landlock-fs"] = "not in effect: the probe could list / or could not write its scratch dir"
     checks = {
         "session": os.getsid(0) == os.getpid(),
         "rlimits": resource.getrlimit(resource.RLIMIT_AS)[0] != resource.RLIM_INFINITY,
@@ -112,9 +115,10 @@ def probe(setup: namespaces.ServerSetup, hardening: dict[str, bool], scratch: st
         "not-dumpable": hardening.get("not_dumpable", False),
         "no-new-privs": linux and _prctl(_PR_GET_NO_NEW_PRIVS) == 1,
         "seccomp": _status_field("Seccomp") == "2" and _socket_refused(),
-        "landlock-fs": _listing_refused("/") and _can_write_here(),
-        "landlock-net": "landlock-fs" not in problems and abi >= 4,
-        "landlock-scope": "landlock-fs" not in problems and abi >= 6,
+        "landlock-fs": landlock_fs,
+        # Parts of the same ruleset: children apply it only when landlock-fs is in the plan.
+        "landlock-net": landlock_fs and abi >= 4,
+        "landlock-scope": landlock_fs and abi >= 6,
         "uid-drop": setup.sandbox_id is not None and os.getuid() == setup.sandbox_id != 0,
         "nproc": setup.nproc is not None and resource.getrlimit(resource.RLIMIT_NPROC)[0] == setup.nproc,
         "userns": setup.userns,

@@ -105,13 +105,33 @@ def set_up_server(scratch_root: str, tmpfs_bytes: int, readable: Iterable[str], 
         setup.problems.update({name: reason for name in ("netns", "ipcns", "mountns")})
         if not setup.root:
             setup.problems["userns"] = reason
+        _keep_uid_if_python_unreachable(setup, readable)
         return setup
     try:
         _build_mounts(libc, setup, scratch_root, tmpfs_bytes, readable, hidden)
         setup.mountns = True
     except OSError as error:
         setup.problems["mountns"] = f"mount setup failed ({error})"
+        _keep_uid_if_python_unreachable(setup, readable)
     return setup
+
+
+def _keep_uid_if_python_unreachable(setup: ServerSetup, readable: Iterable[str]) -> None:
+    """Without a mount namespace to expose it, a Python below a folder others cannot traverse (/root) is
+    out of reach for a dropped uid, whose interpreter then fails on its first lazy import. Children
+    keep uid 0 instead, stripped of every capability (`enter_child`), and the report says why."""
+    if setup.sandbox_id is None:
+        return
+    for path in map(os.path.realpath, readable):
+        blocker = first_untraversable(path) if os.path.exists(path) else None
+        if blocker is not None:
+            reason = (f"not possible: {path} is below {blocker}, which another uid cannot traverse, and there is no "
+                      f"mount namespace to expose it; children keep uid 0 without capabilities "
+                      f"(make it traversable, chmod o+x {blocker}, or install Python elsewhere)")
+            setup.problems["uid-drop"] = reason
+            setup.problems["nproc"] = "not set: uid 0 is shared with the grader"
+            setup.sandbox_id = setup.nproc = None
+            return
 
 
 def _write(path: str, text: str) -> None:
@@ -210,7 +230,7 @@ def enter_child(setup: ServerSetup) -> None:
         os.setgroups([])
         os.setresgid(setup.sandbox_id, setup.sandbox_id, setup.sandbox_id)
         os.setresuid(setup.sandbox_id, setup.sandbox_id, setup.sandbox_id)
-    elif setup.userns:
+    elif setup.userns or setup.root:
         _drop_capabilities()
 
 

@@ -88,10 +88,19 @@ class Pipeline:
     def in_flight(self) -> int:
         return sum(len(lane.queue) for lane in self._lanes) + len(self._retry)
 
-    def submit(self, tag: Any, job: dict) -> None:
-        """Queue `job` on the least busy server (starting one while fewer than `size` run)."""
+    def submit(self, tag: Any, job: dict, fresh: bool = False) -> None:
+        """Queue `job` on the least busy server (starting one while fewer than `size` run).
+
+        `fresh`: on a server started for it (a retry after a grader-side failure must not meet
+        whatever broke the last one); an idle server is retired to keep `size` of them.
+        """
         lane = min(self._lanes, key=lambda each: len(each.queue), default=None)
-        if lane is None or (lane.queue and len(self._lanes) < self._size):
+        if fresh:
+            idle = [each for each in self._lanes if not each.queue]
+            if idle and len(self._lanes) >= self._size:
+                self._retire(idle[0])
+            lane = self._start()
+        elif lane is None or (lane.queue and len(self._lanes) < self._size):
             lane = self._start()
         pending = _Pending(tag, dict(job, id=next(self._ids)))
         if not lane.queue:
@@ -203,12 +212,15 @@ class Pipeline:
         finished.append(Finished(head.tag, failed_reply(message, head.started)))
         self._retry.extend(lane.queue)
         lane.queue.clear()
+        self._retire(lane)
+        process.sweep_foreign_orphans()
+
+    def _retire(self, lane: _Lane) -> None:
         for fd in lane.server.pipes:
             if fd in self._selector.get_map():
                 self._selector.unregister(fd)
         lane.server.close()
         self._lanes.remove(lane)
-        process.sweep_foreign_orphans()
 
     def close(self) -> None:
         for lane in self._lanes:

@@ -51,14 +51,20 @@ def main() -> None:
     # A child running as another uid must reach its scratch dir by absolute path too (traverse, not list).
     os.chmod(os.path.dirname(base), 0o711)
     setup = namespaces.set_up_server(base, int(request["scratch_bytes"]), layers.readable_paths(), request["hidden"])
+    if setup.sandbox_id is not None and not setup.mountns:
+        # No tmpfs was mounted over `base` (0700 from mkdtemp): the dropped uid must traverse it to its scratch.
+        os.chmod(base, 0o711)
     # Only now: a non-dumpable process may not write its own /proc/self/uid_map.
     hardening = process.harden_parent()
     os.chdir(base)
     try:
         probe = Sandbox(request["cases"], setup, frozenset(), base)
         reply = run_job({"id": 0, "probe": hardening, "limits": request["probe_limits"]}, probe)
-        report = json.loads(reply["result"] or "{}").get("layers")
-        protocol.write(replies, {"layers": report})
+        document = json.loads(reply["result"] or "{}")
+        report = document.get("layers")
+        # A probe that failed says why in words (its last line), for the grader's error message.
+        failure = None if report is not None else _probe_failure(document, reply)
+        protocol.write(replies, {"layers": report, "failure": failure})
         if report is None:
             return
         sandbox = Sandbox(request["cases"], setup, layers.plan_of([layers.Layer(**entry) for entry in report]), base)
@@ -73,6 +79,13 @@ def main() -> None:
             protocol.write(replies, run_job(job, sandbox))
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def _probe_failure(document: dict, reply: dict) -> str:
+    internal = str(document.get("internal") or "").strip()
+    if internal:
+        return internal.splitlines()[-1]
+    return f"it sent no report ({reply['exit'] or 'no exit status'}{', timed out' if reply['timed_out'] else ''})"
 
 
 def run_job(job: dict, sandbox: Sandbox) -> dict:
