@@ -362,13 +362,13 @@ class _Judgement:
     def _could_fail(self, step: str, index: int, scope: dict, carried: np.ndarray) -> bool:
         """Whether matching the carried value on this case could have failed (docs/feedback.md, "Earned credit").
 
-        The carried value must be well above the tolerance; every wrong earlier value it comes from
+        The carried value must be well above the tolerance and not one number repeated; every wrong earlier value it comes from
         must be on the scale of the value it stands for; scaling those values must change it (it
         depends on them as the reference's does); and it must not be all ones, an input, an earlier
         value or another step's right value, which a student can hand back without computing anything.
         """
         tolerance, case = self.rubric.tolerance, self.cases[index]
-        if not earned.informative(carried, tolerance):
+        if earned.degenerate(carried, tolerance):
             return False
         wrong = self._wrong_upstream_on(step, index)
         if not all(earned.comparable(scope[name], case.expected[name], tolerance) for name in wrong):
