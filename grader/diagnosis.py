@@ -118,7 +118,8 @@ def diagnose(catalogue: Catalogue, rubric: Rubric, cases: Sequence[Case], values
     when it equals the student's value on every case where the student produced one; it is
     supported by the cases that tell it apart (`_telling`). Of the entries whose formula matches
     with support, the best-supported names the step's mistake: right values alone, or values from
-    which nothing can be read (zeros, tiny numbers, one number repeated), never earn a diagnosis,
+    which nothing can be read (zeros, tiny numbers, one number repeated, an input handed back, the
+    same value on every case), never earn a diagnosis,
     and two mistakes of one step are never both claimed.
     """
     diagnoses = []
@@ -128,6 +129,8 @@ def diagnose(catalogue: Catalogue, rubric: Rubric, cases: Sequence[Case], values
         produced = [index for index, found_values in enumerate(values) if isinstance(found_values.get(step), np.ndarray)]
         if not set(produced) & set(wrong[step]):
             continue
+        if not earned.varies([values[index][step] for index in produced], rubric.tolerance):
+            continue  # one value on every case: computed from nothing, it tells no mistake
         entries = [entry for entry in catalogue.entries if entry.step == step]
         computed = {index: _candidates(catalogue, entries, cases[index], values[index], step, rubric) for index in produced}
         support = {}
@@ -168,18 +171,24 @@ def _telling(computed: _Computed, entry: Misconception, formula: int, found: Map
              step: str, rubric: Rubric) -> bool:
     """Whether this case tells the entry's formula apart from the right formula and from the step's other entries.
 
-    It does when the student's value and every wrong earlier value of theirs are not degenerate, and the
-    formula's value there is informative and differs from the reference's and from every other entry's.
+    It does when the student's value and every wrong earlier value of theirs are neither degenerate
+    nor an input handed back (or all ones), and the formula's value there is informative and differs
+    from the reference's and from every other entry's.
     """
     tolerance = rubric.tolerance
     formulas, right = computed
     value = formulas[entry][formula]
-    if value is None or earned.degenerate(found[step], tolerance) or not earned.informative(value, tolerance):
+    arguments = [np.asarray(argument, dtype=np.float64) for argument in case.arguments.values()]
+
+    def unreadable(own: np.ndarray) -> bool:
+        return earned.degenerate(own, tolerance) or earned.recycled(own, arguments, tolerance)
+
+    if value is None or unreadable(found[step]) or not earned.informative(value, tolerance):
         return False
     names = rubric.step_names
     upstream = [found.get(name) for name in names[: names.index(step)]]
-    if any(isinstance(own, np.ndarray) and not _same_value(own, case.expected[name], tolerance)
-           and earned.degenerate(own, tolerance) for own, name in zip(upstream, names)):
+    if any(isinstance(own, np.ndarray) and not _same_value(own, case.expected[name], tolerance) and unreadable(own)
+           for own, name in zip(upstream, names)):
         return False
     rivals = [other for rival, values in formulas.items() if rival is not entry for other in values] + [right]
     return not any(rival is not None and _same_value(rival, value, tolerance) for rival in rivals)
@@ -203,6 +212,8 @@ def _through_the_returned_values(catalogue: Catalogue, rubric: Rubric, cases: Se
     produced = [index for index, found in enumerate(values)
                 if all(isinstance(found.get(name), np.ndarray) for name in returned)]
     if not returned or not produced or not any(set(produced) & set(wrong[name]) for name in returned):
+        return []
+    if not all(earned.varies([values[index][name] for index in produced], rubric.tolerance) for name in returned):
         return []
     unnamed = [step for step in rubric.step_names
                if step not in rubric.returns and not any(isinstance(found.get(step), np.ndarray) for found in values)]
