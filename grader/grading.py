@@ -2,6 +2,14 @@
 
 Runs in the grader's process on plain data only: the child's document is validated here,
 every value decoded into a float64 array, and the student's objects never exist here.
+
+Earned credit: a step passes directly when it matches the reference on every case. Otherwise it
+passes by error carried forward when on every case it matches either the reference or what the
+reference computes from the student's own earlier values (the carried value), at least half of
+the carried matches (one at the least) could have failed (`_could_fail`: the carried value
+informative, the wrong earlier values on the scale of the right ones, the carried value
+depending on them, and not an input or another step's value handed back), and the student's
+value is not the same on every case. The rule and its reasons are in docs/feedback.md.
 """
 
 from __future__ import annotations
