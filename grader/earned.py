@@ -82,9 +82,26 @@ def same(first: np.ndarray, second: np.ndarray, tolerance: Tolerance) -> bool:
 
 
 def recycled(value: np.ndarray, others: Sequence[object], tolerance: Tolerance) -> bool:
-    """Whether `value` is one of `others` (an input, another step's value) or all ones: nothing was computed."""
-    candidates = [np.ones_like(value), *(other for other in others if isinstance(other, np.ndarray))]
-    return any(same(np.asarray(candidate, dtype=np.float64), value, tolerance) for candidate in candidates)
+    """Whether `value` is one of `others` (an input, another step's value) or all ones: nothing was computed.
+
+    A vector counts also when repeated along the rows or the columns of a matrix value.
+    """
+    candidates = [np.ones_like(value)]
+    for other in others:
+        if isinstance(other, np.ndarray):
+            candidates += _layouts(np.asarray(other, dtype=np.float64), value.shape)
+    return any(same(candidate, value, tolerance) for candidate in candidates)
+
+
+def _layouts(other: np.ndarray, shape: tuple[int, ...]) -> list[np.ndarray]:
+    """`other` as it is, and a vector repeated to fill a matrix of `shape` along either axis."""
+    layouts = [other]
+    if other.ndim == 1 and len(shape) == 2 and other.size > 1:
+        if shape[0] == other.size:
+            layouts.append(np.broadcast_to(other[:, None], shape))
+        if shape[1] == other.size:
+            layouts.append(np.broadcast_to(other[None, :], shape))
+    return layouts
 
 
 def varies(values: Sequence[np.ndarray], tolerance: Tolerance) -> bool:

@@ -152,6 +152,20 @@ CARRIED_FORWARD = {
                                      {"hidden_error_term", "delta_w_i_h"}),
 }
 
+# An earlier value engineered so that the reference's formula gives back something not computed
+# (an input, learnrate) or tiny on half the cases: (body, steps that must fail).
+ENGINEERED = {
+    "engineered-hidden-layer-out": (reference_body(output_error_term="1.0 / learnrate + 0 * error",
+                                                   delta_w_h_o="hidden_layer_out"), {"output_error_term", "delta_w_h_o"}),
+    "engineered-tiled-x": (reference_body(hidden_error_term="np.ones_like(hidden_layer_out) / learnrate",
+                                          delta_w_i_h="np.tile(np.reshape(x, (-1, 1)), (1, len(hidden_layer_out)))"),
+                           {"hidden_error_term", "delta_w_i_h"}),
+    "engineered-learnrate": (reference_body(error="learnrate / (output_layer_out * (1 - output_layer_out))",
+                                            output_error_term="learnrate + 0 * error"), {"error", "output_error_term"}),
+    "engineered-tiny-on-half": (reference_body(
+        error="(target - output_layer_out) if len(x) % 2 else np.full(np.shape(output_layer_out), 1e-200)"), set(STEPS)),
+}
+
 # The red team's two submissions, verbatim in spirit: every value 1e-200 (9/10 before), and the same
 # after a right error (8/10 before).
 TINY_EVERYWHERE = "\n".join(f"{step} = np.full({SHAPES[step]}, 1e-200)" for step in STEPS) + "\nreturn delta_w_h_o, delta_w_i_h\n"
@@ -167,6 +181,8 @@ def graded(tmp_path_factory):
     for student, (values, _) in DEGENERATE.items():
         write(student_notebook(body(values)), folder / f"{student}.ipynb")
     for student, (source, _, _) in CARRIED_FORWARD.items():
+        write(student_notebook(source), folder / f"{student}.ipynb")
+    for student, (source, _) in ENGINEERED.items():
         write(student_notebook(source), folder / f"{student}.ipynb")
     write(student_notebook(TINY_EVERYWHERE), folder / "exploit-tiny.ipynb")
     write(student_notebook(RIGHT_ERROR_THEN_TINY), folder / "exploit-right-error-then-tiny.ipynb")
@@ -208,6 +224,16 @@ def test_real_mistakes_keep_their_carried_forward_credit(graded, student):
     row = graded.submission(student)
     assert row["score"] == score, steps_of(row)
     assert {name for name, step in steps_of(row).items() if step["carried_forward"]} == carried
+
+
+@pytest.mark.parametrize("student", list(ENGINEERED))
+def test_engineered_upstream_values_earn_nothing_downstream(graded, student):
+    """A carried value that is an input, learnrate, or tiny on most cases earns no credit by error carried forward."""
+    row = graded.submission(student)
+    steps = steps_of(row)
+    failing = ENGINEERED[student][1]
+    assert {name for name, step in steps.items() if step["status"] == "fail"} >= failing, steps
+    assert row["score"] <= sum(POINTS.values()) - sum(POINTS[name] for name in failing)
 
 
 def test_every_value_tiny_scores_nothing(graded):
