@@ -70,9 +70,8 @@ def _swapped_return(rubric: Rubric, cases: Sequence[Case], values: Sequence[Mapp
     if not compared or not all(compare.swapped_pair(*entry, rubric.tolerance) for entry in compared):
         return []
     # Values from which nothing can be read (zeros, tiny numbers, one number repeated) match any order.
-    if not any(not earned.degenerate(got, rubric.tolerance) for pair in compared for got in pair[:2]):
-        return []
-    if not any(not earned.same(*expected, rubric.tolerance) for _, _, expected in compared):
+    if not any(not (earned.degenerate(got_first, rubric.tolerance) and earned.degenerate(got_second, rubric.tolerance))
+               and not earned.same(*expected, rubric.tolerance) for got_first, got_second, expected in compared):
         return []
     message = (f"Your function returns its two values in the wrong order: the first value it returns is what "
                f"{second} should be, and the second is what {first} should be. "

@@ -226,7 +226,7 @@ class _Judgement:
         self._direct: dict[tuple[str, int], Check] = {}
         self._checked: dict[tuple[str, int], tuple[Check, bool]] = {}
         # For each carried-forward pass, whether matching it could have failed there (see _could_fail).
-        self._informative: dict[tuple[str, int], bool] = {}
+        self._could_fail_at: dict[tuple[str, int], bool] = {}
         self._step_names = rubric.step_names
         self._got = {step: [case.values.get(step, _ABSENT) for case in run.cases] for step in self._step_names}
         self._passing = {step: self._all_close(step) for step in rubric.step_names}
@@ -312,7 +312,7 @@ class _Judgement:
         scope = self._carried_scope(step, index)
         carried = None if scope is None else self._evaluate(step, scope)
         if carried is not None and compare.check(got, carried, self.rubric.tolerance, explain=False).ok:
-            self._informative[(step, index)] = self._could_fail(step, index, scope, carried)
+            self._could_fail_at[(step, index)] = self._could_fail(step, index, scope, carried)
             return compare.PASSED, True
         return direct, False
 
@@ -325,7 +325,7 @@ class _Judgement:
         the step nor against it.
         """
         carried = [index for index, (_, was_carried) in enumerate(checks) if was_carried]
-        could_fail = sum(self._informative[(step, index)] for index in carried)
+        could_fail = sum(self._could_fail_at[(step, index)] for index in carried)
         if 2 * could_fail >= len(carried) and earned.varies([self._value(step, index) for index in carried],
                                                             self.rubric.tolerance):
             return checks
@@ -370,10 +370,11 @@ class _Judgement:
     def _could_fail(self, step: str, index: int, scope: dict, carried: np.ndarray) -> bool:
         """Whether matching the carried value on this case could have failed (docs/feedback.md, "Earned credit").
 
-        The carried value must be well above the tolerance and not one number repeated; every wrong earlier value it comes from
-        must be on the scale of the value it stands for; scaling those values must change it (it
-        depends on them as the reference's does); and it must not be all ones, an input, an earlier
-        value or another step's right value, which a student can hand back without computing anything.
+        The carried value must be well above the tolerance and not one number repeated; every wrong
+        earlier value it comes from must be on the scale of the value it stands for; scaling those
+        values must change it (it depends on them as the reference's does); and it must not be all
+        ones, an input, an earlier value or another step's right value, which a student can hand
+        back without computing anything.
         """
         tolerance, case = self.rubric.tolerance, self.cases[index]
         if earned.degenerate(carried, tolerance):
