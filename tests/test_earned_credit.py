@@ -136,6 +136,11 @@ for _index, _kind in enumerate(CARRIED_KINDS):
         DEGENERATE[f"chain-from-{_step}-{_kind}"] = _chain_from(_kind, _step)
 for _seed in range(8):
     DEGENERATE[f"mixture-{_seed}"] = _mixture(_seed)
+GENERATED = len(DEGENERATE)
+if os.environ.get(UNPRIVILEGED_ENV):
+    # The re-run as uid 65534 grades every kind once (everything degenerate): the rules are the
+    # same whoever grades, and the suite must stay fast.
+    DEGENERATE = {student: plan for student, plan in DEGENERATE.items() if student.startswith("all-")}
 
 # Real mistakes, every later step computed from them: (body, score, steps passing by error carried forward).
 CARRIED_FORWARD = {
@@ -213,7 +218,7 @@ def _failures(graded) -> list[str]:
 
 def test_degenerate_values_earn_no_credit_no_diagnosis_and_no_advice(graded):
     """Error carried forward, diagnoses and the gradient check count only judgements that could have failed."""
-    assert len(DEGENERATE) > 40
+    assert GENERATED > 40 and len(DEGENERATE) >= len(KINDS)
     assert _failures(graded) == []
 
 
