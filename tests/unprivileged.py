@@ -1,29 +1,37 @@
-"""Re-running tests as an ordinary user (uid 65534) from a root test run, as most instructors and CI runners are.
+"""Re-running one pytest node as an ordinary user (uid 65534), for guarantees that must hold without root.
 
-A Python installed under a folder uid 65534 cannot traverse (a pyenv under /root) is exposed
-in a private mount namespace: the blocking folder is covered by a tmpfs that shows only the
-installation. The re-run gets `UNPRIVILEGED_ENV` set, so a test can tell it is the re-run.
+Most instructors and CI runners are not root, so a suite run as root re-runs its key tests as
+uid 65534 (`unshare` + `setpriv`). Whatever that user cannot reach is exposed first, in a
+private mount namespace that only the re-run sees: a Python installed under `/root`, a checkout
+or a virtual environment inside a private folder (a clone in a `mktemp -d`, mode 0700). Each
+blocking folder is covered with a tmpfs that shows only what lies below it that the re-run
+needs, at the same path, so the interpreter, the editable install and the tests' own paths stay
+what they are.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+import pytest
+
 from grader.sandbox import namespaces
 
-NOBODY = 65534
-UNPRIVILEGED_ENV = "BACKPROP_GRADER_UNPRIVILEGED_RERUN"
 REPO = Path(__file__).resolve().parents[1]
+NOBODY = 65534
+MARKER = "BACKPROP_GRADER_UNPRIVILEGED"
+"""Set in the re-run's environment, so a test knows it is the re-run."""
 
 
 def unavailable() -> str | None:
-    """Why tests cannot be re-run as uid 65534 here, or None."""
-    if os.environ.get(UNPRIVILEGED_ENV) is not None:
+    """Why a test cannot be re-run as uid 65534 here, or None (for `pytest.mark.skipif`)."""
+    if os.environ.get(MARKER) is not None:
         return "this is the unprivileged re-run itself"
     if not hasattr(os, "geteuid") or os.geteuid() != 0:
         return "already unprivileged: the test itself covered the non-root path"
@@ -31,24 +39,51 @@ def unavailable() -> str | None:
     return f"needs {', '.join(missing)} to run as another user" if missing else None
 
 
-def run_unprivileged(*node_ids: str, timeout: float = 180) -> subprocess.CompletedProcess:
-    """`pytest NODE_ID...` as uid 65534 in a private mount namespace, from the repository."""
-    base = os.path.realpath(sys.base_prefix)
-    blocker = namespaces.first_untraversable(base)
-    script = "set -e\n"
-    if blocker:
-        script += ('d=$(mktemp -d); mount --bind "$BASE" "$d"; mount -t tmpfs -o mode=0755,size=1m tmpfs "$BLOCKER"; '
-                   'mkdir -p "$BASE"; mount --move "$d" "$BASE"\n')
+def run_unprivileged(*nodes: str, env: dict[str, str] | None = None, repo: Path = REPO,
+                     timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """`pytest NODES` (node ids relative to `repo`) as uid 65534 in `repo`; skips the calling test where it cannot.
+
+    It cannot when not root (the caller already runs unprivileged) or without unshare, setpriv
+    and mount. `env` is added to a minimal environment; HOME, TMPDIR and pytest's base temp
+    are a fresh folder of uid 65534, removed afterwards.
+    """
+    reason = unavailable()
+    if reason:
+        pytest.skip(reason)
+    repo = Path(os.path.realpath(repo))
+    script = "set -e\n" + _exposing([os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix), str(repo)])
     script += f'exec setpriv --reuid={NOBODY} --regid={NOBODY} --clear-groups "$@"\n'
     work = Path(tempfile.mkdtemp(prefix="backprop-grader-nobody-"))
     os.chown(work, NOBODY, NOBODY)
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(work), "TMPDIR": str(work),
-           "XDG_CACHE_HOME": str(work / "cache"), "PYTHONDONTWRITEBYTECODE": "1", "BASE": base,
-           "BLOCKER": blocker or "", UNPRIVILEGED_ENV: "1"}
+    environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(work), "TMPDIR": str(work),
+                   "PYTHONDONTWRITEBYTECODE": "1", MARKER: "1", **(env or {})}
     command = ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
                sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--basetemp={work / 'pytest'}",
-               *node_ids]
+               *(str(repo / node) for node in nodes)]
     try:
-        return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(command, cwd=repo, env=environment, capture_output=True, text=True, timeout=timeout)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _exposing(paths: list[str]) -> str:
+    """Shell lines that make each of `paths` reachable for any user, at its own path, in this mount namespace.
+
+    Each path below a folder others may not search is bind-mounted aside, the outermost blocking
+    folders are covered with a tmpfs, and the paths are moved back in place on it.
+    """
+    blocked = {path: blocker for path in paths if (blocker := namespaces.first_untraversable(path))}
+    kept = sorted(path for path in blocked if not any(_inside(path, other) for other in blocked if other != path))
+    blockers = sorted({blocked[path] for path in kept})
+    blockers = [blocker for blocker in blockers if not any(_inside(blocker, other) for other in blockers
+                                                               if other != blocker)]
+    lines = [f"aside{index}=$(mktemp -d); mount --bind {shlex.quote(path)} \"$aside{index}\""
+             for index, path in enumerate(kept)]
+    lines += [f"mount -t tmpfs -o mode=0755,size=1m tmpfs {shlex.quote(blocker)}" for blocker in blockers]
+    lines += [f"mkdir -p {shlex.quote(path)}; mount --move \"$aside{index}\" {shlex.quote(path)}"
+              for index, path in enumerate(kept)]
+    return "".join(line + "\n" for line in lines)
+
+
+def _inside(path: str, folder: str) -> bool:
+    return path.startswith(folder.rstrip("/") + "/")
