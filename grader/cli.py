@@ -236,14 +236,21 @@ def _grade(paths, assignment_name, solutions, jobs, timeout, seed, options: _Opt
             with files.atomic_stream(Path(options.json_path)) as stream:
                 json_report.write(stream, class_reports.json_fields(info, chosen_shard),
                                   class_reports.documents(run.stored(), chosen_shard))
+        unwritten = None  # reports that failed are said after every other output is written
         if options.out:
-            written = class_reports.write_all(options.out, info, class_summary, run.stored(), options.formats, chosen_shard)
-            say(f"reports written to {options.out}/ ({', '.join(written)}; log {session.RESULTS_LOG})", err=True)
+            try:
+                written = class_reports.write_all(options.out, info, class_summary, run.stored(), options.formats,
+                                                  chosen_shard)
+                say(f"reports written to {options.out}/ ({', '.join(written)}; log {session.RESULTS_LOG})", err=True)
+            except class_reports.ReportsFailed as error:
+                unwritten = error
         if options.feedback_html:
             pages = html.write_pages((grade for _, grade in run.stored()), rubric.function, options.out / html.FOLDER)
             say(f"{len(pages)} feedback page(s) written to {options.out / html.FOLDER}/", err=True)
         if options.github:
             _publish_to_github(info, [grade for _, grade in run.stored()], options.to_stderr)
+        if unwritten is not None:
+            raise unwritten
     return below
 
 
