@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from grader.text import path_name
+from grader.text import path_name, printable
 
 # Submission statuses (DESIGN.md §5).
 GRADED, ERROR, TIMEOUT, INVALID = "graded", "error", "timeout", "invalid"
@@ -146,6 +146,13 @@ class Grade:
     """An excerpt of what the student's code printed."""
     seconds: float = 0.0
     """Wall-clock time of the sandboxed run."""
+
+    def __post_init__(self) -> None:
+        # Messages quote the student's run (exception text, names) and the output is what it
+        # printed: whatever built them, a grade holds only printable, encodable text, so no
+        # writer can fail on it and no escape sequence reaches a terminal.
+        object.__setattr__(self, "messages", tuple(printable(message) for message in self.messages))
+        object.__setattr__(self, "output", printable(self.output))
 
     @property
     def percent(self) -> float:

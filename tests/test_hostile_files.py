@@ -15,6 +15,7 @@ import csv
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -24,7 +25,7 @@ import pytest
 from click.testing import CliRunner
 
 from grader import notebook
-from grader.cli import grade
+from grader.cli import check, grade
 from tests.notebooks import REFERENCE, SOLUTIONS, reference_body, student_notebook, write
 from tests.unprivileged import run_unprivileged
 
@@ -215,9 +216,30 @@ def test_file_read_once_for_hash_and_grade(tmp_path: Path, monkeypatch: pytest.M
     assert "1 graded, 0 resumed from the results log, 0 from the cache" in second.stderr
 
 
+def test_self_check_reads_regular_files_only(tmp_path: Path) -> None:
+    """Mechanism: `grade-check` on a FIFO, or a link the student named to a device or a FIFO: a one-line refusal, no hang."""
+    os.mkfifo(tmp_path / "pipe.ipynb")
+    (tmp_path / "zero.ipynb").symlink_to("/dev/zero")
+    (tmp_path / "piped.ipynb").symlink_to(tmp_path / "pipe.ipynb")
+    def hung(*_) -> None:
+        raise TimeoutError("grade-check hung on a file that is not a regular file")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    try:
+        for name, reason in (("pipe.ipynb", "FIFO"), ("zero.ipynb", "character device"), ("piped.ipynb", "FIFO")):
+            signal.alarm(10)
+            done = CliRunner().invoke(check, [str(tmp_path / name)])
+            signal.alarm(0)
+            assert done.exit_code == 2 and reason in done.stderr, (name, done.output, done.exception)
+            assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 @pytest.mark.skipif(os.environ.get(UNPRIVILEGED_ENV) is not None, reason="this is the unprivileged re-run itself")
 def test_hostile_files_unprivileged() -> None:
-    """The batch and resume tests again as uid 65534: links, FIFOs, sockets and odd names need no root."""
-    result = run_unprivileged(UNPRIVILEGED_ENV, str(Path(__file__)), "-k", "batch or resume")
+    """The batch, resume and self-check tests again as uid 65534: links, FIFOs, sockets and odd names need no root."""
+    result = run_unprivileged(UNPRIVILEGED_ENV, str(Path(__file__)), "-k", "batch or resume or self_check")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "2 passed" in result.stdout, result.stdout[-2000:]
+    assert "3 passed" in result.stdout, result.stdout[-2000:]
