@@ -80,21 +80,14 @@ def read_bytes(path: Path) -> bytes:
     the user named themselves pass its resolved path.
     """
     try:
-        kind = _not_regular(os.lstat(path).st_mode)
-        if kind:
-            raise InvalidNotebook(kind)
-        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except InvalidNotebook:
-        raise
+        descriptor = _open_unlinked(Path(path))
     except OSError as error:
-        if error.errno == errno.ELOOP:  # replaced by a link since lstat
+        if error.errno == errno.ELOOP:  # replaced by a link since it was checked
             raise InvalidNotebook(_not_regular(stat.S_IFLNK)) from None
         raise InvalidNotebook(f"cannot be read: {error.strerror or error}") from None
     try:
         status = os.fstat(descriptor)
-        kind = _not_regular(status.st_mode)
-        if kind:  # replaced by something else since lstat
-            raise InvalidNotebook(kind)
+        _check_regular(status.st_mode)  # replaced by something else since it was checked
         if status.st_size > MAX_BYTES:
             raise InvalidNotebook(_too_large(status.st_size))
         chunks, total = [], 0
@@ -113,6 +106,41 @@ def read_bytes(path: Path) -> bytes:
     return b"".join(chunks)
 
 
+def _open_unlinked(path: Path) -> int:
+    """`path` opened for reading without blocking, once checked to be a regular file reached through no link.
+
+    Discovery gives resolved paths, so a link on the way is a folder replaced after discovery: it
+    is refused too (with O_PATH, which needs no read permission on the folders on the way).
+    """
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    if _O_PATH is None:  # no O_PATH: only the file itself is kept from being a link
+        _check_regular(os.lstat(path).st_mode)
+        return os.open(path, flags)
+    *folders, name = path.parts
+    folder = os.open("/" if path.is_absolute() else ".", _O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for part in folders[1:] if path.is_absolute() else folders:
+            try:
+                inner = os.open(part, _O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=folder)
+            except OSError:
+                if stat.S_ISLNK(os.stat(part, dir_fd=folder, follow_symlinks=False).st_mode):
+                    raise InvalidNotebook("is reached through a symbolic link: submissions must be regular files") from None
+                raise
+            os.close(folder)
+            folder = inner
+        _check_regular(os.stat(name, dir_fd=folder, follow_symlinks=False).st_mode)
+        return os.open(name, flags, dir_fd=folder)
+    finally:
+        os.close(folder)
+
+
+def _check_regular(mode: int) -> None:
+    kind = _not_regular(mode)
+    if kind:
+        raise InvalidNotebook(kind)
+
+
+_O_PATH = getattr(os, "O_PATH", None)
 _KINDS = ((stat.S_ISLNK, "is a symbolic link: submissions must be regular files"),
           (stat.S_ISDIR, "is a folder, not a notebook"),
           (stat.S_ISFIFO, "is a FIFO (named pipe), not a regular file"),

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from grader import notebook
+from grader import batch, notebook
 from grader.cli import check, grade
 from tests.notebooks import REFERENCE, SOLUTIONS, reference_body, student_notebook, write
 from tests.unprivileged import run_unprivileged
@@ -216,6 +216,30 @@ def test_file_read_once_for_hash_and_grade(tmp_path: Path, monkeypatch: pytest.M
     assert "1 graded, 0 resumed from the results log, 0 from the cache" in second.stderr
 
 
+def test_folder_swapped_for_a_link_after_discovery(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Mechanism: no link is followed on the way to a file either; a folder replaced by a link to the solutions
+    between discovery and reading is refused, never graded as the reference."""
+    tree = tmp_path / "class"
+    write(student_notebook(PARTIAL), tree / "bob" / "backward_pass.ipynb")
+    found = batch.find_submissions
+
+    def find_then_swap(paths, notebook_name=None):
+        submissions = found(paths, notebook_name)
+        if notebook_name is not None:  # the discovery that is graded (the first one only names the assignment)
+            (tree / "bob").rename(tmp_path / "bob-moved")
+            (tree / "bob").symlink_to(REFERENCE.parent)
+        return submissions
+
+    monkeypatch.setattr(batch, "find_submissions", find_then_swap)
+    result = CliRunner().invoke(grade, [str(tree), "--solutions", str(SOLUTIONS), "--out", str(tmp_path / "out"),
+                                        "--json", "-", "--feedback-html", "-q"])
+    assert result.exit_code == 0, result.output
+    row = json.loads(result.stdout)["submissions"][0]
+    assert row["student"] == "bob" and row["status"] == "invalid" and row["score"] == 0, row
+    assert "reached through a symbolic link" in row["messages"][0], row["messages"]
+    assert not [path for path in (tmp_path / "out").rglob("*") if path.is_file() and b"SOLUTION" in path.read_bytes()]
+
+
 def test_self_check_reads_regular_files_only(tmp_path: Path) -> None:
     """Mechanism: `grade-check` on a FIFO, or a link the student named to a device or a FIFO: a one-line refusal, no hang."""
     os.mkfifo(tmp_path / "pipe.ipynb")
@@ -239,7 +263,7 @@ def test_self_check_reads_regular_files_only(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(os.environ.get(UNPRIVILEGED_ENV) is not None, reason="this is the unprivileged re-run itself")
 def test_hostile_files_unprivileged() -> None:
-    """The batch, resume and self-check tests again as uid 65534: links, FIFOs, sockets and odd names need no root."""
-    result = run_unprivileged(UNPRIVILEGED_ENV, str(Path(__file__)), "-k", "batch or resume or self_check")
+    """The batch, resume, self-check and swap tests again as uid 65534: links, FIFOs and odd names need no root."""
+    result = run_unprivileged(UNPRIVILEGED_ENV, str(Path(__file__)), "-k", "batch or resume or self_check or swapped")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "3 passed" in result.stdout, result.stdout[-2000:]
+    assert "4 passed" in result.stdout, result.stdout[-2000:]
