@@ -43,8 +43,9 @@ def find_submissions(paths: Iterable[Path], notebook_name: str | None = None) ->
                 student = relative.parts[0] if len(relative.parts) > 1 else _student_of_file(path, stem)
                 found.setdefault(path, Submission(path, str(given / relative), student))
         else:
+            # Read where the link points; named (student id) as the user named it.
             target = given.resolve()
-            found.setdefault(target, Submission(target, str(given), _student_of_file(target, stem)))
+            found.setdefault(target, Submission(target, str(given), _student_of_file(Path(os.path.abspath(given)), stem)))
     return list(found.values())
 
 

@@ -240,6 +240,19 @@ def test_folder_swapped_for_a_link_after_discovery(tmp_path: Path, monkeypatch: 
     assert not [path for path in (tmp_path / "out").rglob("*") if path.is_file() and b"SOLUTION" in path.read_bytes()]
 
 
+def test_command_line_link_is_the_users_choice(tmp_path: Path) -> None:
+    """Mechanism: a link named on the command line is followed (to a regular file only), named as the user named it."""
+    real = write(student_notebook(), tmp_path / "elsewhere" / "draft.ipynb")
+    (tmp_path / "mine.ipynb").symlink_to(real)
+    (tmp_path / "zlink.ipynb").symlink_to("/dev/zero")
+    result = CliRunner().invoke(grade, [str(tmp_path / "mine.ipynb"), str(tmp_path / "zlink.ipynb"), "--solutions",
+                                        str(SOLUTIONS), "--json", "-", "--timeout", "3", "-q", "--no-cache"])
+    assert result.exit_code == 0, result.output
+    rows = {row["student"]: row for row in json.loads(result.stdout)["submissions"]}
+    assert rows["mine"]["score"] == 10 and rows["mine"]["submission"] == str(tmp_path / "mine.ipynb")
+    assert rows["zlink"]["status"] == "invalid" and "character device" in rows["zlink"]["messages"][0]
+
+
 def test_self_check_reads_regular_files_only(tmp_path: Path) -> None:
     """Mechanism: `grade-check` on a FIFO, or a link the student named to a device or a FIFO: a one-line refusal, no hang."""
     os.mkfifo(tmp_path / "pipe.ipynb")
