@@ -179,9 +179,12 @@ def test_failed_report_costs_only_itself(tmp_path: Path) -> None:
     write(student_notebook(), tree / "alice.ipynb")
     out = tmp_path / "out"
     (out / "gradebook.csv").mkdir(parents=True)  # in the way of the CSV report
-    run = _grade([str(tree), "--out", str(out), "--feedback-html"])
+    (tmp_path / "report.json").mkdir()  # in the way of --json FILE
+    run = _grade([str(tree), "--out", str(out), "--feedback-html", "--json", str(tmp_path / "report.json")])
     assert run.returncode == 3, run.stderr
     assert "could not write gradebook.csv" in run.stderr and "Traceback" not in run.stderr
+    assert f"could not write {tmp_path / 'report.json'}" in run.stderr
+    assert len([line for line in run.stderr.splitlines() if "could not write" in line]) == 1
     assert json.loads((out / "results.json").read_text(encoding="utf-8"))["submissions"][0]["score"] == 10
     assert (out / "report.html").is_file() and (out / "feedback" / "alice.html").is_file()
 
