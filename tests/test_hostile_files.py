@@ -279,7 +279,7 @@ def test_self_check_reads_regular_files_only(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(os.environ.get(UNPRIVILEGED_ENV) is not None, reason="this is the unprivileged re-run itself")
 def test_hostile_files_unprivileged() -> None:
-    """The batch, resume, self-check and swap tests again as uid 65534: links, FIFOs and odd names need no root."""
-    result = run_unprivileged(UNPRIVILEGED_ENV, str(Path(__file__)), "-k", "batch or resume or self_check or swapped")
+    """The batch (with its resume), self-check and swap tests again as uid 65534: links, FIFOs and names need no root."""
+    result = run_unprivileged(UNPRIVILEGED_ENV, str(Path(__file__)), "-k", "batch or self_check or swapped")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "4 passed" in result.stdout, result.stdout[-2000:]
+    assert "3 passed" in result.stdout, result.stdout[-2000:]
