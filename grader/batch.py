@@ -49,31 +49,35 @@ def find_submissions(paths: Iterable[Path], notebook_name: str | None = None) ->
     return list(found.values())
 
 
-def _entries(base: Path, relative: Path = Path()) -> Iterator[Path]:
+def _entries(base: Path) -> Iterator[Path]:
     """Paths, relative to `base`, of every entry to grade under it: without following a link.
 
     Any case of the extension (NOTEBOOK.IPYNB); hidden files (macOS `._x.ipynb`, editor save
-    copies) and hidden or checkpoint folders are skipped.
+    copies) and hidden or checkpoint folders are skipped. A loop, not recursion: a folder nested
+    thousands deep is walked like any other.
     """
-    try:
-        with os.scandir(base / relative) as scan:
-            entries = list(scan)
-    except OSError:
-        return  # an unreadable folder holds nothing we could grade
-    for entry in entries:
-        if entry.name.startswith(".") or entry.name in SKIPPED_FOLDERS:
-            continue
-        path = relative / entry.name
-        is_notebook = entry.name.lower().endswith(".ipynb")
-        if entry.is_symlink():
-            if is_notebook or os.path.isdir(entry.path):
+    pending = [Path()]
+    while pending:
+        relative = pending.pop()
+        try:
+            with os.scandir(base / relative) as scan:
+                entries = list(scan)
+        except OSError:
+            continue  # an unreadable folder holds nothing we could grade
+        for entry in entries:
+            if entry.name.startswith(".") or entry.name in SKIPPED_FOLDERS:
+                continue
+            path = relative / entry.name
+            is_notebook = entry.name.lower().endswith(".ipynb")
+            if entry.is_symlink():
+                if is_notebook or os.path.isdir(entry.path):
+                    yield path
+            elif entry.is_dir(follow_symlinks=False):
+                if is_notebook:
+                    yield path
+                pending.append(path)
+            elif is_notebook:
                 yield path
-        elif entry.is_dir(follow_symlinks=False):
-            if is_notebook:
-                yield path
-            yield from _entries(base, path)
-        elif is_notebook:
-            yield path
 
 
 def _student_of_file(path: Path, assignment_stem: str | None) -> str:
