@@ -142,19 +142,18 @@ class Loaded:
     """The file's bytes; empty when it could not be read."""
     problem: str | None
     """Why the file is not read (a link, a FIFO, too large...), or None."""
-
-    @property
-    def digest(self) -> str:
-        """SHA-256 of the bytes, or of the reason they were not read (an unreadable file is graded too)."""
-        content = self.raw if self.problem is None else f"unreadable: {self.problem}".encode()
-        return hashlib.sha256(content).hexdigest()
+    digest: str
+    """SHA-256 of the bytes, or of the reason they were not read (an unreadable file is graded too)."""
 
 
 def load(submission: Submission) -> Loaded:
+    """The submission's bytes and their digest, from one read."""
     try:
-        return Loaded(submission, notebook.read_bytes(submission.path), None)
+        raw = notebook.read_bytes(submission.path)
     except notebook.InvalidNotebook as error:
-        return Loaded(submission, b"", str(error))
+        reason = f"unreadable: {error}".encode("utf-8", "backslashreplace")
+        return Loaded(submission, b"", str(error), hashlib.sha256(reason).hexdigest())
+    return Loaded(submission, raw, None, hashlib.sha256(raw).hexdigest())
 
 
 @dataclass(frozen=True)
