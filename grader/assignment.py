@@ -154,7 +154,7 @@ def _optional_name(table: dict, key: str) -> str | None:
 def _load_reference(directory: Path, rubric: Rubric) -> Reference:
     path = directory / rubric.notebook
     try:
-        book = notebook.read(path)
+        book = notebook.read(path.resolve())  # the instructor's own file: links are followed
     except notebook.InvalidNotebook as error:
         raise ConfigError(f"reference notebook {path} {error}") from None
     namespace: dict = {"__name__": "__main__"}

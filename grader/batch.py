@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import os
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from grader import cases as case_builder
@@ -31,31 +34,64 @@ def _suspect(reply: SandboxReply) -> bool:
 
 
 def find_submissions(paths: Iterable[Path], notebook_name: str | None = None) -> list[Submission]:
-    """Every notebook named by `paths` (folders searched recursively), sorted, checkpoints skipped."""
+    """Every notebook named by `paths` (folders searched recursively), sorted, checkpoints skipped.
+
+    Inside a folder nothing is followed: an entry named *.ipynb that is not a regular file (a
+    symbolic link, a FIFO, a device, a folder) and a symbolic link to a folder are rows of their
+    own, which reading turns into `invalid` with the reason; a link is never a way out of the tree
+    nor a second copy of a classmate's notebook. A path named on the command line is the user's
+    choice and is followed (a link to a folder or to a notebook).
+    """
     found: dict[Path, Submission] = {}
     stem = Path(notebook_name).stem if notebook_name else None
     for given in paths:
         if given.is_dir():
             base = given.resolve()
-            # Any case of the extension (NOTEBOOK.IPYNB); hidden files (macOS `._x.ipynb`, editor
-            # save copies) and hidden or checkpoint folders are skipped.
-            for path in sorted(p for p in given.rglob("*") if p.suffix.lower() == ".ipynb"):
-                relative = path.relative_to(given)
-                if any(part in SKIPPED_FOLDERS or part.startswith(".") for part in relative.parts):
-                    continue
-                # Not only files: a dangling link or a folder named *.ipynb is a row too (status invalid).
+            for relative in sorted(_entries(base)):
+                path = base / relative
                 student = relative.parts[0] if len(relative.parts) > 1 else _student_of_file(path, stem)
-                # rglob does not enter linked folders, so only a linked file can be found twice.
-                key = path.resolve() if path.is_symlink() else base / relative
-                found.setdefault(key, Submission(path, str(path), student))
+                found.setdefault(path, Submission(path, str(given / relative), student))
         else:
-            found.setdefault(given.resolve(), Submission(given, str(given), _student_of_file(given, stem)))
+            # Read where the link points; named (student id) as the user named it.
+            target = given.resolve()
+            found.setdefault(target, Submission(target, str(given), _student_of_file(Path(os.path.abspath(given)), stem)))
     return list(found.values())
+
+
+def _entries(base: Path) -> Iterator[Path]:
+    """Paths, relative to `base`, of every entry to grade under it: without following a link.
+
+    Any case of the extension (NOTEBOOK.IPYNB); hidden files (macOS `._x.ipynb`, editor save
+    copies) and hidden or checkpoint folders are skipped. A loop, not recursion: a folder nested
+    thousands deep is walked like any other.
+    """
+    pending = [Path()]
+    while pending:
+        relative = pending.pop()
+        try:
+            with os.scandir(base / relative) as scan:
+                entries = list(scan)
+        except OSError:
+            continue  # an unreadable folder holds nothing we could grade
+        for entry in entries:
+            if entry.name.startswith(".") or entry.name in SKIPPED_FOLDERS:
+                continue
+            path = relative / entry.name
+            is_notebook = entry.name.lower().endswith(".ipynb")
+            if entry.is_symlink():
+                if is_notebook or os.path.isdir(entry.path):
+                    yield path
+            elif entry.is_dir(follow_symlinks=False):
+                if is_notebook:
+                    yield path
+                pending.append(path)
+            elif is_notebook:
+                yield path
 
 
 def _student_of_file(path: Path, assignment_stem: str | None) -> str:
     """alice.ipynb -> alice; alice/backward_pass.ipynb (named like the assignment) -> alice."""
-    folder = path.resolve().parent.name
+    folder = path.parent.name
     if assignment_stem and path.stem == assignment_stem and folder:
         return folder
     return path.stem
@@ -106,6 +142,39 @@ def sandbox_job(book: notebook.Notebook, rubric: Rubric, parameters: Iterable[st
     }
 
 
+@dataclass(frozen=True)
+class Loaded:
+    """A submission's bytes, read once: the same bytes are hashed (cache key) and parsed (grading)."""
+
+    submission: Submission
+    raw: bytes
+    """The file's bytes; empty when it could not be read."""
+    problem: str | None
+    """Why the file is not read (a link, a FIFO, too large...), or None."""
+    digest: str
+    """SHA-256 of the bytes, or of the reason they were not read (an unreadable file is graded too)."""
+
+
+def load(submission: Submission) -> Loaded:
+    """The submission's bytes and their digest, from one read."""
+    try:
+        raw = notebook.read_bytes(submission.path)
+    except notebook.InvalidNotebook as error:
+        reason = f"unreadable: {error}".encode("utf-8", "backslashreplace")
+        return Loaded(submission, b"", str(error), hashlib.sha256(reason).hexdigest())
+    return Loaded(submission, raw, None, hashlib.sha256(raw).hexdigest())
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A submission's grade, the digest of what was graded, and where a grade already known came from."""
+
+    grade: Grade
+    digest: str
+    earlier: str | None = None
+    """What `known` said of a grade it gave (resumed, cached); None when graded now."""
+
+
 class Grader:
     """Grades submissions of one assignment against cases built once per run."""
 
@@ -125,13 +194,14 @@ class Grader:
         return self._pipeline.layers(start)
 
     def grade_all(self, submissions: Iterable[Submission],
-                  known: Callable[[Submission], Grade | None] = lambda submission: None) -> Iterator[tuple[Grade, bool]]:
-        """(grade, whether it was graded now) for each submission, in their order, whatever the number of jobs.
+                  known: Callable[[Loaded], tuple[Grade, str] | None] = lambda loaded: None) -> Iterator[Outcome]:
+        """The outcome of each submission, in their order, whatever the number of jobs.
 
-        `known` gives a grade already known (resumed or cached) or None; the others run in the
-        fork servers, several at a time, and are judged here as their replies arrive.
+        Each file is read once, here, just before its turn: `known` gets those bytes' digest and
+        may give a grade already known (resumed or cached) with where it came from; the others
+        run in the fork servers, several at a time, and are judged here as their replies arrive.
         """
-        ready: dict[int, tuple[Grade, bool]] = {}
+        ready: dict[int, Outcome] = {}
         upcoming = enumerate(submissions)
         taken = emitted = 0
         exhausted = False
@@ -143,12 +213,16 @@ class Grader:
                     break
                 index, submission = item
                 taken += 1
-                cached = known(submission)
-                prepared = self._prepare(submission) if cached is None else cached
+                loaded = load(submission)
+                earlier = known(loaded)
+                if earlier is not None:
+                    ready[index] = Outcome(earlier[0], loaded.digest, earlier[1])
+                    continue
+                prepared = self._prepare(loaded)
                 if isinstance(prepared, Grade):
-                    ready[index] = (prepared, cached is None)
+                    ready[index] = Outcome(prepared, loaded.digest)
                 else:
-                    self._pipeline.submit((index, submission, prepared, False), prepared)
+                    self._pipeline.submit((index, submission, loaded.digest, prepared, False), prepared)
             while emitted in ready:
                 yield ready.pop(emitted)
                 emitted += 1
@@ -156,20 +230,22 @@ class Grader:
                 return
             if self._pipeline.in_flight:
                 for done in self._pipeline.wait():
-                    index, submission, job, retried = done.tag
+                    index, submission, digest, job, retried = done.tag
                     if not retried and _suspect(done.reply):
-                        self._pipeline.submit((index, submission, job, True), job, fresh=True)
+                        self._pipeline.submit((index, submission, digest, job, True), job, fresh=True)
                     else:
-                        ready[index] = (self.judge(submission, done.reply), True)
+                        ready[index] = Outcome(self.judge(submission, done.reply), digest)
 
     def grade(self, submission: Submission) -> Grade:
-        return next(self.grade_all([submission]))[0]
+        return next(self.grade_all([submission])).grade
 
-    def _prepare(self, submission: Submission) -> Grade | dict:
+    def _prepare(self, loaded: Loaded) -> Grade | dict:
         """The sandbox job for a submission, or its grade when there is nothing to run."""
-        rubric = self.rubric
+        rubric, submission = self.rubric, loaded.submission
         try:
-            book = notebook.read(submission.path)
+            if loaded.problem is not None:
+                raise notebook.InvalidNotebook(loaded.problem)
+            book = notebook.parse(loaded.raw)
         except notebook.InvalidNotebook as error:
             return grading.unjudged(submission, rubric, INVALID, [f"{submission.given} {error}"])
         if not book.cells:

@@ -12,12 +12,13 @@ import click
 
 from grader import __version__, assignment, autograder, batch, merge, selfcheck, session, shard, stub
 from grader import cases as case_builder
-from grader.errors import ConfigError, GraderError
+from grader.errors import ConfigError, GraderError, InternalError
 from grader.report import class_reports, files, github, html, json_report, summary, terminal
 from grader.report.gradescope import HIDDEN_VISIBILITIES
 from grader.report.progress import Progress
 from grader.sandbox import layers
 from grader.sandbox.pipeline import Pipeline
+from grader.text import one_line
 
 SOLUTIONS_HELP = "Instructor's solutions folder [default: $GRADER_SOLUTIONS, else ./solutions]."
 
@@ -232,18 +233,28 @@ def _grade(paths, assignment_name, solutions, jobs, timeout, seed, options: _Opt
         if options.json_path == "-":
             json_report.write(sys.stdout, class_reports.json_fields(info, chosen_shard),
                               class_reports.documents(run.stored(), chosen_shard))
-        elif options.json_path:
-            with files.atomic_stream(Path(options.json_path)) as stream:
-                json_report.write(stream, class_reports.json_fields(info, chosen_shard),
-                                  class_reports.documents(run.stored(), chosen_shard))
+        unwritten: list[str] = []  # reports that failed are said after every other output is written
+        if options.json_path and options.json_path != "-":
+            try:
+                with files.atomic_stream(Path(options.json_path)) as stream:
+                    json_report.write(stream, class_reports.json_fields(info, chosen_shard),
+                                      class_reports.documents(run.stored(), chosen_shard))
+            except OSError as error:
+                unwritten.append(f"could not write {options.json_path} ({error.strerror or error})")
         if options.out:
-            written = class_reports.write_all(options.out, info, class_summary, run.stored(), options.formats, chosen_shard)
-            say(f"reports written to {options.out}/ ({', '.join(written)}; log {session.RESULTS_LOG})", err=True)
+            try:
+                written = class_reports.write_all(options.out, info, class_summary, run.stored(), options.formats,
+                                                  chosen_shard)
+                say(f"reports written to {options.out}/ ({', '.join(written)}; log {session.RESULTS_LOG})", err=True)
+            except class_reports.ReportsFailed as error:
+                unwritten.append(str(error))
         if options.feedback_html:
             pages = html.write_pages((grade for _, grade in run.stored()), rubric.function, options.out / html.FOLDER)
             say(f"{len(pages)} feedback page(s) written to {options.out / html.FOLDER}/", err=True)
         if options.github:
             _publish_to_github(info, [grade for _, grade in run.stored()], options.to_stderr)
+        if unwritten:
+            raise InternalError(one_line("; ".join(unwritten)))
     return below
 
 

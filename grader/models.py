@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from grader.text import path_name, printable
+
 # Submission statuses (DESIGN.md §5).
 GRADED, ERROR, TIMEOUT, INVALID = "graded", "error", "timeout", "invalid"
 # Step statuses.
@@ -77,11 +79,18 @@ class Submission:
     """A notebook to grade."""
 
     path: Path
-    """Where the notebook is."""
+    """Where the notebook is, as the operating system names it (any bytes): only for opening the file."""
     given: str
-    """The path as the user gave it (or as found under a folder the user gave)."""
+    """The path as the user gave it (or as found under a folder the user gave), as printable text."""
     student: str
-    """Student id derived from the path."""
+    """Student id derived from the path, as printable text."""
+
+    def __post_init__(self) -> None:
+        # Names come from file names (any bytes but / and NUL: newlines, escapes, bidi overrides,
+        # undecodable Latin-1): they are made one printable line here, once, so no report, terminal
+        # line or log record downstream can be forged or fail to encode.
+        object.__setattr__(self, "given", path_name(self.given))
+        object.__setattr__(self, "student", path_name(self.student))
 
 
 @dataclass(frozen=True)
@@ -137,6 +146,13 @@ class Grade:
     """An excerpt of what the student's code printed."""
     seconds: float = 0.0
     """Wall-clock time of the sandboxed run."""
+
+    def __post_init__(self) -> None:
+        # Messages quote the student's run (exception text, names) and the output is what it
+        # printed: whatever built them, a grade holds only printable, encodable text, so no
+        # writer can fail on it and no escape sequence reaches a terminal.
+        object.__setattr__(self, "messages", tuple(printable(message) for message in self.messages))
+        object.__setattr__(self, "output", printable(self.output))
 
     @property
     def percent(self) -> float:

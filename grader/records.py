@@ -12,6 +12,7 @@ from pathlib import Path
 
 from grader.models import Diagnosis, Grade, StepResult, Submission
 from grader.report import json_report
+from grader.text import printable
 
 
 def to_record(grade: Grade) -> dict:
@@ -27,17 +28,50 @@ def to_record(grade: Grade) -> dict:
 
 
 def from_record(record: dict, submission: Submission | None = None) -> Grade:
-    """The grade a record describes; `submission` replaces the one recorded (same key, so same file)."""
+    """The grade a record describes; `submission` replaces the one recorded (same key, so same file).
+
+    Its text is made printable again: a record is read back from a file, which may hold anything.
+    Raises KeyError, TypeError or ValueError for a record that is not a grade's.
+    """
     if submission is None:
-        submission = Submission(Path(record["submission"]), record["submission"], record["student"])
+        submission = Submission(Path(_text(record["submission"])), record["submission"], _text(record["student"]))
     steps = tuple(
-        StepResult(step["name"], step["status"], step["score"], step["max_score"], step["cases_passed"],
-                   step["cases_total"], step["message"], step.get("carried_forward", False),
-                   step.get("public_got"), step.get("public_expected"), step.get("hidden_detail"),
-                   step.get("public_message"))
+        StepResult(_text(step["name"]), _text(step["status"]), _number(step["score"]), _number(step["max_score"]),
+                   int(step["cases_passed"]), int(step["cases_total"]), _text(step["message"]),
+                   bool(step.get("carried_forward", False)), _text_or_none(step.get("public_got")),
+                   _text_or_none(step.get("public_expected")), _text_or_none(step.get("hidden_detail")),
+                   _text_or_none(step.get("public_message")))
         for step in record["steps"]
     )
-    diagnoses = tuple(Diagnosis(d["step"], d["misconception"], d["message"]) for d in record.get("diagnoses", []))
-    return Grade(submission, record["status"], record["score"], record["max_score"], steps, diagnoses,
-                 tuple(record.get("messages", [])), record.get("first_wrong_step"), record.get("output", ""),
-                 record.get("seconds", 0.0))
+    diagnoses = tuple(Diagnosis(_text(d["step"]), _text(d["misconception"]), _text(d["message"]))
+                      for d in record.get("diagnoses", []))
+    return Grade(submission, _text(record["status"]), _number(record["score"]), _number(record["max_score"]), steps,
+                 diagnoses, tuple(_text(message) for message in record.get("messages", [])),
+                 _text_or_none(record.get("first_wrong_step")), _text(record.get("output", "")),
+                 _number(record.get("seconds", 0.0)))
+
+
+def grade_or_none(record: dict | None, submission: Submission) -> Grade | None:
+    """The grade of a record read back from a log, or None when it is missing or not a grade's (grade again)."""
+    if record is None:
+        return None
+    try:
+        return from_record(record, submission)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
+def _text(value) -> str:
+    if not isinstance(value, str):
+        raise TypeError("expected text")
+    return printable(value)
+
+
+def _text_or_none(value) -> str | None:
+    return None if value is None else _text(value)
+
+
+def _number(value) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError("expected a number")
+    return value

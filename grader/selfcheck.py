@@ -18,6 +18,7 @@ from grader.models import ERROR, FAIL, INVALID, Case, Grade, Limits, Step, Submi
 from grader.report import terminal
 from grader.sandbox import spawned
 from grader.sandbox.pipeline import Pipeline
+from grader.text import path_name
 
 HONEST_NOTE = ("This checked the public case only (the demo cell's inputs). Your grade also uses hidden "
                "cases with other shapes and values, so a step that is right here can still be wrong there.")
@@ -31,7 +32,10 @@ def load_public_case(explicit: Path | None, submission: Path) -> dict:
             return json.loads(explicit.read_text(encoding="utf-8"))
         except (OSError, ValueError) as error:
             raise ConfigError(f"cannot read the public case file {explicit}: {error}") from None
-    node, _ = notebook.read_node(submission)
+    try:
+        node, _ = notebook.read_node(submission.resolve())  # named by the student on the command line: followed
+    except notebook.InvalidNotebook as error:
+        raise ConfigError(f"{path_name(submission)} {error}") from None
     tag = node.get("metadata", {}).get(notebook.METADATA_KEY, {})
     document = tag.get("public_case") if isinstance(tag, dict) else None
     if not isinstance(document, dict):
@@ -64,7 +68,7 @@ def check(path: Path, document: dict, timeout: float) -> Grade:
     rubric, case, parameters = rubric_and_case(document, timeout)
     submission = Submission(path, str(path), path.stem)
     try:
-        book = notebook.read(path)
+        book = notebook.read(path.resolve())  # named by the student on the command line: a link is followed
     except notebook.InvalidNotebook as error:
         return grading.unjudged(submission, rubric, INVALID, [f"{path} {error}"])
     if not book.cells:

@@ -72,8 +72,9 @@ class ClassRun:
         self._grader = batch.Grader(assignment, settings.seed, settings.jobs, settings.timeout)
         fingerprint = store.run_fingerprint(assignment.directory, assignment.name, settings.seed,
                                             self._grader.rubric.limits.as_wire())
-        self._keys = [store.submission_key(fingerprint, s.given, s.path) for s in self.submissions]
-        self._key_of = {s.given: key for s, key in zip(self.submissions, self._keys)}
+        self._fingerprint = fingerprint
+        self._keys: list[str] = []
+        """The key of each submission graded so far, in order: known only once its file is read."""
         self._scratch = None
         if settings.out is None:
             self._scratch = tempfile.TemporaryDirectory(prefix="backprop-grader-log-")
@@ -81,9 +82,7 @@ class ClassRun:
         if settings.cache_dir is None and (log_dir / RESULTS_LOG).exists():
             (log_dir / RESULTS_LOG).unlink()  # --no-cache: grade everything again
         self.log = store.GradeLog(log_dir / RESULTS_LOG)
-        self.log.keep_only(set(self._keys))
         self.cache = store.GradeLog(settings.cache_dir / CACHE_FILE) if settings.cache_dir is not None else None
-        self._sources: dict[str, str] = {}
         self._counts = {GRADED: 0, RESUMED: 0, CACHED: 0}
 
     @property
@@ -91,35 +90,47 @@ class ClassRun:
         return Counts(self._counts[GRADED], self._counts[RESUMED], self._counts[CACHED])
 
     def grades(self) -> Iterator[Grade]:
-        """Every submission's grade in order, each in the results log (and the cache) before it is yielded."""
-        for (grade, fresh), key in zip(self._grader.grade_all(self.submissions, self._known), self._keys):
-            source = GRADED if fresh else self._sources.pop(grade.submission.given)
+        """Every submission's grade in order, each in the results log (and the cache) before it is yielded.
+
+        Each file is read once, when its turn comes: its key is the digest of the bytes graded.
+        Once every submission has its grade, the log keeps only this class's lines.
+        """
+        self._keys = []
+        for outcome in self._grader.grade_all(self.submissions, self._known):
+            key = self._key(outcome.grade.submission, outcome.digest)
+            self._keys.append(key)
+            source = outcome.earlier or GRADED
             self._counts[source] += 1
             if source != RESUMED:
-                record = records.to_record(grade)
+                record = records.to_record(outcome.grade)
                 self.log.append(key, record)
-                if fresh and self.cache is not None and store.is_final(record):
+                if source == GRADED and self.cache is not None and store.is_final(record):
                     self.cache.append(key, record)
-            yield grade
+            yield outcome.grade
+        self.log.keep_only(set(self._keys))
 
     def layers(self, start: bool = True) -> tuple[Layer, ...] | None:
         """The sandbox layers in effect for this run's children (None if none ran and `start` is false)."""
         return self._grader.layers(start)
 
     def stored(self) -> Iterator[tuple[int, Grade]]:
-        """(position in the whole class, grade) of every submission, read back from the results log."""
+        """(position in the whole class, grade) of every submission graded, read back from the results log."""
         for position, submission, key in zip(self.positions, self.submissions, self._keys):
             record = self.log.get(key)
-            if record is not None:
-                yield position, records.from_record(record, submission)
+            grade = records.grade_or_none(record, submission)
+            if grade is not None:
+                yield position, grade
 
-    def _known(self, submission: Submission) -> Grade | None:
-        key = self._key_of[submission.given]
+    def _key(self, submission: Submission, digest: str) -> str:
+        return store.submission_key(self._fingerprint, submission.given, digest)
+
+    def _known(self, loaded: batch.Loaded) -> tuple[Grade, str] | None:
+        key = self._key(loaded.submission, loaded.digest)
         for source, kept in ((RESUMED, self.log), (CACHED, self.cache)):
             record = kept.get(key) if kept is not None else None
-            if record is not None and store.is_final(record):
-                self._sources[submission.given] = source
-                return records.from_record(record, submission)
+            grade = records.grade_or_none(record, loaded.submission) if record is not None and store.is_final(record) else None
+            if grade is not None:
+                return grade, source
         return None
 
     def close(self) -> None:

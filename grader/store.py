@@ -54,17 +54,13 @@ def _hash_tree(digest, folder: Path) -> None:
             digest.update(str(relative).encode() + b"\0" + path.read_bytes() + b"\0")
 
 
-def submission_key(fingerprint: str, given: str, path: Path) -> str:
-    """The cache key of one submission: the run's fingerprint, where it is, and its bytes.
+def submission_key(fingerprint: str, given: str, digest: str) -> str:
+    """The cache key of one submission: the run's fingerprint, where it is, and the digest of its bytes.
 
-    The path is part of the key because the student id and some messages come from it.
+    The path is part of the key because the student id and some messages come from it. The digest
+    is of the very bytes that were parsed and graded (batch.Loaded), never of a second read.
     """
-    digest = hashlib.sha256(fingerprint.encode() + b"\0" + given.encode() + b"\0")
-    try:
-        digest.update(path.read_bytes())
-    except OSError as error:  # unreadable now: keyed by the reason, graded (as invalid) like any other
-        digest.update(f"unreadable: {error}".encode())
-    return digest.hexdigest()
+    return hashlib.sha256("\0".join((fingerprint, given, digest)).encode("utf-8", "backslashreplace")).hexdigest()
 
 
 class GradeLog:
@@ -106,10 +102,15 @@ class GradeLog:
         return len(self._index)
 
     def get(self, key: str) -> dict | None:
+        """The record of `key`, or None: also when its line no longer reads as one (the file changed under us)."""
         place = self._index.get(key)
         if place is None:
             return None
-        return json.loads(os.pread(self._stream.fileno(), place[1], place[0]))["grade"]
+        try:
+            record = json.loads(os.pread(self._stream.fileno(), place[1], place[0]))["grade"]
+        except (ValueError, KeyError, TypeError, OSError):
+            return None
+        return record if isinstance(record, dict) else None
 
     def append(self, key: str, record: dict) -> None:
         line = json.dumps({"key": key, "grade": record}, separators=(",", ":")).encode() + b"\n"

@@ -75,7 +75,7 @@ def public_case(assignment: Assignment, cases: list) -> dict:
 
 def build_stub(assignment: Assignment, case_document: dict) -> nbformat.NotebookNode:
     """The student's notebook: answers stripped, outputs cleared, tagged with the assignment."""
-    node, _ = notebook.read_node(assignment.directory / assignment.rubric.notebook)
+    node, _ = notebook.read_node((assignment.directory / assignment.rubric.notebook).resolve())  # links followed
     stub = copy.deepcopy(node)
     for cell in stub.cells:
         if cell.get("cell_type") == "code":

@@ -41,7 +41,9 @@ def unavailable() -> str | None:
 
 def run_unprivileged(*nodes: str, env: dict[str, str] | None = None, repo: Path = REPO,
                      timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """`pytest NODES` (node ids relative to `repo`) as uid 65534 in `repo`; skips the calling test where it cannot.
+    """`pytest NODES` as uid 65534 in `repo`; skips the calling test where it cannot.
+
+    NODES are node ids relative to `repo` (or absolute), or other pytest arguments such as `-k EXPR`.
 
     It cannot when not root (the caller already runs unprivileged) or without unshare, setpriv
     and mount. `env` is added to a minimal environment; HOME, TMPDIR and pytest's base temp
@@ -59,7 +61,7 @@ def run_unprivileged(*nodes: str, env: dict[str, str] | None = None, repo: Path 
                    "PYTHONDONTWRITEBYTECODE": "1", MARKER: "1", **(env or {})}
     command = ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
                sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--basetemp={work / 'pytest'}",
-               *(str(repo / node) for node in nodes)]
+               *(str(repo / node) if "::" in node or node.endswith(".py") else node for node in nodes)]
     try:
         return subprocess.run(command, cwd=repo, env=environment, capture_output=True, text=True, timeout=timeout)
     finally:

@@ -9,15 +9,17 @@ batch and hold it only when asked for.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
-from contextlib import ExitStack
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
+from grader.errors import InternalError
 from grader.models import Grade
 from grader.report import files, github, gradebook, gradescope, html_report, json_report, junit
 from grader.report.summary import ClassSummary
 from grader.shard import Shard
+from grader.text import printable
 
 FORMATS = ("json", "csv", "html", "gradescope", "junit", "github-summary", "github-annotations")
 DEFAULT_FORMATS = ("json", "csv", "html")
@@ -74,49 +76,118 @@ class UniqueNames:
         return name
 
 
+class ReportsFailed(InternalError):
+    """Some report files could not be written; every other one was."""
+
+
+class _Piecewise:
+    """One report file written grade by grade; a failure drops this file alone, never the others."""
+
+    def __init__(self, path: Path, make: Callable[[IO], Any]) -> None:
+        self.error: Exception | None = None
+        self._context = files.atomic_stream(path)
+        try:
+            stream = self._context.__enter__()
+        except Exception as error:
+            self.error = error
+            return
+        try:
+            self._writer = make(stream)
+        except Exception as error:
+            self._abandon(error)
+
+    def call(self, method: str, *arguments) -> None:
+        """The writer's `method`, if it has one (a CSV writer has nothing to finish)."""
+        if self.error is None and hasattr(self._writer, method):
+            try:
+                getattr(self._writer, method)(*arguments)
+            except Exception as error:
+                self._abandon(error)
+
+    def close(self, failure: BaseException | None = None) -> None:
+        """Put the file in place, or with `failure` (Ctrl-C...) remove what was written of it."""
+        if self.error is not None:
+            return
+        if failure is not None:
+            self._context.__exit__(type(failure), failure, failure.__traceback__)
+            return
+        try:
+            self._context.__exit__(None, None, None)
+        except Exception as error:
+            self.error = error
+
+    def _abandon(self, error: Exception) -> None:
+        self.error = error
+        try:
+            self._context.__exit__(type(error), error, error.__traceback__)
+        except Exception:  # the context re-raises the error it was given: it is kept in self.error
+            pass
+
+
 def write_all(out: Path, info: ClassInfo, summary: ClassSummary, entries: Iterable[tuple[int, Grade]],
               formats: Sequence[str] = DEFAULT_FORMATS, shard: Shard | None = None) -> list[str]:
-    """Write each chosen format into `out`, each file atomically, in one pass over `entries`; the names written."""
+    """Write each chosen format into `out`, each file atomically, in one pass over `entries`; the names written.
+
+    A file that fails (a full disk, a writer's bug on one row) costs that file alone: every other
+    one is still written, then ReportsFailed says which failed and why.
+    """
     chosen = list(dict.fromkeys(formats))
     unknown = set(chosen) - set(FORMATS)
     if unknown:
         raise ValueError(f"unknown report format(s): {', '.join(sorted(unknown))}")
     written: list[str] = []
+    failed: dict[str, Exception] = {}
     whole_batch: list[Grade] | None = [] if {"junit", "github-summary", "github-annotations"} & set(chosen) else None
-    with ExitStack() as stack:
-        def stream(name: str):
-            written.append(name)
-            return stack.enter_context(files.atomic_stream(out / name))
-
-        as_json = json_report.JsonWriter(stream("results.json"), json_fields(info, shard)) if "json" in chosen else None
-        as_csv = gradebook.CsvWriter(stream("gradebook.csv"), info.step_names) if "csv" in chosen else None
-        as_html = (html_report.HtmlWriter(stream("report.html"), info.title, info.assignment, info.step_names, summary)
-                   if "html" in chosen else None)
-        gradescope_names = UniqueNames(".json") if "gradescope" in chosen else None
+    makers = {
+        "json": ("results.json", lambda stream: json_report.JsonWriter(stream, json_fields(info, shard))),
+        "csv": ("gradebook.csv", lambda stream: gradebook.CsvWriter(stream, info.step_names)),
+        "html": ("report.html", lambda stream: html_report.HtmlWriter(stream, info.title, info.assignment,
+                                                                      info.step_names, summary)),
+    }
+    piecewise = {name: _Piecewise(out / name, make) for key, (name, make) in makers.items() if key in chosen}
+    gradescope_names = UniqueNames(".json") if "gradescope" in chosen else None
+    try:
         for position, grade in entries:
-            if as_json:
-                as_json.add(document(position, grade, shard))
-            if as_csv:
-                as_csv.add(grade)
-            if as_html:
-                as_html.add(grade)
+            for name, report in piecewise.items():
+                report.call("add", document(position, grade, shard) if name == "results.json" else grade)
             if gradescope_names:
                 name = f"{GRADESCOPE_FOLDER}/{gradescope_names.next(grade.submission.student)}"
-                files.write_atomically(out / name, gradescope.render(grade))
-                written.append(name)
+                _attempt(name, lambda path=out / name, grade=grade: files.write_atomically(path, gradescope.render(grade)),
+                         written, failed)
             if whole_batch is not None:
                 whole_batch.append(grade)
-        if as_json:
-            as_json.finish()
-        if as_html:
-            as_html.finish()
+        for report in piecewise.values():
+            report.call("finish")
+    except BaseException as failure:
+        for report in piecewise.values():
+            report.close(failure)
+        raise
+    for name, report in piecewise.items():
+        report.close()
+        if report.error is None:
+            written.append(name)
+        else:
+            failed[name] = report.error
     if "junit" in chosen:
-        files.write_atomically(out / "junit.xml", junit.render(info.assignment, whole_batch))
-        written.append("junit.xml")
+        _attempt("junit.xml", lambda: files.write_atomically(out / "junit.xml", junit.render(info.assignment, whole_batch)),
+                 written, failed)
     if "github-summary" in chosen:
-        files.write_atomically(out / "summary.md", github.summary(info.title, info.step_names, whole_batch, info.fail_under))
-        written.append("summary.md")
+        _attempt("summary.md", lambda: files.write_atomically(
+            out / "summary.md", github.summary(info.title, info.step_names, whole_batch, info.fail_under)), written, failed)
     if "github-annotations" in chosen:
-        files.write_atomically(out / "annotations.txt", github.annotations(whole_batch, info.fail_under) + "\n")
-        written.append("annotations.txt")
+        _attempt("annotations.txt", lambda: files.write_atomically(
+            out / "annotations.txt", github.annotations(whole_batch, info.fail_under) + "\n"), written, failed)
+    if failed:
+        reasons = "; ".join(f"{name} ({type(error).__name__}: {error})" for name, error in failed.items())
+        done = ", ".join(written) or "none"
+        raise ReportsFailed(printable(f"could not write {reasons} in {out}/; written: {done}").replace("\n", " "))
     return written
+
+
+def _attempt(name: str, write: Callable[[], None], written: list[str], failed: dict[str, Exception]) -> None:
+    try:
+        write()
+    except Exception as error:
+        failed[name] = error
+        return
+    written.append(name)

@@ -21,11 +21,14 @@ def atomic_stream(path: Path, binary: bool = False) -> Iterator[IO]:
     """A stream whose content replaces `path` only once the block completes.
 
     For reports written piece by piece (a large class), so they need not be held in memory whole.
+    Text is cleaned where it enters the grader (grader.text); should any unencodable character
+    still arrive, it is written escaped rather than costing the whole file.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with (os.fdopen(handle, "wb") if binary else os.fdopen(handle, "w", encoding="utf-8", newline="")) as stream:
+        text = {} if binary else {"encoding": "utf-8", "errors": "backslashreplace", "newline": ""}
+        with os.fdopen(handle, "wb" if binary else "w", **text) as stream:
             yield stream
             stream.flush()
             os.fsync(stream.fileno())
