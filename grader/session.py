@@ -9,15 +9,16 @@ at a time, so memory stays flat however large the class.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader import batch, records, store
+from grader import batch, grading, records, store
 from grader.assignment import Assignment
-from grader.models import Grade, Submission
+from grader.models import ERROR, Grade, Submission
 from grader.sandbox.layers import Layer
 from grader.shard import Shard
 
@@ -37,7 +38,8 @@ def default_cache_dir(out: Path | None) -> Path:
 class Settings:
     """How to grade a class."""
 
-    seed: int
+    seed: int | None
+    """Seed of the hidden cases; None: each assignment's rubric seed."""
     jobs: int
     timeout: float | None = None
     out: Path | None = None
@@ -45,6 +47,16 @@ class Settings:
     cache_dir: Path | None = None
     """Content cache folder; None with --no-cache (which also ignores the results log)."""
     shard: Shard | None = None
+
+
+@dataclass(frozen=True)
+class Group:
+    """The submissions of a run graded against one assignment."""
+
+    assignment: Assignment
+    submissions: tuple[Submission, ...]
+    refusals: Mapping[str, str] = field(default_factory=dict)
+    """Submission (as given) -> why it is refused (a notebook for another assignment): an error row, never run."""
 
 
 @dataclass(frozen=True)
@@ -57,22 +69,47 @@ class Counts:
     cached: int
 
 
-class ClassRun:
-    """One batch over a class (or one shard of it)."""
+@dataclass(frozen=True)
+class _Entry:
+    """One submission of the run, with everything needed to grade it and find its grade again."""
 
-    def __init__(self, assignment: Assignment, submissions: list[Submission], settings: Settings) -> None:
-        self.assignment = assignment
+    position: int
+    """Index in the whole class (merging shards restores that order)."""
+    submission: Submission
+    group: int
+    key: str
+
+
+class ClassRun:
+    """One batch over a class (or one shard of it), each submission graded against its group's assignment.
+
+    The groups are graded one after the other, each by its own Grader, into one results log.
+    """
+
+    def __init__(self, groups: Sequence[Group], settings: Settings) -> None:
+        self.groups = tuple(groups)
         self.settings = settings
         shard = settings.shard
-        chosen = [(position, s) for position, s in enumerate(submissions) if shard is None or shard.holds(s)]
-        self.positions = [position for position, _ in chosen]
-        """Index of each submission in the whole class (merging shards restores that order)."""
-        self.submissions = [submission for _, submission in chosen]
-        self._grader = batch.Grader(assignment, settings.seed, settings.jobs, settings.timeout)
-        fingerprint = store.run_fingerprint(assignment.directory, assignment.name, settings.seed,
-                                            self._grader.rubric.limits.as_wire())
-        self._keys = [store.submission_key(fingerprint, s.given, s.path) for s in self.submissions]
-        self._key_of = {s.given: key for s, key in zip(self.submissions, self._keys)}
+        self._graders: list[batch.Grader | None] = [None] * len(self.groups)
+        self._entries: list[_Entry] = []
+        position = 0
+        for number, group in enumerate(self.groups):
+            seed = group.assignment.rubric.seed if settings.seed is None else settings.seed
+            limits = batch.rubric_with(group.assignment.rubric, settings.timeout).limits.as_wire()
+            fingerprint = store.run_fingerprint(group.assignment.directory, group.assignment.name, seed, limits)
+            for submission in group.submissions:
+                if shard is None or shard.holds(submission):
+                    key = store.submission_key(fingerprint, submission.given, submission.path)
+                    refusal = group.refusals.get(submission.given)
+                    if refusal is not None:  # its own key: the same notebook graded later must not resume a refusal
+                        key = hashlib.sha256(f"{key}\0refused\0{refusal}".encode()).hexdigest()
+                    self._entries.append(_Entry(position, submission, number, key))
+                position += 1
+        self.submissions = [entry.submission for entry in self._entries]
+        self.positions = [entry.position for entry in self._entries]
+        self.assignment_of = {entry.submission.given: self.groups[entry.group].assignment.name for entry in self._entries}
+        """Submission (as given) -> the assignment it is graded against."""
+        self._entry_of = {entry.submission.given: entry for entry in self._entries}
         self._scratch = None
         if settings.out is None:
             self._scratch = tempfile.TemporaryDirectory(prefix="backprop-grader-log-")
@@ -80,8 +117,9 @@ class ClassRun:
         if settings.cache_dir is None and (log_dir / RESULTS_LOG).exists():
             (log_dir / RESULTS_LOG).unlink()  # --no-cache: grade everything again
         self.log = store.GradeLog(log_dir / RESULTS_LOG)
-        self.log.keep_only(set(self._keys))
+        self.log.keep_only({entry.key for entry in self._entries})
         self.cache = store.GradeLog(settings.cache_dir / CACHE_FILE) if settings.cache_dir is not None else None
+        self._layers: tuple[Layer, ...] | None = None
         self._sources: dict[str, str] = {}
         self._counts = {GRADED: 0, RESUMED: 0, CACHED: 0}
 
@@ -89,40 +127,68 @@ class ClassRun:
     def counts(self) -> Counts:
         return Counts(self._counts[GRADED], self._counts[RESUMED], self._counts[CACHED])
 
+    def _grader(self, number: int) -> batch.Grader:
+        """The group's grader, started on first use (a run served from the cache starts none)."""
+        grader = self._graders[number]
+        if grader is None:
+            group = self.groups[number]
+            seed = group.assignment.rubric.seed if self.settings.seed is None else self.settings.seed
+            grader = batch.Grader(group.assignment, seed, self.settings.jobs, self.settings.timeout)
+            self._graders[number] = grader
+        return grader
+
     def grades(self) -> Iterator[Grade]:
         """Every submission's grade in order, each in the results log (and the cache) before it is yielded."""
-        for (grade, fresh), key in zip(self._grader.grade_all(self.submissions, self._known), self._keys):
-            source = GRADED if fresh else self._sources.pop(grade.submission.given)
-            self._counts[source] += 1
-            if source != RESUMED:
-                record = records.to_record(grade)
-                self.log.append(key, record)
-                if fresh and self.cache is not None:
-                    self.cache.append(key, record)
-            yield grade
+        for number in range(len(self.groups)):
+            entries = [entry for entry in self._entries if entry.group == number]
+            if not entries:
+                continue
+            grader = self._grader(number)
+            known = lambda submission, grader=grader: self._known(submission, grader)  # noqa: E731
+            for (grade, fresh), entry in zip(grader.grade_all([entry.submission for entry in entries], known), entries):
+                source = GRADED if fresh else self._sources.pop(grade.submission.given)
+                self._counts[source] += 1
+                if source != RESUMED:
+                    record = records.to_record(grade)
+                    self.log.append(entry.key, record)
+                    if fresh and self.cache is not None:
+                        self.cache.append(entry.key, record)
+                yield grade
+            self._layers = grader.layers(False) or self._layers
+            grader.close()  # its fork servers are not needed by the next group
 
     def layers(self, start: bool = True) -> tuple[Layer, ...] | None:
         """The sandbox layers in effect for this run's children (None if none ran and `start` is false)."""
-        return self._grader.layers(start)
+        if self._layers is None and start and self.groups:
+            self._layers = self._grader(0).layers(True)
+        return self._layers
 
-    def stored(self) -> Iterator[tuple[int, Grade]]:
-        """(position in the whole class, grade) of every submission, read back from the results log."""
-        for position, submission, key in zip(self.positions, self.submissions, self._keys):
-            record = self.log.get(key)
+    def stored(self, assignment: str | None = None) -> Iterator[tuple[int, Grade]]:
+        """(position in the whole class, grade) of every submission (of one assignment), read back from the log."""
+        for entry in self._entries:
+            if assignment is not None and self.groups[entry.group].assignment.name != assignment:
+                continue
+            record = self.log.get(entry.key)
             if record is not None:
-                yield position, records.from_record(record, submission)
+                yield entry.position, records.from_record(record, entry.submission)
 
-    def _known(self, submission: Submission) -> Grade | None:
-        key = self._key_of[submission.given]
+    def _known(self, submission: Submission, grader: batch.Grader) -> Grade | None:
+        entry = self._entry_of[submission.given]
+        refusal = self.groups[entry.group].refusals.get(submission.given)
+        if refusal is not None:  # decided here, never run, never cached: it depends on the other assignments too
+            self._sources[submission.given] = GRADED
+            return grading.unjudged(submission, grader.rubric, ERROR, [refusal])
         for source, kept in ((RESUMED, self.log), (CACHED, self.cache)):
-            record = kept.get(key) if kept is not None else None
+            record = kept.get(entry.key) if kept is not None else None
             if record is not None:
                 self._sources[submission.given] = source
                 return records.from_record(record, submission)
         return None
 
     def close(self) -> None:
-        self._grader.close()
+        for grader in self._graders:
+            if grader is not None:
+                grader.close()
         self.log.close()
         if self.cache is not None:
             self.cache.close()
