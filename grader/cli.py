@@ -77,7 +77,8 @@ def _sandbox_info(ctx: click.Context, _param, value: bool) -> None:
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--assignment", "assignment_name", metavar="NAME",
-              help="Assignment to grade against [default: from the notebooks' metadata, else the only one].")
+              help="Grade every notebook against NAME; a notebook for another assignment gets an error row "
+                   "[default: each notebook against its own, told by its code, else its metadata].")
 @click.option("--solutions", type=click.Path(file_okay=False, path_type=Path), help=SOLUTIONS_HELP)
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=os.cpu_count() or 1, show_default="CPU count",
               help="Submissions graded in parallel.")

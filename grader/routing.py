@@ -18,6 +18,8 @@ is parsed here, never run.
 from __future__ import annotations
 
 import ast
+import functools
+import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -39,8 +41,8 @@ class Signature:
     function: str
     notebook: str
     """File name of its notebook (students usually keep it)."""
-    given: frozenset[str]
-    """Every function its stub defines besides the graded one, as a syntax-tree dump."""
+    given: Mapping[str, frozenset[str]]
+    """Function name -> how its stub defines it (syntax-tree dumps), for every function but the graded one."""
 
 
 @dataclass(frozen=True)
@@ -81,40 +83,104 @@ def signatures(solutions: Path, names: Iterable[str], skip_broken: bool = False)
             if skip_broken:
                 continue
             raise
-        given = {dump for cell in book.cells
-                 for function, dump in _definitions(strip_solutions(cell.source)) if function != rubric.function}
-        found.append(Signature(name, rubric.function, rubric.notebook, frozenset(given)))
+        given: dict[str, set[str]] = {}
+        for cell in book.cells:
+            for node in _definitions(strip_solutions(cell.source)):
+                if node.name != rubric.function:
+                    given.setdefault(node.name, set()).add(ast.dump(node))
+        frozen = {function: frozenset(dumps) for function, dumps in given.items()}
+        found.append(Signature(name, rubric.function, rubric.notebook, frozen))
     return found
 
 
 def identify(path: Path, known: Sequence[Signature]) -> Identity:
     """Which of the `known` assignments the notebook at `path` is for (see the module's rule)."""
-    try:
-        book = notebook.read(path)
-    except notebook.InvalidNotebook:
+    read = _read(path)
+    if read is None:
         return Identity(None)
-    wanted = {signature.function for signature in known}
-    defined: dict[str, str] = {}
-    for cell in book.cells:
-        if any(function in cell.source for function in wanted):
-            defined.update((function, dump) for function, dump in _definitions(cell.source) if function in wanted)
-    candidates = [signature for signature in known if signature.function in defined]
+    sources, named = read
+    defining = {signature.function: [source for source in sources if _defines(source, signature.function)]
+                for signature in known}
+    if len(known) == 1:  # the code can only confirm the one assignment: no need to parse it
+        if defining[known[0].function]:
+            return Identity(known[0].name, "code")
+        return Identity(named, "metadata") if named is not None else Identity(None)
+    candidates = [signature for signature in known if defining[signature.function]]
     own = [signature.name for signature in candidates
-           if not any(defined[signature.function] in other.given for other in candidates if other is not signature)]
+           if not _copied(signature.function, defining[signature.function], signature, candidates)]
     if len(own) == 1:
         return Identity(own[0], "code")
-    if book.assignment is not None:
-        return Identity(book.assignment, "metadata")
+    if named is not None:
+        return Identity(named, "metadata")
     return Identity(None, candidates=tuple(own or (signature.name for signature in candidates)))
 
 
-def _definitions(source: str) -> list[tuple[str, str]]:
-    """(name, syntax-tree dump) of each function a cell defines at any depth; none if it is not Python."""
+def _defines(source: str, function: str) -> bool:
+    return function in source and _definition_pattern(function).search(source) is not None
+
+
+@functools.lru_cache(maxsize=64)
+def _definition_pattern(function: str) -> re.Pattern:
+    return re.compile(rf"\bdef\s+{re.escape(function)}\s*\(")
+
+
+def _copied(function: str, sources: list[str], signature: Signature, candidates: Sequence[Signature]) -> bool:
+    """Whether the notebook's (last) definition of `function`, this assignment's graded function, is code
+    another candidate's stub gives. Only then is the notebook's code parsed."""
+    givers = [other.given[function] for other in candidates if other is not signature and function in other.given]
+    if not givers:
+        return False
+    dumps = [dump for source in sources if (dump := _last_definition(source, function)) is not None]
+    return bool(dumps) and any(dumps[-1] in given for given in givers)
+
+
+@functools.lru_cache(maxsize=256)
+def _last_definition(source: str, function: str) -> str | None:
+    """The syntax-tree dump of the cell's last definition of `function`; cached, as most of a class shares the
+    given cells verbatim."""
+    found = [node for node in _definitions(source) if node.name == function]
+    return ast.dump(found[-1]) if found else None
+
+
+def _read(path: Path) -> tuple[list[str], str | None] | None:
+    """The code cells' sources and the metadata's assignment; None if it is not a notebook.
+
+    A plain JSON read for the usual v4 file (this runs for every notebook of every run, cached
+    or not); anything else goes through notebook.read, which upgrades older versions.
+    """
+    try:
+        data = json.loads(path.read_bytes()[: notebook.MAX_BYTES + 1].decode("utf-8-sig"))
+        cells = data["cells"] if data.get("nbformat") == 4 else None
+        metadata = data.get("metadata") or {}
+        sources = [cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+                   for cell in cells if cell.get("cell_type") == "code"]
+        tag = metadata.get(notebook.METADATA_KEY) or {}
+        named = tag.get("assignment")
+        return sources, named if isinstance(named, str) else None
+    except (OSError, ValueError, RecursionError, KeyError, TypeError, AttributeError):
+        pass
+    try:
+        book = notebook.read(path)
+    except notebook.InvalidNotebook:
+        return None
+    return [cell.source for cell in book.cells], book.assignment
+
+
+def _definitions(source: str) -> list[ast.FunctionDef]:
+    """The functions a cell defines as it runs (top level, or inside if/try/with/for); none if it is not Python."""
     try:
         tree = ast.parse(_without_ipython(source))
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []
-    return [(node.name, ast.dump(node)) for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)]
+    found, pending = [], list(tree.body)
+    while pending:
+        statement = pending.pop()
+        if isinstance(statement, ast.FunctionDef):
+            found.append(statement)
+        elif not isinstance(statement, ast.ClassDef | ast.AsyncFunctionDef):
+            for name in ("body", "orelse", "finalbody", "handlers", "cases"):
+                pending.extend(node for node in getattr(statement, name, ()) if isinstance(node, ast.AST))
+    return found
 
 
 _IPYTHON_LINE = re.compile(r"^\s*[%!].*$", re.MULTILINE)

@@ -23,7 +23,8 @@ from tests.notebooks import REFERENCE_BODY, SOLUTIONS, student_notebook, write
 @pytest.fixture(scope="module")
 def autograder_zip(tmp_path_factory) -> Path:
     output = tmp_path_factory.mktemp("zip") / "autograder.zip"
-    result = CliRunner().invoke(cli.gradescope_autograder, ["build", "--solutions", str(SOLUTIONS), "-o", str(output)],
+    build = ["build", "--solutions", str(SOLUTIONS), "--assignment", "backward_pass", "-o", str(output)]
+    result = CliRunner().invoke(cli.gradescope_autograder, build,
                                 env=CLEAN_ENV, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return output
