@@ -1,14 +1,16 @@
 """Which assignment each notebook is for, so a notebook is only ever graded against its own.
 
 The rule, per notebook:
-1. Its code. Every assignment whose graded function the notebook defines is a candidate, except
+1. Metadata naming an assignment the solutions folder does not hold: that assignment (its stub
+   is not here to tell its given code from its answers, so the code cannot overrule it).
+2. Its code. Every assignment whose graded function the notebook defines is a candidate, except
    one whose definition is, statement for statement, *given* code of another candidate's stub
    (a backward_pass notebook defines forward_pass exactly as the backward_pass stub gives it:
    that copy says nothing about forward_pass). One candidate left: the notebook is for it.
-2. Else its metadata: the assignment its stub recorded (`metadata.backprop_grader.assignment`).
-   The code wins over the metadata when the two disagree, so editing the metadata never buys
-   the marks of another assignment whose code the stub hands out.
-3. Else it is unknown: unreadable, defining no graded function, or defining the graded
+   The code wins over metadata naming another assignment held here, so editing the metadata
+   never buys the marks of another assignment whose code the stub hands out.
+3. Else its metadata: the assignment its stub recorded (`metadata.backprop_grader.assignment`).
+4. Else it is unknown: unreadable, defining no graded function, or defining the graded
    functions of several assignments alike (`candidates`).
 
 Definitions are compared as syntax trees, so comments and spacing do not count. Student code
@@ -101,6 +103,9 @@ def identify(path: Path, known: Sequence[Signature]) -> Identity:
     sources, named = read
     defining = {signature.function: [source for source in sources if _defines(source, signature.function)]
                 for signature in known}
+    if named is not None and named not in {signature.name for signature in known}:
+        # Its stub is not here to tell its given code from its answers: the code cannot overrule the metadata.
+        return Identity(named, "metadata")
     if len(known) == 1:  # the code can only confirm the one assignment: no need to parse it
         if defining[known[0].function]:
             return Identity(known[0].name, "code")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import json
 import shutil
 import textwrap
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from nbformat import v4
 
-from grader.cli import make_stub
+from grader.cli import gradescope_autograder, make_stub
 from tests.conftest import CLEAN_ENV, invoke_grade
 from tests.notebooks import REFERENCE, SOLUTIONS, STUB, reference_body, student_notebook, write
 
@@ -162,15 +163,21 @@ def test_a_class_mixing_two_assignments_is_graded_each_against_its_own(course, t
     without_metadata(assignments / "backward_pass" / "backward_pass.ipynb", folder / "bp_bare_stub.ipynb")
     without_metadata(assignments / "forward_pass" / "forward_pass.ipynb", folder / "fp_bare_stub.ipynb")
     write(student_notebook(reference_body(error="output_layer_out - target")), folder / "bp_wrong.ipynb")
+    # Unknown notebooks: one named after forward_pass's notebook joins it, an unreadable one the larger group.
+    write(v4.new_notebook(cells=[v4.new_code_cell("import numpy as np")]), folder / "fp_empty" / "forward_pass.ipynb")
+    (folder / "broken.ipynb").write_text("{", encoding="utf-8")
     out = tmp_path / "out"
     run = invoke_grade(folder, "--out", out, solutions=solutions)
     assert run.exit_code == 0, run.stderr
     rows = rows_by_student(run.doc)
     expected = {"bp_stub": ("backward_pass", 0), "bp_reference": ("backward_pass", 10), "bp_bare_stub": ("backward_pass", 0),
                 "bp_wrong": ("backward_pass", 9), "fp_stub": ("forward_pass", 0), "fp_reference": ("forward_pass", 10),
-                "fp_bare_stub": ("forward_pass", 0)}
+                "fp_bare_stub": ("forward_pass", 0), "fp_empty": ("forward_pass", 0), "broken": ("backward_pass", 0)}
     assert {student: (row["assignment"], row["score"]) for student, row in rows.items()} == expected
-    assert all(row["max_score"] == 10 and row["status"] == "graded" for row in rows.values())
+    assert all(row["max_score"] == 10 for row in rows.values())
+    statuses = {student: row["status"] for student, row in rows.items()}
+    assert statuses.pop("broken") == "invalid" and statuses.pop("fp_empty") == "error"
+    assert set(statuses.values()) == {"graded"}
     assert [step["name"] for step in rows["fp_reference"]["steps"]] == [
         "hidden_layer_in", "hidden_layer_out", "output_layer_in", "output_layer_out"]
     assert run.doc["assignment"] is None and run.doc["max_score"] is None
@@ -184,7 +191,7 @@ def test_a_class_mixing_two_assignments_is_graded_each_against_its_own(course, t
     assert not (out / "report.html").exists()
     assert "Implementing a Forward Pass" in (out / "report-forward_pass.html").read_text(encoding="utf-8")
     again = invoke_grade(folder, "--out", out, solutions=solutions)
-    assert "0 graded, 7 resumed" in again.stderr
+    assert "0 graded, 9 resumed" in again.stderr
     assert again.doc == run.doc
 
 
@@ -254,3 +261,25 @@ def test_several_assignments_with_the_same_function(tmp_path):
     mixed = invoke_grade(tmp_path / "tagged", solutions=solutions)
     assert {row["student"]: row.get("assignment") for row in mixed.doc["submissions"]} == {
         "carol": "backward_pass", "dan": "backward_pass", "erin": "bp_three"}
+
+
+def test_metadata_naming_an_assignment_not_held_here_is_refused(course, tmp_path):
+    """Routing rule 1: with only forward_pass's solutions, a backward_pass notebook (whose given forward_pass the
+    grader cannot tell from an answer) is refused by its metadata, in `grade` and in the Gradescope run."""
+    solutions, _ = course
+    only_forward = tmp_path / "solutions"
+    shutil.copytree(solutions / "forward_pass", only_forward / "forward_pass")
+    path = write(student_notebook(), tmp_path / "class" / "alice.ipynb")
+    for extra in ([], ["--assignment", "forward_pass"]):
+        row = invoke_grade(path, *extra, solutions=only_forward).submission("alice")
+        assert (row["status"], row["score"]) == ("error", 0)
+        assert row["messages"][0].startswith("this notebook is for assignment backward_pass")
+    root = tmp_path / "gradescope"
+    shutil.copytree(only_forward, root / "source" / "solutions")
+    write(student_notebook(), root / "submission" / "backward_pass.ipynb")
+    result = CliRunner().invoke(gradescope_autograder, ["run", "--root", str(root), "--assignment", "forward_pass"],
+                                env=CLEAN_ENV)
+    assert result.exit_code == 0, result.output
+    document = json.loads((root / "results" / "results.json").read_text(encoding="utf-8"))
+    assert document["score"] == 0
+    assert "this notebook is for assignment backward_pass, not forward_pass" in document["output"]
