@@ -3,14 +3,18 @@
 The rule, per notebook:
 1. Metadata naming an assignment the solutions folder does not hold: that assignment (its stub
    is not here to tell its given code from its answers, so the code cannot overrule it).
-2. Its code. Every assignment whose graded function the notebook defines is a candidate, except
-   one whose definition is, statement for statement, *given* code of another candidate's stub
-   (a backward_pass notebook defines forward_pass exactly as the backward_pass stub gives it:
-   that copy says nothing about forward_pass). One candidate left: the notebook is for it.
-   The code wins over metadata naming another assignment held here, so editing the metadata
-   never buys the marks of another assignment whose code the stub hands out.
+2. Its code. Every assignment whose graded function the notebook defines is a candidate. One
+   whose definition is, statement for statement, code another assignment's stub *gives* proves
+   nothing (a backward_pass notebook defines forward_pass exactly as the backward_pass stub
+   gives it). One candidate left that does not merely copy: the notebook is for it. This code
+   wins over metadata naming another assignment held here, so editing the metadata never buys
+   the marks of another assignment whose code the stub hands out.
 3. Else its metadata: the assignment its stub recorded (`metadata.backprop_grader.assignment`).
-4. Else it is unknown: unreadable, defining no graded function, or defining the graded
+   (A backward_pass notebook whose backward_pass was deleted or renamed still goes to
+   backward_pass, never to the forward_pass it copies.)
+4. Else the only assignment whose graded function it defines, even as a copy (a forward pass
+   written exactly as the course gives it, in a notebook without metadata).
+5. Else it is unknown: unreadable, defining no graded function, or defining the graded
    functions of several assignments alike (`candidates`).
 
 Definitions are compared as syntax trees, so comments and spacing do not count. Student code
@@ -112,11 +116,13 @@ def identify(path: Path, known: Sequence[Signature]) -> Identity:
         return Identity(named, "metadata") if named is not None else Identity(None)
     candidates = [signature for signature in known if defining[signature.function]]
     own = [signature.name for signature in candidates
-           if not _copied(signature.function, defining[signature.function], signature, candidates)]
+           if not _copied(signature.function, defining[signature.function], signature, known)]
     if len(own) == 1:
         return Identity(own[0], "code")
     if named is not None:
         return Identity(named, "metadata")
+    if len(candidates) == 1:
+        return Identity(candidates[0].name, "code")
     return Identity(None, candidates=tuple(own or (signature.name for signature in candidates)))
 
 
@@ -129,10 +135,10 @@ def _definition_pattern(function: str) -> re.Pattern:
     return re.compile(rf"\bdef\s+{re.escape(function)}\s*\(")
 
 
-def _copied(function: str, sources: list[str], signature: Signature, candidates: Sequence[Signature]) -> bool:
+def _copied(function: str, sources: list[str], signature: Signature, known: Sequence[Signature]) -> bool:
     """Whether the notebook's (last) definition of `function`, this assignment's graded function, is code
-    another candidate's stub gives. Only then is the notebook's code parsed."""
-    givers = [other.given[function] for other in candidates if other is not signature and function in other.given]
+    another assignment's stub gives. Only then is the notebook's code parsed."""
+    givers = [other.given[function] for other in known if other is not signature and function in other.given]
     if not givers:
         return False
     dumps = [dump for source in sources if (dump := _last_definition(source, function)) is not None]

@@ -16,7 +16,7 @@ from nbformat import v4
 
 from grader.cli import gradescope_autograder, make_stub
 from tests.conftest import CLEAN_ENV, invoke_grade
-from tests.notebooks import REFERENCE, SOLUTIONS, STUB, reference_body, student_notebook, write
+from tests.notebooks import REFERENCE, SIGNATURE, SOLUTIONS, STUB, reference_body, student_notebook, write
 
 FORWARD_RUBRIC = """
 [assignment]
@@ -213,18 +213,35 @@ def test_a_backward_pass_notebook_graded_as_forward_pass_never_scores(course, tm
     assert own.submission("alice")["score"] == 10 and own.doc["assignment"] == "backward_pass"
 
 
-@pytest.mark.parametrize("metadata", [None, "backward_pass"])
-def test_a_forward_pass_notebook_graded_as_backward_pass_never_scores(course, tmp_path, metadata):
-    """The same verdict the other way round, and a forward_pass notebook claiming backward_pass in its metadata
-    is graded as the forward pass its code is (the code decides when the two disagree)."""
+def test_a_forward_pass_notebook_graded_as_backward_pass_never_scores(course, tmp_path):
+    """The same verdict the other way round (routing rule 4: the only graded function it defines, as a copy)."""
     solutions, _ = course
-    path = without_metadata(solutions / "forward_pass" / "forward_pass.ipynb", tmp_path / "bob.ipynb", metadata)
-    run = invoke_grade(path, "--assignment", "backward_pass", solutions=solutions)
-    row = run.submission("bob")
+    path = without_metadata(solutions / "forward_pass" / "forward_pass.ipynb", tmp_path / "bob.ipynb")
+    row = invoke_grade(path, "--assignment", "backward_pass", solutions=solutions).submission("bob")
     assert (row["status"], row["score"]) == ("error", 0)
     assert row["messages"][0].startswith("this notebook is for assignment forward_pass, not backward_pass")
     own = invoke_grade(path, solutions=solutions)
     assert own.doc["assignment"] == "forward_pass" and own.submission("bob")["score"] == 10
+
+
+@pytest.mark.parametrize("variant", ["backward_pass renamed", "backward_pass deleted", "forward_pass claims backward_pass"])
+def test_a_notebook_whose_own_function_is_gone_is_not_credited_for_the_copy(course, tmp_path, variant):
+    """Routing rule 3: when the only graded function left is a copy of given code, the metadata decides, so the
+    copy never earns the other assignment's marks (backward_pass notebooks scored 10/10 as forward_pass)."""
+    solutions, _ = course
+    if variant == "forward_pass claims backward_pass":
+        path = without_metadata(solutions / "forward_pass" / "forward_pass.ipynb", tmp_path / "bob.ipynb", "backward_pass")
+    else:
+        node = student_notebook(signature=SIGNATURE.replace("def backward_pass", "def backward_pass_v2"))
+        if variant == "backward_pass deleted":
+            node.cells = [cell for cell in node.cells if "def backward_pass" not in cell.source]
+        path = write(node, tmp_path / "bob.ipynb")
+    for extra in ([], ["--assignment", "backward_pass"]):
+        run = invoke_grade(path, *extra, solutions=solutions)
+        row = run.submission("bob")
+        assert run.doc["assignment"] == "backward_pass" and (row["status"], row["score"]) == ("error", 0), row
+    refused = invoke_grade(path, "--assignment", "forward_pass", solutions=solutions).submission("bob")
+    assert refused["score"] == 0 and refused["messages"][0].startswith("this notebook is for assignment backward_pass")
 
 
 def test_the_cache_keeps_each_assignment_apart(course, tmp_path):
