@@ -9,6 +9,7 @@ at a time, so memory stays flat however large the class.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import tempfile
@@ -94,9 +95,9 @@ class ClassRun:
         self._entries: list[_Entry] = []
         position = 0
         for number, group in enumerate(self.groups):
-            seed = group.assignment.rubric.seed if settings.seed is None else settings.seed
             limits = batch.rubric_with(group.assignment.rubric, settings.timeout).limits.as_wire()
-            fingerprint = store.run_fingerprint(group.assignment.directory, group.assignment.name, seed, limits)
+            fingerprint = store.run_fingerprint(group.assignment.directory, group.assignment.name, self._seed(group),
+                                                limits)
             for submission in group.submissions:
                 if shard is None or shard.holds(submission):
                     key = store.submission_key(fingerprint, submission.given, submission.path)
@@ -127,13 +128,15 @@ class ClassRun:
     def counts(self) -> Counts:
         return Counts(self._counts[GRADED], self._counts[RESUMED], self._counts[CACHED])
 
+    def _seed(self, group: Group) -> int:
+        return group.assignment.rubric.seed if self.settings.seed is None else self.settings.seed
+
     def _grader(self, number: int) -> batch.Grader:
-        """The group's grader, started on first use (a run served from the cache starts none)."""
+        """The group's grader, made when its group's turn comes (or when the sandbox layers are asked for)."""
         grader = self._graders[number]
         if grader is None:
             group = self.groups[number]
-            seed = group.assignment.rubric.seed if self.settings.seed is None else self.settings.seed
-            grader = batch.Grader(group.assignment, seed, self.settings.jobs, self.settings.timeout)
+            grader = batch.Grader(group.assignment, self._seed(group), self.settings.jobs, self.settings.timeout)
             self._graders[number] = grader
         return grader
 
@@ -144,7 +147,7 @@ class ClassRun:
             if not entries:
                 continue
             grader = self._grader(number)
-            known = lambda submission, grader=grader: self._known(submission, grader)  # noqa: E731
+            known = functools.partial(self._known, grader=grader)
             for (grade, fresh), entry in zip(grader.grade_all([entry.submission for entry in entries], known), entries):
                 source = GRADED if fresh else self._sources.pop(grade.submission.given)
                 self._counts[source] += 1
