@@ -56,8 +56,7 @@ class Identity:
     """The assignment a notebook is for, as far as it can be told."""
 
     assignment: str | None
-    basis: str = ""
-    """Why: "code", "metadata", or "" when unknown."""
+    """None when it cannot be told."""
     candidates: tuple[str, ...] = ()
     """When unknown: the assignments whose graded functions it defines alike."""
 
@@ -105,24 +104,24 @@ def identify(path: Path, known: Sequence[Signature]) -> Identity:
     if read is None:
         return Identity(None)
     sources, named = read
-    defining = {signature.function: [source for source in sources if _defines(source, signature.function)]
-                for signature in known}
     if named is not None and named not in {signature.name for signature in known}:
         # Its stub is not here to tell its given code from its answers: the code cannot overrule the metadata.
-        return Identity(named, "metadata")
+        return Identity(named)
+    defining = {signature.function: [source for source in sources if _defines(source, signature.function)]
+                for signature in known}
     if len(known) == 1:  # the code can only confirm the one assignment: no need to parse it
         if defining[known[0].function]:
-            return Identity(known[0].name, "code")
-        return Identity(named, "metadata") if named is not None else Identity(None)
+            return Identity(known[0].name)
+        return Identity(named)
     candidates = [signature for signature in known if defining[signature.function]]
     own = [signature.name for signature in candidates
            if not _copied(signature.function, defining[signature.function], signature, known)]
     if len(own) == 1:
-        return Identity(own[0], "code")
+        return Identity(own[0])
     if named is not None:
-        return Identity(named, "metadata")
+        return Identity(named)
     if len(candidates) == 1:
-        return Identity(candidates[0].name, "code")
+        return Identity(candidates[0].name)
     return Identity(None, candidates=tuple(own or (signature.name for signature in candidates)))
 
 
