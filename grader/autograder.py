@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grader
-from grader import assignment, batch, grading
+from grader import assignment, batch, grading, routing
 from grader.errors import ConfigError
-from grader.models import INVALID, Grade, Submission
+from grader.models import ERROR, INVALID, Grade, Submission
 from grader.report import files, gradescope
 from grader.sandbox import layers, namespaces
 from grader.sandbox.layers import Layer
@@ -104,7 +104,7 @@ def build(solutions: Path, assignment_name: str | None, output: Path, package: P
     if hidden_visibility not in gradescope.HIDDEN_VISIBILITIES:
         raise ConfigError(f"hidden-case details need a visibility among {', '.join(gradescope.HIDDEN_VISIBILITIES)}")
     names = assignment.available(solutions)
-    name = batch.resolve_assignment_name(names, assignment_name, [])
+    name = batch.resolve_assignment_name(names, assignment_name)
     loaded = assignment.load(solutions, name)  # a broken solutions folder fails here, not on Gradescope
     with tempfile.TemporaryDirectory(prefix="backprop-grader-package-") as scratch:
         package = package or build_sdist(Path(scratch))
@@ -194,7 +194,14 @@ def run(layout: Layout, assignment_name: str, seed: int | None = None,
     found = batch.find_submissions([layout.submission]) if layout.submission.is_dir() else []
     wanted = [submission for submission in found if submission.path.name == loaded.rubric.notebook]
     chosen = wanted if len(wanted) == 1 else found if len(found) == 1 else []
-    if chosen:
+    # Only this assignment's solutions travel in the zip: metadata naming another is what tells a wrong notebook.
+    identity = routing.identify(chosen[0].path, routing.signatures(layout.solutions, [assignment_name])) if chosen else None
+    if identity is not None and identity.assignment not in (None, assignment_name):
+        submission = Submission(chosen[0].path, chosen[0].path.name, chosen[0].path.stem)
+        message = (f"this notebook is for assignment {identity.assignment}, not {assignment_name}: "
+                   f"submit your {assignment_name} notebook here")
+        grade = grading.unjudged(submission, loaded.rubric, ERROR, [message])
+    elif chosen:
         submission = chosen[0]
         submission = Submission(submission.path, submission.path.name, submission.path.stem)
         with batch.Grader(loaded, loaded.rubric.seed if seed is None else seed, jobs=1) as one_at_a_time:

@@ -97,24 +97,15 @@ def _student_of_file(path: Path, assignment_stem: str | None) -> str:
     return path.stem
 
 
-def resolve_assignment_name(available: list[str], requested: str | None, submissions: list[Submission]) -> str:
-    """--assignment, else the name the notebooks' metadata agree on, else the only assignment."""
+def resolve_assignment_name(available: list[str], requested: str | None) -> str:
+    """--assignment, else the only assignment (grading splits a class by notebook: grader/routing.py)."""
     if requested:
         return requested
     if len(available) == 1:
         return available[0]
     if not available:
         raise ConfigError("the solutions folder holds no assignment (no */rubric.toml)")
-    named = set()
-    for submission in submissions:
-        try:
-            named.add(notebook.read(submission.path).assignment)
-        except notebook.InvalidNotebook:
-            continue
-    named.discard(None)
-    if len(named) == 1:
-        return named.pop()
-    raise ConfigError(f"cannot tell which assignment to grade ({', '.join(available)}): pass --assignment NAME")
+    raise ConfigError(f"several assignments here ({', '.join(available)}): pass --assignment NAME")
 
 
 def rubric_with(rubric: Rubric, timeout: float | None) -> Rubric:

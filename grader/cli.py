@@ -10,10 +10,10 @@ from pathlib import Path
 
 import click
 
-from grader import __version__, assignment, autograder, batch, merge, selfcheck, session, shard, stub
+from grader import __version__, assignment, autograder, batch, merge, routing, selfcheck, session, shard, stub
 from grader import cases as case_builder
 from grader.errors import ConfigError, GraderError, InternalError
-from grader.report import class_reports, files, github, html, json_report, summary, terminal
+from grader.report import class_reports, files, github, html, summary, terminal
 from grader.report.gradescope import HIDDEN_VISIBILITIES
 from grader.report.progress import Progress
 from grader.sandbox import layers
@@ -38,7 +38,8 @@ def _solutions_dir(option: Path | None) -> Path:
     return chosen
 
 
-def _seed(option: int | None, rubric_seed: int) -> int:
+def _seed(option: int | None) -> int | None:
+    """--seed, else $GRADER_SEED, else None: each assignment's rubric seed."""
     if option is not None:
         return option
     text = os.environ.get("GRADER_SEED")
@@ -47,7 +48,7 @@ def _seed(option: int | None, rubric_seed: int) -> int:
             return int(text)
         except ValueError:
             raise ConfigError(f"GRADER_SEED must be an integer, not {text!r}") from None
-    return rubric_seed
+    return None
 
 
 def _guard(action, verbose: bool):
@@ -77,7 +78,8 @@ def _sandbox_info(ctx: click.Context, _param, value: bool) -> None:
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--assignment", "assignment_name", metavar="NAME",
-              help="Assignment to grade against [default: from the notebooks' metadata, else the only one].")
+              help="Grade every notebook against NAME; a notebook for another assignment gets an error row "
+                   "[default: each notebook against its own, told by its code, else its metadata].")
 @click.option("--solutions", type=click.Path(file_okay=False, path_type=Path), help=SOLUTIONS_HELP)
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=os.cpu_count() or 1, show_default="CPU count",
               help="Submissions graded in parallel.")
@@ -192,21 +194,16 @@ def _grade(paths, assignment_name, solutions, jobs, timeout, seed, options: _Opt
     """Grade, print and write the reports; return how many submissions scored below --fail-under."""
     say = _Terminal(options.github).echo
     solutions_dir = _solutions_dir(solutions)
-    names = assignment.available(solutions_dir)
-    submissions = batch.find_submissions(paths)
-    if not submissions:
-        raise ConfigError(f"no notebooks (*.ipynb) found in {', '.join(map(str, paths))}")
-    name = batch.resolve_assignment_name(names, assignment_name, submissions)
-    loaded = assignment.load(solutions_dir, name)
-    submissions = batch.find_submissions(paths, loaded.rubric.notebook)
     chosen_shard = shard.parse(options.shard) if options.shard else None
+    groups = _groups(paths, solutions_dir, assignment_name, chosen_shard)
     cache_dir = (options.cache_dir or session.default_cache_dir(options.out)) if options.cache else None
-    settings = session.Settings(_seed(seed, loaded.rubric.seed), jobs, timeout, options.out, cache_dir, chosen_shard)
-    rubric = loaded.rubric
-    info = class_reports.ClassInfo(name, rubric.title, rubric.step_names, rubric.max_score, options.fail_under)
-    builder = summary.SummaryBuilder(rubric.step_names, rubric.max_score)
+    settings = session.Settings(_seed(seed), jobs, timeout, options.out, cache_dir, chosen_shard)
+    infos = {group.assignment.name: class_reports.ClassInfo(
+        group.assignment.name, group.assignment.rubric.title, group.assignment.rubric.step_names,
+        group.assignment.rubric.max_score, options.fail_under) for group in groups}
+    builders = {name: summary.SummaryBuilder(info.step_names, info.max_score) for name, info in infos.items()}
     below = 0
-    with session.ClassRun(loaded, submissions, settings) as run:
+    with session.ClassRun(groups, settings) as run:
         if options.require:
             _check_sandbox(run.layers(), options)
         progress = Progress(len(run.submissions), sys.stderr, enabled=options.verbosity != terminal.QUIET,
@@ -216,46 +213,80 @@ def _grade(paths, assignment_name, solutions, jobs, timeout, seed, options: _Opt
             text = terminal.render(grade, options.verbosity) + ("" if options.verbosity == terminal.QUIET else "\n")
             say(text, err=options.to_stderr)
             progress.advance()
-            builder.add(grade)
+            builders[run.assignment_of[grade.submission.given]].add(grade)
             below += options.fail_under is not None and grade.percent < options.fail_under
         progress.finish()
         found = run.layers(start=False)  # a run served wholly from the cache starts no sandbox to ask
         if found is not None and not options.require:
             _check_sandbox(found, options)
-        class_summary = builder.build()
-        if class_summary.count > 1:
-            say(summary.render_text(class_summary), err=options.to_stderr)
+        summaries = {name: builder.build() for name, builder in builders.items()}
+        for name, class_summary in summaries.items():
+            if class_summary.count > 1:
+                heading = f"{name}:\n" if len(groups) > 1 else ""
+                say(heading + summary.render_text(class_summary), err=options.to_stderr)
         counts = run.counts
+        count = len(run.submissions)
         where = f" of shard {chosen_shard}" if chosen_shard else ""
-        plural = "" if class_summary.count == 1 else "s"
-        say(f"{class_summary.count} submission{plural}{where}: {counts.graded} graded, {counts.resumed} resumed from the "
-            f"results log, {counts.cached} from the cache", err=True)
+        spanning = f" over {len(groups)} assignments ({', '.join(infos)})" if len(groups) > 1 else ""
+        say(f"{count} submission{'' if count == 1 else 's'}{where}{spanning}: {counts.graded} graded, {counts.resumed} "
+            f"resumed from the results log, {counts.cached} from the cache", err=True)
+
+        def sections() -> list[class_reports.Section]:
+            return [class_reports.Section(info, summaries[name], run.stored(name)) for name, info in infos.items()]
+
         if options.json_path == "-":
-            json_report.write(sys.stdout, class_reports.json_fields(info, chosen_shard),
-                              class_reports.documents(run.stored(), chosen_shard))
+            class_reports.write_json(sys.stdout, sections(), chosen_shard)
         unwritten: list[str] = []  # reports that failed are said after every other output is written
         if options.json_path and options.json_path != "-":
             try:
                 with files.atomic_stream(Path(options.json_path)) as stream:
-                    json_report.write(stream, class_reports.json_fields(info, chosen_shard),
-                                      class_reports.documents(run.stored(), chosen_shard))
+                    class_reports.write_json(stream, sections(), chosen_shard)
             except OSError as error:
                 unwritten.append(f"could not write {options.json_path} ({error.strerror or error})")
         if options.out:
             try:
-                written = class_reports.write_all(options.out, info, class_summary, run.stored(), options.formats,
-                                                  chosen_shard)
+                written = class_reports.write_sections(options.out, sections(), options.formats, chosen_shard)
                 say(f"reports written to {options.out}/ ({', '.join(written)}; log {session.RESULTS_LOG})", err=True)
             except class_reports.ReportsFailed as error:
                 unwritten.append(str(error))
-        if options.feedback_html:
-            pages = html.write_pages((grade for _, grade in run.stored()), rubric.function, options.out / html.FOLDER)
-            say(f"{len(pages)} feedback page(s) written to {options.out / html.FOLDER}/", err=True)
-        if options.github:
-            _publish_to_github(info, [grade for _, grade in run.stored()], options.to_stderr)
+        for group in groups:
+            name = group.assignment.name
+            grades = (grade for _, grade in run.stored(name))
+            if options.feedback_html:
+                folder = options.out / html.FOLDER / (name if len(groups) > 1 else "")
+                pages = html.write_pages(grades, group.assignment.rubric.function, folder)
+                say(f"{len(pages)} feedback page(s) written to {folder}/", err=True)
+            if options.github:
+                _publish_to_github(infos[name], [grade for _, grade in run.stored(name)], options.to_stderr)
         if unwritten:
             raise InternalError(one_line("; ".join(unwritten)))
     return below
+
+
+def _groups(paths, solutions_dir: Path, requested: str | None, chosen_shard) -> list[session.Group]:
+    """The notebooks found, split by the assignment each is for (grader/routing.py), each assignment loaded."""
+    names = assignment.available(solutions_dir)
+    if requested is not None and requested not in names:
+        assignment.load(solutions_dir, requested)  # the one-line error naming the assignments there
+    found = batch.find_submissions(paths)
+    if not found:
+        raise ConfigError(f"no notebooks (*.ipynb) found in {', '.join(map(str, paths))}")
+    # With --assignment, an unreadable other assignment only loses its notebooks' identification.
+    known = routing.signatures(solutions_dir, names, skip_broken=requested is not None)
+    identities = {submission.given: routing.identify(submission.path, known) for submission in found}
+    plan = routing.plan(found, identities, known, requested)
+    if len(plan.groups) > 1 and chosen_shard is not None:
+        raise ConfigError(f"--shard needs one assignment, and these notebooks are for {', '.join(plan.groups)}: "
+                          "grade each with --assignment NAME")
+    groups = []
+    for name, members in plan.groups.items():
+        loaded = assignment.load(solutions_dir, name)
+        # Found again knowing the notebook's file name: alice/backward_pass.ipynb belongs to student alice.
+        named = {submission.given: submission for submission in batch.find_submissions(paths, loaded.rubric.notebook)}
+        submissions = tuple(named.get(submission.given, submission) for submission in members)
+        refusals = {s.given: plan.refusals[s.given] for s in members if s.given in plan.refusals}
+        groups.append(session.Group(loaded, submissions, refusals))
+    return groups
 
 
 def _check_sandbox(report: tuple[layers.Layer, ...], options: _Options) -> None:

@@ -10,15 +10,17 @@ caused (`store.is_final`) is never cached and never resumed: the next run grades
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 import tempfile
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader import batch, records, store
+from grader import batch, grading, records, store
 from grader.assignment import Assignment
-from grader.models import Grade, Submission
+from grader.models import ERROR, Grade, Submission
 from grader.sandbox.layers import Layer
 from grader.shard import Shard
 
@@ -38,7 +40,8 @@ def default_cache_dir(out: Path | None) -> Path:
 class Settings:
     """How to grade a class."""
 
-    seed: int
+    seed: int | None
+    """Seed of the hidden cases; None: each assignment's rubric seed."""
     jobs: int
     timeout: float | None = None
     out: Path | None = None
@@ -46,6 +49,16 @@ class Settings:
     cache_dir: Path | None = None
     """Content cache folder; None with --no-cache (which also ignores the results log)."""
     shard: Shard | None = None
+
+
+@dataclass(frozen=True)
+class Group:
+    """The submissions of a run graded against one assignment."""
+
+    assignment: Assignment
+    submissions: tuple[Submission, ...]
+    refusals: Mapping[str, str] = field(default_factory=dict)
+    """Submission (as given) -> why it is refused (a notebook for another assignment): an error row, never run."""
 
 
 @dataclass(frozen=True)
@@ -58,23 +71,43 @@ class Counts:
     cached: int
 
 
-class ClassRun:
-    """One batch over a class (or one shard of it)."""
+@dataclass(frozen=True)
+class _Entry:
+    """One submission of the run, with everything needed to grade it and find its grade again."""
 
-    def __init__(self, assignment: Assignment, submissions: list[Submission], settings: Settings) -> None:
-        self.assignment = assignment
+    position: int
+    """Index in the whole class (merging shards restores that order)."""
+    submission: Submission
+    group: int
+
+
+class ClassRun:
+    """One batch over a class (or one shard of it), each submission graded against its group's assignment.
+
+    The groups are graded one after the other, each by its own Grader, into one results log.
+    """
+
+    def __init__(self, groups: Sequence[Group], settings: Settings) -> None:
+        self.groups = tuple(groups)
         self.settings = settings
         shard = settings.shard
-        chosen = [(position, s) for position, s in enumerate(submissions) if shard is None or shard.holds(s)]
-        self.positions = [position for position, _ in chosen]
-        """Index of each submission in the whole class (merging shards restores that order)."""
-        self.submissions = [submission for _, submission in chosen]
-        self._grader = batch.Grader(assignment, settings.seed, settings.jobs, settings.timeout)
-        fingerprint = store.run_fingerprint(assignment.directory, assignment.name, settings.seed,
-                                            self._grader.rubric.limits.as_wire())
-        self._fingerprint = fingerprint
-        self._keys: list[str] = []
-        """The key of each submission graded so far, in order: known only once its file is read."""
+        self._graders: list[batch.Grader | None] = [None] * len(self.groups)
+        self._entries: list[_Entry] = []
+        self._fingerprints: list[str] = []
+        position = 0
+        for number, group in enumerate(self.groups):
+            limits = batch.rubric_with(group.assignment.rubric, settings.timeout).limits.as_wire()
+            self._fingerprints.append(store.run_fingerprint(group.assignment.directory, group.assignment.name,
+                                                            self._seed(group), limits))
+            for submission in group.submissions:
+                if shard is None or shard.holds(submission):
+                    self._entries.append(_Entry(position, submission, number))
+                position += 1
+        self.submissions = [entry.submission for entry in self._entries]
+        self.positions = [entry.position for entry in self._entries]
+        self.assignment_of = {entry.submission.given: self.groups[entry.group].assignment.name for entry in self._entries}
+        """Submission (as given) -> the assignment it is graded against."""
+        self._entry_of = {entry.submission.given: entry for entry in self._entries}
         self._scratch = None
         if settings.out is None:
             self._scratch = tempfile.TemporaryDirectory(prefix="backprop-grader-log-")
@@ -83,11 +116,26 @@ class ClassRun:
             (log_dir / RESULTS_LOG).unlink()  # --no-cache: grade everything again
         self.log = store.GradeLog(log_dir / RESULTS_LOG)
         self.cache = store.GradeLog(settings.cache_dir / CACHE_FILE) if settings.cache_dir is not None else None
+        self._key_of: dict[str, str] = {}
+        """Submission (as given) -> its key, known once its file is read (the digest of the bytes graded)."""
+        self._layers: tuple[Layer, ...] | None = None
         self._counts = {GRADED: 0, RESUMED: 0, CACHED: 0}
 
     @property
     def counts(self) -> Counts:
         return Counts(self._counts[GRADED], self._counts[RESUMED], self._counts[CACHED])
+
+    def _seed(self, group: Group) -> int:
+        return group.assignment.rubric.seed if self.settings.seed is None else self.settings.seed
+
+    def _grader(self, number: int) -> batch.Grader:
+        """The group's grader, made when its group's turn comes (or when the sandbox layers are asked for)."""
+        grader = self._graders[number]
+        if grader is None:
+            group = self.groups[number]
+            grader = batch.Grader(group.assignment, self._seed(group), self.settings.jobs, self.settings.timeout)
+            self._graders[number] = grader
+        return grader
 
     def grades(self) -> Iterator[Grade]:
         """Every submission's grade in order, each in the results log (and the cache) before it is yielded.
@@ -95,46 +143,70 @@ class ClassRun:
         Each file is read once, when its turn comes: its key is the digest of the bytes graded.
         Once every submission has its grade, the log keeps only this class's lines.
         """
-        self._keys = []
-        for outcome in self._grader.grade_all(self.submissions, self._known):
-            key = self._key(outcome.grade.submission, outcome.digest)
-            self._keys.append(key)
-            source = outcome.earlier or GRADED
-            self._counts[source] += 1
-            if source != RESUMED:
-                record = records.to_record(outcome.grade)
-                self.log.append(key, record)
-                if source == GRADED and self.cache is not None and store.is_final(record):
-                    self.cache.append(key, record)
-            yield outcome.grade
-        self.log.keep_only(set(self._keys))
+        self._key_of = {}
+        for number in range(len(self.groups)):
+            entries = [entry for entry in self._entries if entry.group == number]
+            if not entries:
+                continue
+            grader = self._grader(number)
+            known = functools.partial(self._known, number=number, grader=grader)
+            for outcome in grader.grade_all([entry.submission for entry in entries], known):
+                submission = outcome.grade.submission
+                key = self._key(number, submission, outcome.digest)
+                self._key_of[submission.given] = key
+                source = outcome.earlier or GRADED
+                self._counts[source] += 1
+                if source != RESUMED:
+                    record = records.to_record(outcome.grade)
+                    self.log.append(key, record)
+                    refused = submission.given in self.groups[number].refusals
+                    if source == GRADED and self.cache is not None and store.is_final(record) and not refused:
+                        self.cache.append(key, record)
+                yield outcome.grade
+            self._layers = grader.layers(False) or self._layers
+            grader.close()  # its fork servers are not needed by the next group
+        self.log.keep_only(set(self._key_of.values()))
 
     def layers(self, start: bool = True) -> tuple[Layer, ...] | None:
         """The sandbox layers in effect for this run's children (None if none ran and `start` is false)."""
-        return self._grader.layers(start)
+        if self._layers is None and start and self.groups:
+            self._layers = self._grader(0).layers(True)
+        return self._layers
 
-    def stored(self) -> Iterator[tuple[int, Grade]]:
-        """(position in the whole class, grade) of every submission graded, read back from the results log."""
-        for position, submission, key in zip(self.positions, self.submissions, self._keys):
-            record = self.log.get(key)
-            grade = records.grade_or_none(record, submission)
+    def stored(self, assignment: str | None = None) -> Iterator[tuple[int, Grade]]:
+        """(position in the whole class, grade) of every submission graded (of one assignment), read back from the log."""
+        for entry in self._entries:
+            if assignment is not None and self.groups[entry.group].assignment.name != assignment:
+                continue
+            key = self._key_of.get(entry.submission.given)
+            grade = records.grade_or_none(self.log.get(key), entry.submission) if key is not None else None
             if grade is not None:
-                yield position, grade
+                yield entry.position, grade
 
-    def _key(self, submission: Submission, digest: str) -> str:
-        return store.submission_key(self._fingerprint, submission.given, digest)
+    def _key(self, number: int, submission: Submission, digest: str) -> str:
+        key = store.submission_key(self._fingerprints[number], submission.given, digest)
+        refusal = self.groups[number].refusals.get(submission.given)
+        if refusal is not None:  # its own key: the same notebook graded later must not resume a refusal
+            key = hashlib.sha256(f"{key}\0refused\0{refusal}".encode()).hexdigest()
+        return key
 
-    def _known(self, loaded: batch.Loaded) -> tuple[Grade, str] | None:
-        key = self._key(loaded.submission, loaded.digest)
+    def _known(self, loaded: batch.Loaded, number: int, grader: batch.Grader) -> tuple[Grade, str] | None:
+        submission = loaded.submission
+        refusal = self.groups[number].refusals.get(submission.given)
+        if refusal is not None:  # decided here, never run, never cached: it depends on the other assignments too
+            return grading.unjudged(submission, grader.rubric, ERROR, [refusal]), GRADED
+        key = self._key(number, submission, loaded.digest)
         for source, kept in ((RESUMED, self.log), (CACHED, self.cache)):
             record = kept.get(key) if kept is not None else None
-            grade = records.grade_or_none(record, loaded.submission) if record is not None and store.is_final(record) else None
+            grade = records.grade_or_none(record, submission) if record is not None and store.is_final(record) else None
             if grade is not None:
                 return grade, source
         return None
 
     def close(self) -> None:
-        self._grader.close()
+        for grader in self._graders:
+            if grader is not None:
+                grader.close()
         self.log.close()
         if self.cache is not None:
             self.cache.close()

@@ -77,12 +77,12 @@ def test_out_writes_results_and_gradebook(class_folder, tmp_path):
     assert results == json.loads(json_file.read_text(encoding="utf-8"))
     with open(out / "gradebook.csv", newline="", encoding="utf-8") as stream:
         table = list(csv.reader(stream))
-    assert table[0] == ["student", "submission", "status", "score", "max_score", *STEPS]
+    assert table[0] == ["student", "submission", "assignment", "status", "score", "max_score", *STEPS]
     assert len(table) == 1 + len(results["submissions"]) == 6
     for line, row in zip(table[1:], results["submissions"]):
-        assert line[:3] == [row["student"], row["submission"], row["status"]]
-        assert float(line[3]) == row["score"] and float(line[4]) == row["max_score"]
-        assert [float(cell) for cell in line[5:]] == [step["score"] for step in row["steps"]]
+        assert line[:4] == [row["student"], row["submission"], "backward_pass", row["status"]]
+        assert float(line[4]) == row["score"] and float(line[5]) == row["max_score"]
+        assert [float(cell) for cell in line[6:]] == [step["score"] for step in row["steps"]]
     # The reports, the results log and the content cache; no temporary file left.
     assert sorted(path.name for path in out.iterdir()) == [".cache", "gradebook.csv", "report.html", "results.json",
                                                             "results.jsonl"]

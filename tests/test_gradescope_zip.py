@@ -36,7 +36,8 @@ def python_prefix_modes():
 @pytest.fixture(scope="module")
 def autograder_zip(tmp_path_factory) -> Path:
     output = tmp_path_factory.mktemp("zip") / "autograder.zip"
-    result = CliRunner().invoke(cli.gradescope_autograder, ["build", "--solutions", str(SOLUTIONS), "-o", str(output)],
+    build = ["build", "--solutions", str(SOLUTIONS), "--assignment", "backward_pass", "-o", str(output)]
+    result = CliRunner().invoke(cli.gradescope_autograder, build,
                                 env=CLEAN_ENV, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return output

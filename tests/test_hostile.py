@@ -28,7 +28,8 @@ NON_ROOT_ENV = "BACKPROP_GRADER_HOSTILE_SUBSET"
 
 
 def _run(paths: list[Path]) -> dict:
-    result = CliRunner().invoke(grade, [*map(str, paths), "--solutions", str(SOLUTIONS), "--json", "-",
+    result = CliRunner().invoke(grade, [*map(str, paths), "--solutions", str(SOLUTIONS), "--assignment", "backward_pass",
+                                        "--json", "-",
                                         "--timeout", "3", "--jobs", "2", "-q"])
     assert result.exit_code == 0, result.output + repr(result.exception)
     return json.loads(result.stdout)

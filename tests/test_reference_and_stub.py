@@ -13,6 +13,7 @@ import nbformat
 import pytest
 from click.testing import CliRunner
 
+from grader.assignment import available
 from grader.cli import make_stub
 from tests.conftest import CLEAN_ENV, steps_of
 from tests.notebooks import ASSIGNMENTS, REFERENCE, SOLUTIONS, STEPS, STUB
@@ -93,7 +94,11 @@ def test_make_stub_writes_the_committed_files(tmp_path):
     result = CliRunner().invoke(make_stub, ["--solutions", str(SOLUTIONS), "--assignments", str(tmp_path)], env=CLEAN_ENV)
     assert result.exit_code == 0, result.output
     written = sorted(path.relative_to(tmp_path) for path in tmp_path.rglob("*") if path.is_file())
-    assert written == sorted([STUB.relative_to(ASSIGNMENTS), PUBLIC_CASE.relative_to(ASSIGNMENTS)])
+    # Every assignment of the solutions folder has its committed stub and public case, backward_pass's among them.
+    committed = sorted(path.relative_to(ASSIGNMENTS) for name in available(SOLUTIONS)
+                       for path in (ASSIGNMENTS / name).rglob("*") if path.is_file())
+    assert written == committed
+    assert {STUB.relative_to(ASSIGNMENTS), PUBLIC_CASE.relative_to(ASSIGNMENTS)} <= set(written)
     for relative in written:
         assert (tmp_path / relative).read_bytes() == (ASSIGNMENTS / relative).read_bytes(), relative
 

@@ -18,6 +18,9 @@ from grader.sandbox import layers, seccomp
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO / "solutions" / "backward_pass" / "backward_pass.ipynb"
 
+# The course's reference, against backward_pass whatever else the solutions folder holds (it has no metadata).
+ONE_ASSIGNMENT = [str(REFERENCE), "--solutions", str(REPO / "solutions"), "--assignment", "backward_pass"]
+
 
 @pytest.mark.parametrize("machine", ["x86_64", "aarch64"])
 def test_filter_assembles_for_both_architectures(machine: str) -> None:
@@ -93,7 +96,7 @@ def test_sandbox_info_lists_every_layer() -> None:
 
 
 def test_require_sandbox_refuses_unknown_layers() -> None:
-    result = CliRunner().invoke(grade, [str(REFERENCE), "--solutions", str(REPO / "solutions"), "--require-sandbox=firewall"])
+    result = CliRunner().invoke(grade, [*ONE_ASSIGNMENT, "--require-sandbox=firewall"])
     assert result.exit_code == 2
     assert "unknown sandbox layer" in result.output
 
@@ -102,9 +105,9 @@ def test_require_sandbox_refuses_unknown_layers() -> None:
 def test_require_sandbox_grades_when_core_layers_hold() -> None:
     info = CliRunner().invoke(grade, ["--sandbox-info"]).output
     if "[ ] seccomp" in info or "[ ] landlock-fs" in info:
-        result = CliRunner().invoke(grade, [str(REFERENCE), "--solutions", str(REPO / "solutions"), "--require-sandbox"])
+        result = CliRunner().invoke(grade, [*ONE_ASSIGNMENT, "--require-sandbox"])
         assert result.exit_code == 2 and "refusing to grade" in result.output
         return
-    result = CliRunner().invoke(grade, [str(REFERENCE), "--solutions", str(REPO / "solutions"), "--require-sandbox", "-q"])
+    result = CliRunner().invoke(grade, [*ONE_ASSIGNMENT, "--require-sandbox", "-q"])
     assert result.exit_code == 0, result.output
     assert "10/10" in result.output

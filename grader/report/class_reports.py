@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TextIO
 
 from grader.errors import InternalError
 from grader.models import Grade
@@ -39,6 +39,16 @@ class ClassInfo:
     """The --fail-under threshold, which the GitHub summary and annotations report against."""
 
 
+@dataclass(frozen=True)
+class Section:
+    """The grades of one assignment in a run: what its class report is made of."""
+
+    info: ClassInfo
+    summary: ClassSummary
+    entries: Iterable[tuple[int, Grade]]
+    """(position in the whole class, grade), read once."""
+
+
 def json_fields(info: ClassInfo, shard: Shard | None) -> dict:
     """The report's fields; a shard's report also says which shard it is, for `grade-merge`."""
     fields = json_report.head(info.assignment, info.max_score)
@@ -47,9 +57,19 @@ def json_fields(info: ClassInfo, shard: Shard | None) -> dict:
     return fields
 
 
-def document(position: int, grade: Grade, shard: Shard | None) -> dict:
-    """A submission's entry in the JSON report; in a shard, with its position in the whole class."""
+def mixed_fields(infos: Sequence[ClassInfo]) -> dict:
+    """The fields of a run over several assignments: no single `assignment` or `max_score`, each one listed."""
+    fields = json_report.head(None, None)
+    fields["assignments"] = [{"name": info.assignment, "title": info.title, "max_score": info.max_score} for info in infos]
+    return fields
+
+
+def document(position: int, grade: Grade, shard: Shard | None, assignment: str | None = None) -> dict:
+    """A submission's entry in the JSON report; in a shard, with its position in the whole class; in a run over
+    several assignments, with the one it was graded against."""
     entry = json_report.grade_document(grade)
+    if assignment is not None:
+        entry["assignment"] = assignment
     if shard is not None:
         entry["position"] = position
     return entry
@@ -57,6 +77,16 @@ def document(position: int, grade: Grade, shard: Shard | None) -> dict:
 
 def documents(entries: Iterable[tuple[int, Grade]], shard: Shard | None) -> Iterable[dict]:
     return (document(position, grade, shard) for position, grade in entries)
+
+
+def write_json(stream: TextIO, sections: Sequence[Section], shard: Shard | None) -> None:
+    """The JSON report of a run, one section (assignment) after the other."""
+    if len(sections) == 1:
+        json_report.write(stream, json_fields(sections[0].info, shard), documents(sections[0].entries, shard))
+        return
+    json_report.write(stream, mixed_fields([section.info for section in sections]),
+                      (document(position, grade, shard, section.info.assignment)
+                       for section in sections for position, grade in section.entries))
 
 
 class UniqueNames:
@@ -126,62 +156,106 @@ class _Piecewise:
 
 def write_all(out: Path, info: ClassInfo, summary: ClassSummary, entries: Iterable[tuple[int, Grade]],
               formats: Sequence[str] = DEFAULT_FORMATS, shard: Shard | None = None) -> list[str]:
-    """Write each chosen format into `out`, each file atomically, in one pass over `entries`; the names written.
+    """Write each chosen format into `out` for a run over one assignment; the names written."""
+    return write_sections(out, [Section(info, summary, entries)], formats, shard)
 
-    A file that fails (a full disk, a writer's bug on one row) costs that file alone: every other
-    one is still written, then ReportsFailed says which failed and why.
+
+def write_sections(out: Path, sections: Sequence[Section], formats: Sequence[str] = DEFAULT_FORMATS,
+                   shard: Shard | None = None) -> list[str]:
+    """Write each chosen format into `out`, each file atomically, in one pass over the grades; the names written.
+
+    One section (assignment): the files as always. Several: one results.json and gradebook.csv
+    for the whole run (each submission naming its assignment), and per assignment its class
+    report report-<assignment>.html and its junit-<assignment>.xml. A file that fails (a full
+    disk, a writer's bug on one row) costs that file alone: every other one is still written,
+    then ReportsFailed says which failed and why.
     """
     chosen = list(dict.fromkeys(formats))
     unknown = set(chosen) - set(FORMATS)
     if unknown:
         raise ValueError(f"unknown report format(s): {', '.join(sorted(unknown))}")
+    mixed = len(sections) > 1
     written: list[str] = []
     failed: dict[str, Exception] = {}
-    whole_batch: list[Grade] | None = [] if {"junit", "github-summary", "github-annotations"} & set(chosen) else None
-    makers = {
-        "json": ("results.json", lambda stream: json_report.JsonWriter(stream, json_fields(info, shard))),
-        "csv": ("gradebook.csv", lambda stream: gradebook.CsvWriter(stream, info.step_names)),
-        "html": ("report.html", lambda stream: html_report.HtmlWriter(stream, info.title, info.assignment,
-                                                                      info.step_names, summary)),
-    }
-    piecewise = {name: _Piecewise(out / name, make) for key, (name, make) in makers.items() if key in chosen}
+    whole_batch: list[list[Grade]] | None = [] if {"junit", "github-summary", "github-annotations"} & set(chosen) else None
+    shared: dict[str, _Piecewise] = {}
+    if "json" in chosen:
+        fields = mixed_fields([s.info for s in sections]) if mixed else json_fields(sections[0].info, shard)
+        shared["results.json"] = _Piecewise(out / "results.json", lambda stream: json_report.JsonWriter(stream, fields))
+    if "csv" in chosen:
+        steps = list(dict.fromkeys(name for section in sections for name in section.info.step_names))
+        shared["gradebook.csv"] = _Piecewise(out / "gradebook.csv", lambda stream: gradebook.CsvWriter(stream, steps))
     gradescope_names = UniqueNames(".json") if "gradescope" in chosen else None
+    open_reports = dict(shared)
     try:
-        for position, grade in entries:
-            for name, report in piecewise.items():
-                report.call("add", document(position, grade, shard) if name == "results.json" else grade)
-            if gradescope_names:
-                name = f"{GRADESCOPE_FOLDER}/{gradescope_names.next(grade.submission.student)}"
-                _attempt(name, lambda path=out / name, grade=grade: files.write_atomically(path, gradescope.render(grade)),
-                         written, failed)
+        for section in sections:
+            info = section.info
+            as_html = None
+            if "html" in chosen:
+                name = f"report-{_file_safe(info.assignment)}.html" if mixed else "report.html"
+                as_html = _Piecewise(out / name, lambda stream, info=info, section=section: html_report.HtmlWriter(
+                    stream, info.title, info.assignment, info.step_names, section.summary))
+                open_reports[name] = as_html
+            grades: list[Grade] | None = [] if whole_batch is not None else None
+            for position, grade in section.entries:
+                if "results.json" in shared:
+                    shared["results.json"].call("add", document(position, grade, shard, info.assignment if mixed else None))
+                if "gradebook.csv" in shared:
+                    shared["gradebook.csv"].call("add", grade, info.assignment)
+                if as_html:
+                    as_html.call("add", grade)
+                if gradescope_names:
+                    name = f"{GRADESCOPE_FOLDER}/{gradescope_names.next(grade.submission.student)}"
+                    _attempt(name, lambda path=out / name, grade=grade: files.write_atomically(path, gradescope.render(grade)),
+                             written, failed)
+                if grades is not None:
+                    grades.append(grade)
+            if as_html:
+                as_html.call("finish")
             if whole_batch is not None:
-                whole_batch.append(grade)
-        for report in piecewise.values():
+                whole_batch.append(grades)
+        for report in shared.values():
             report.call("finish")
     except BaseException as failure:
-        for report in piecewise.values():
+        for report in open_reports.values():
             report.close(failure)
         raise
-    for name, report in piecewise.items():
+    for name, report in open_reports.items():
         report.close()
         if report.error is None:
             written.append(name)
         else:
             failed[name] = report.error
-    if "junit" in chosen:
-        _attempt("junit.xml", lambda: files.write_atomically(out / "junit.xml", junit.render(info.assignment, whole_batch)),
-                 written, failed)
-    if "github-summary" in chosen:
-        _attempt("summary.md", lambda: files.write_atomically(
-            out / "summary.md", github.summary(info.title, info.step_names, whole_batch, info.fail_under)), written, failed)
-    if "github-annotations" in chosen:
-        _attempt("annotations.txt", lambda: files.write_atomically(
-            out / "annotations.txt", github.annotations(whole_batch, info.fail_under) + "\n"), written, failed)
+    if whole_batch is not None:
+        _write_whole_batch(out, sections, whole_batch, chosen, written, failed)
     if failed:
         reasons = "; ".join(f"{name} ({type(error).__name__}: {error})" for name, error in failed.items())
         done = ", ".join(written) or "none"
         raise ReportsFailed(printable(f"could not write {reasons} in {out}/; written: {done}").replace("\n", " "))
     return written
+
+
+def _write_whole_batch(out: Path, sections: Sequence[Section], batches: list[list[Grade]], chosen: Sequence[str],
+                       written: list[str], failed: dict[str, Exception]) -> None:
+    """The formats that need every grade at once: JUnit per assignment, one GitHub summary and annotations."""
+    if "junit" in chosen:
+        for section, grades in zip(sections, batches):
+            name = f"junit-{_file_safe(section.info.assignment)}.xml" if len(sections) > 1 else "junit.xml"
+            _attempt(name, lambda name=name, section=section, grades=grades: files.write_atomically(
+                out / name, junit.render(section.info.assignment, grades)), written, failed)
+    fail_under = sections[0].info.fail_under
+    if "github-summary" in chosen:
+        _attempt("summary.md", lambda: files.write_atomically(out / "summary.md", "\n".join(
+            github.summary(section.info.title, section.info.step_names, grades, fail_under)
+            for section, grades in zip(sections, batches))), written, failed)
+    if "github-annotations" in chosen:
+        every = [grade for grades in batches for grade in grades]
+        _attempt("annotations.txt", lambda: files.write_atomically(
+            out / "annotations.txt", github.annotations(every, fail_under) + "\n"), written, failed)
+
+
+def _file_safe(name: str) -> str:
+    return _UNSAFE_IN_FILE_NAME.sub("_", name).strip("._") or "assignment"
 
 
 def _attempt(name: str, write: Callable[[], None], written: list[str], failed: dict[str, Exception]) -> None:

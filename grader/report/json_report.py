@@ -38,8 +38,8 @@ def grade_document(grade: Grade) -> dict:
     }
 
 
-def head(assignment: str, max_score: float) -> dict:
-    """The report's fields besides its submissions."""
+def head(assignment: str | None, max_score: float | None) -> dict:
+    """The report's fields besides its submissions (None in a run over several assignments)."""
     return {"grader_version": __version__, "assignment": assignment, "max_score": max_score}
 
 
