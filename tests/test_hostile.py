@@ -20,7 +20,7 @@ from click.testing import CliRunner
 
 from grader.cli import grade
 from tests import hostile
-from tests.unprivileged import run_unprivileged
+from tests import unprivileged
 
 REPO = Path(__file__).resolve().parents[1]
 SOLUTIONS = REPO / "solutions"
@@ -81,9 +81,9 @@ def test_hostile_batch(tmp_path: Path, listener: socket.socket) -> None:
     assert 0 < baseline["carol"]["score"] < baseline["carol"]["max_score"]
 
 
-@pytest.mark.skipif(os.environ.get(NON_ROOT_ENV) is not None, reason="this is the unprivileged re-run itself")
+@pytest.mark.skipif(unprivileged.unavailable() is not None, reason=str(unprivileged.unavailable()))
 def test_hostile_batch_unprivileged() -> None:
     """Part of the batch again as uid 65534, with the grader's own namespaces and Landlock but no uid drop."""
-    result = run_unprivileged(NON_ROOT_ENV, f"{Path(__file__)}::test_hostile_batch", value=",".join(hostile.NON_ROOT))
+    result = unprivileged.run_unprivileged(f"{Path(__file__)}::test_hostile_batch", env={NON_ROOT_ENV: ",".join(hostile.NON_ROOT)})
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "1 passed" in result.stdout
