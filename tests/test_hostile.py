@@ -19,8 +19,7 @@ import pytest
 from click.testing import CliRunner
 
 from grader.cli import grade
-from tests import hostile
-from tests import unprivileged
+from tests import hostile, unprivileged
 
 REPO = Path(__file__).resolve().parents[1]
 SOLUTIONS = REPO / "solutions"
@@ -84,6 +83,7 @@ def test_hostile_batch(tmp_path: Path, listener: socket.socket) -> None:
 @pytest.mark.skipif(unprivileged.unavailable() is not None, reason=str(unprivileged.unavailable()))
 def test_hostile_batch_unprivileged() -> None:
     """Part of the batch again as uid 65534, with the grader's own namespaces and Landlock but no uid drop."""
-    result = unprivileged.run_unprivileged(f"{Path(__file__)}::test_hostile_batch", env={NON_ROOT_ENV: ",".join(hostile.NON_ROOT)})
+    result = unprivileged.run_unprivileged(f"{Path(__file__)}::test_hostile_batch",
+                                           env={NON_ROOT_ENV: ",".join(hostile.NON_ROOT)})
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "1 passed" in result.stdout
