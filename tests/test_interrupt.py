@@ -1,0 +1,95 @@
+"""A batch stopped half-way, and two batches on one --out, through the real `grade` in subprocesses.
+
+Mechanisms held (issue 9, "Also"): an --out folder is locked for the whole run, and a second run
+on it exits 2 naming the holder; Ctrl-C (SIGINT) and SIGTERM end a batch with 130 and 143, say
+how many grades the results log kept and that the same command resumes, write no report, and
+leave no sandbox process behind; the same command then resumes and completes.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests import hostile
+from tests.notebooks import SOLUTIONS, reference_body, student_notebook, write
+
+SLOW_SECONDS = 4
+
+
+def _class(folder: Path) -> Path:
+    """Two quick right notebooks, then one that sleeps before it defines anything (graded last, --jobs 1)."""
+    submissions = folder / "class"
+    for student in ("alice", "bob"):
+        write(student_notebook(reference_body()), submissions / f"{student}.ipynb")
+    write(student_notebook(reference_body(), helper_cells=[f"import time\ntime.sleep({SLOW_SECONDS})"]),
+          submissions / "zed.ipynb")
+    return submissions
+
+
+def _command(submissions: Path, out: Path) -> list[str]:
+    return [sys.executable, "-m", "grader", str(submissions), "--solutions", str(SOLUTIONS), "--out", str(out),
+            "--jobs", "1", "--timeout", "30", "-q"]
+
+
+def _lines(path: Path) -> int:
+    return len(path.read_bytes().splitlines()) if path.exists() else 0
+
+
+def _wait_for(condition, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize(("sent", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_stopped_batch_says_what_it_kept_and_resumes(tmp_path, sent, status):
+    """Ctrl-C / SIGTERM: exit 128+signal, the count saved, no report, no process left; the rerun resumes."""
+    hostile.become_subreaper()
+    submissions, out = _class(tmp_path), tmp_path / "out"
+    log = out / "results.jsonl"
+    process = subprocess.Popen(_command(submissions, out), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(lambda: _lines(log) >= 2)
+        time.sleep(0.3)  # the slow notebook is now running in the sandbox
+        process.send_signal(sent)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == status, stderr
+    assert f"Interrupted: 2 of 3 grades saved in {log}; run the same command again to resume." in stderr
+    assert "Traceback" not in stderr
+    assert _lines(log) == 2
+    assert sorted(path.name for path in out.iterdir()) == [".cache", ".grade.lock", "results.jsonl"]
+    assert hostile.leftovers(str(submissions)) == []
+
+    again = subprocess.run(_command(submissions, out), capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0, again.stderr
+    assert "3 submissions: 1 graded, 2 resumed from the results log, 0 from the cache" in again.stderr
+    assert (out / "results.json").exists() and _lines(log) == 3
+
+
+def test_second_run_on_the_same_out_is_refused(tmp_path):
+    """The --out lock: a second run exits 2 at once, naming the first run's pid; the folder is free after it."""
+    submissions, out = _class(tmp_path), tmp_path / "out"
+    first = subprocess.Popen(_command(submissions, out), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(lambda: _lines(out / "results.jsonl") >= 1)
+        second = subprocess.run(_command(submissions, out), capture_output=True, text=True, timeout=30)
+        assert second.returncode == 2, second.stderr
+        assert (f"Error: {out} is in use by another grade run (pid {first.pid}); wait for it or use another --out"
+                in second.stderr)
+        assert "Traceback" not in second.stderr
+        _, stderr = first.communicate(timeout=60)
+    finally:
+        first.kill()
+    assert first.returncode == 0, stderr
+    assert _lines(out / "results.jsonl") == 3
+    again = subprocess.run(_command(submissions, out), capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0 and "3 resumed from the results log" in again.stderr
