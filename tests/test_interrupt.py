@@ -8,6 +8,8 @@ leave no sandbox process behind; the same command then resumes and completes.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import signal
 import subprocess
 import sys
@@ -16,18 +18,20 @@ from pathlib import Path
 
 import pytest
 
+from grader import lock
 from tests import hostile
 from tests.notebooks import SOLUTIONS, reference_body, student_notebook, write
+from tests.unprivileged import MARKER, run_unprivileged
 
 SLOW_SECONDS = 4
 
 
-def _class(folder: Path) -> Path:
-    """Two quick right notebooks, then one that sleeps before it defines anything (graded last, --jobs 1)."""
+def _class(folder: Path, slow: float = SLOW_SECONDS) -> Path:
+    """Two quick right notebooks, then one that sleeps `slow` s before it defines anything (graded last, --jobs 1)."""
     submissions = folder / "class"
     for student in ("alice", "bob"):
         write(student_notebook(reference_body()), submissions / f"{student}.ipynb")
-    write(student_notebook(reference_body(), helper_cells=[f"import time\ntime.sleep({SLOW_SECONDS})"]),
+    write(student_notebook(reference_body(), helper_cells=[f"import time\ntime.sleep({slow})"]),
           submissions / "zed.ipynb")
     return submissions
 
@@ -48,17 +52,23 @@ def _wait_for(condition, seconds: float = 30) -> None:
         time.sleep(0.05)
 
 
-@pytest.mark.parametrize(("sent", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_stopped_batch_says_what_it_kept_and_resumes(tmp_path, sent, status):
+# Ctrl-C in a terminal signals the whole foreground process group, the sandbox's processes included.
+@pytest.mark.parametrize(("sent", "status", "group"), [(signal.SIGINT, 130, False), (signal.SIGINT, 130, True),
+                                                       (signal.SIGTERM, 143, False)])
+def test_stopped_batch_says_what_it_kept_and_resumes(tmp_path, sent, status, group):
     """Ctrl-C / SIGTERM: exit 128+signal, the count saved, no report, no process left; the rerun resumes."""
     hostile.become_subreaper()
     submissions, out = _class(tmp_path), tmp_path / "out"
     log = out / "results.jsonl"
-    process = subprocess.Popen(_command(submissions, out), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(_command(submissions, out), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=group)
     try:
         _wait_for(lambda: _lines(log) >= 2)
         time.sleep(0.3)  # the slow notebook is now running in the sandbox
-        process.send_signal(sent)
+        if group:
+            os.killpg(process.pid, sent)
+        else:
+            process.send_signal(sent)
         _, stderr = process.communicate(timeout=30)
     finally:
         process.kill()
@@ -76,20 +86,29 @@ def test_stopped_batch_says_what_it_kept_and_resumes(tmp_path, sent, status):
 
 
 def test_second_run_on_the_same_out_is_refused(tmp_path):
-    """The --out lock: a second run exits 2 at once, naming the first run's pid; the folder is free after it."""
-    submissions, out = _class(tmp_path), tmp_path / "out"
+    """The --out lock: a second run exits 2 at once, naming the first run's pid; the lock ends with the first run."""
+    submissions, out = _class(tmp_path, slow=60), tmp_path / "out"
     first = subprocess.Popen(_command(submissions, out), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        _wait_for(lambda: _lines(out / "results.jsonl") >= 1)
+        _wait_for(lambda: _lines(out / "results.jsonl") >= 2)
         second = subprocess.run(_command(submissions, out), capture_output=True, text=True, timeout=30)
         assert second.returncode == 2, second.stderr
         assert (f"Error: {out} is in use by another grade run (pid {first.pid}); wait for it or use another --out"
                 in second.stderr)
         assert "Traceback" not in second.stderr
-        _, stderr = first.communicate(timeout=60)
+        assert _lines(out / "results.jsonl") == 2  # the refused run wrote nothing
+        first.terminate()
+        _, stderr = first.communicate(timeout=30)
     finally:
         first.kill()
-    assert first.returncode == 0, stderr
-    assert _lines(out / "results.jsonl") == 3
-    again = subprocess.run(_command(submissions, out), capture_output=True, text=True, timeout=60)
-    assert again.returncode == 0 and "3 resumed from the results log" in again.stderr
+    assert first.returncode == 143, stderr
+    with open(out / lock.LOCK_FILE) as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free again: raises BlockingIOError if still held
+
+
+@pytest.mark.skipif(os.environ.get(MARKER) is not None, reason="this is the unprivileged re-run itself")
+def test_stopped_batch_and_lock_unprivileged():
+    """The tests above again as uid 65534, where the sandbox has no uid to drop to."""
+    result = run_unprivileged("tests/test_interrupt.py")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "4 passed, 1 skipped" in result.stdout

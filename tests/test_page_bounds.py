@@ -7,6 +7,7 @@ each cut said on the page; and no page loads anything (scripts, styles, images) 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -18,6 +19,7 @@ import pytest
 
 from grader.report import html
 from tests.notebooks import SOLUTIONS, reference_body, student_notebook, write
+from tests.unprivileged import MARKER, run_unprivileged
 
 N = 60_000
 # One markdown cell each, built to be quadratic (or deep, or huge) for a parser or a renderer.
@@ -131,3 +133,11 @@ def test_page_budget_cuts_a_notebook_of_many_long_cells(tmp_path):
     page = (tmp_path / "out" / "feedback" / "long.html").read_text(encoding="utf-8")
     assert f"(the page shows at most {html.MAX_PAGE_CHARS:,} characters of source)" in page
     assert page.count("x" * 1000) <= html.MAX_PAGE_CHARS // 1000
+
+
+@pytest.mark.skipif(os.environ.get(MARKER) is not None, reason="this is the unprivileged re-run itself")
+def test_page_budget_unprivileged():
+    """The page budget again as uid 65534 (pages are written by whoever runs grade)."""
+    result = run_unprivileged("tests/test_page_bounds.py::test_page_budget_cuts_a_notebook_of_many_long_cells")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "1 passed" in result.stdout
