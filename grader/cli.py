@@ -221,12 +221,19 @@ class _Terminal:
 
 def _grade(paths, assignment_name, solutions, jobs, timeout, seed, options: _Options) -> int:
     """Grade, print and write the reports; return how many submissions scored below --fail-under."""
-    say = _Terminal(options.github).echo
     solutions_dir = _solutions_dir(solutions)
-    names = assignment.available(solutions_dir)
     submissions = batch.find_submissions(paths)
     if not submissions:
         raise ConfigError(f"no notebooks (*.ipynb) found in {', '.join(map(str, paths))}")
+    # Locked before the assignment loads (seconds), so a second run is refused before it does anything.
+    with lock.exclusive(options.out) if options.out else nullcontext():
+        return _grade_locked(paths, assignment_name, solutions_dir, submissions, jobs, timeout, seed, options)
+
+
+def _grade_locked(paths, assignment_name, solutions_dir: Path, submissions: list, jobs, timeout, seed,
+                  options: _Options) -> int:
+    say = _Terminal(options.github).echo
+    names = assignment.available(solutions_dir)
     name = batch.resolve_assignment_name(names, assignment_name, submissions)
     loaded = assignment.load(solutions_dir, name)
     submissions = batch.find_submissions(paths, loaded.rubric.notebook)
@@ -237,8 +244,7 @@ def _grade(paths, assignment_name, solutions, jobs, timeout, seed, options: _Opt
     info = class_reports.ClassInfo(name, rubric.title, rubric.step_names, rubric.max_score, options.fail_under)
     builder = summary.SummaryBuilder(rubric.step_names, rubric.max_score)
     below = 0
-    with lock.exclusive(options.out) if options.out else nullcontext(), \
-            session.ClassRun(loaded, submissions, settings) as run:
+    with session.ClassRun(loaded, submissions, settings) as run:
         if options.require:
             _check_sandbox(run.layers(), options)
         progress = Progress(len(run.submissions), sys.stderr, enabled=options.verbosity != terminal.QUIET,

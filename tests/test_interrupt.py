@@ -8,7 +8,6 @@ leave no sandbox process behind; the same command then resumes and completes.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import signal
 import subprocess
@@ -23,16 +22,16 @@ from tests import hostile
 from tests.notebooks import SOLUTIONS, reference_body, student_notebook, write
 from tests.unprivileged import MARKER, run_unprivileged
 
-SLOW_SECONDS = 4
+SLOW_CALL = 0.06
+"""Seconds the slow notebook sleeps in each call of its function: about 3 s for its whole grading."""
 
 
-def _class(folder: Path, slow: float = SLOW_SECONDS) -> Path:
-    """Two quick right notebooks, then one that sleeps `slow` s before it defines anything (graded last, --jobs 1)."""
+def _class(folder: Path, slow: float = SLOW_CALL) -> Path:
+    """Two quick right notebooks, then a right one that sleeps `slow` s per call (graded last, --jobs 1)."""
     submissions = folder / "class"
     for student in ("alice", "bob"):
         write(student_notebook(reference_body()), submissions / f"{student}.ipynb")
-    write(student_notebook(reference_body(), helper_cells=[f"import time\ntime.sleep({slow})"]),
-          submissions / "zed.ipynb")
+    write(student_notebook(f"import time\ntime.sleep({slow})\n" + reference_body()), submissions / "zed.ipynb")
     return submissions
 
 
@@ -43,6 +42,24 @@ def _command(submissions: Path, out: Path) -> list[str]:
 
 def _lines(path: Path) -> int:
     return len(path.read_bytes().splitlines()) if path.exists() else 0
+
+
+def _ours(pid: int, command: str, token: str) -> bool:
+    """Left by this test: a descendant (orphans come back to us, a subreaper) or a process naming its class.
+
+    Sandbox processes of other grader runs on the machine (other checkouts' suites) are not ours.
+    """
+    for _ in range(64):
+        try:
+            parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            return token in command
+        if parent == os.getpid():
+            return True
+        if parent <= 1:
+            return token in command
+        pid = parent
+    return token in command
 
 
 def _wait_for(condition, seconds: float = 30) -> None:
@@ -76,8 +93,8 @@ def test_stopped_batch_says_what_it_kept_and_resumes(tmp_path, sent, status, gro
     assert f"Interrupted: 2 of 3 grades saved in {log}; run the same command again to resume." in stderr
     assert "Traceback" not in stderr
     assert _lines(log) == 2
-    assert sorted(path.name for path in out.iterdir()) == [".cache", ".grade.lock", "results.jsonl"]
-    assert hostile.leftovers(str(submissions)) == []
+    assert sorted(path.name for path in out.iterdir()) == [".cache", "results.jsonl"]
+    assert [entry for entry in hostile.leftovers(str(submissions)) if _ours(*entry, str(submissions))] == []
 
     again = subprocess.run(_command(submissions, out), capture_output=True, text=True, timeout=60)
     assert again.returncode == 0, again.stderr
@@ -87,7 +104,7 @@ def test_stopped_batch_says_what_it_kept_and_resumes(tmp_path, sent, status, gro
 
 def test_second_run_on_the_same_out_is_refused(tmp_path):
     """The --out lock: a second run exits 2 at once, naming the first run's pid; the lock ends with the first run."""
-    submissions, out = _class(tmp_path, slow=60), tmp_path / "out"
+    submissions, out = _class(tmp_path, slow=1), tmp_path / "out"
     first = subprocess.Popen(_command(submissions, out), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         _wait_for(lambda: _lines(out / "results.jsonl") >= 2)
@@ -102,8 +119,9 @@ def test_second_run_on_the_same_out_is_refused(tmp_path):
     finally:
         first.kill()
     assert first.returncode == 143, stderr
-    with open(out / lock.LOCK_FILE) as held:
-        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free again: raises BlockingIOError if still held
+    assert not (out / lock.LOCK_FILE).exists()
+    with lock.exclusive(out):  # free again: raises ConfigError if still held
+        pass
 
 
 @pytest.mark.skipif(os.environ.get(MARKER) is not None, reason="this is the unprivileged re-run itself")
