@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -130,3 +131,22 @@ def test_stopped_batch_and_lock_unprivileged():
     result = run_unprivileged("tests/test_interrupt.py")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "4 passed, 1 skipped" in result.stdout
+
+
+def test_json_to_a_pipe_is_written_in_place(tmp_path):
+    """`--json` naming a device or pipe (/dev/null, /dev/stdout, a FIFO) writes into it, never replaces it by a file.
+
+    Run as root, a rename over /dev/null replaced the machine's null device with a root-only file.
+    """
+    submissions = tmp_path / "class"
+    write(student_notebook(reference_body()), submissions / "alice.ipynb")
+    fifo = tmp_path / "report.fifo"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE, text=True)
+    result = subprocess.run([sys.executable, "-m", "grader", str(submissions), "--solutions", str(SOLUTIONS),
+                             "--json", str(fifo), "-q"], capture_output=True, text=True, timeout=60)
+    received, _ = reader.communicate(timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    assert '"student": "alice"' in received and '"score": 10' in received
+    assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".report.fifo")] == []
