@@ -83,6 +83,6 @@ def test_hostile_batch(tmp_path: Path, listener: socket.socket) -> None:
 @pytest.mark.skipif(os.environ.get(NON_ROOT_ENV) is not None, reason="this is the unprivileged re-run itself")
 def test_hostile_batch_unprivileged() -> None:
     """Part of the batch again as uid 65534, with the grader's own namespaces and Landlock but no uid drop."""
-    result = run_unprivileged("tests/test_hostile.py::test_hostile_batch", {NON_ROOT_ENV: ",".join(hostile.NON_ROOT)})
+    result = run_unprivileged("tests/test_hostile.py::test_hostile_batch", env={NON_ROOT_ENV: ",".join(hostile.NON_ROOT)})
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "1 passed" in result.stdout

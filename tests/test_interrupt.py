@@ -127,10 +127,11 @@ def test_second_run_on_the_same_out_is_refused(tmp_path):
 
 @pytest.mark.skipif(os.environ.get(MARKER) is not None, reason="this is the unprivileged re-run itself")
 def test_stopped_batch_and_lock_unprivileged():
-    """The tests above again as uid 65534, where the sandbox has no uid to drop to."""
-    result = run_unprivileged("tests/test_interrupt.py")
+    """Ctrl-C and the lock again as uid 65534, where the sandbox has no uid to drop to."""
+    result = run_unprivileged("tests/test_interrupt.py::test_stopped_batch_says_what_it_kept_and_resumes[2-130-True]",
+                              "tests/test_interrupt.py::test_second_run_on_the_same_out_is_refused")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "4 passed, 1 skipped" in result.stdout
+    assert "2 passed" in result.stdout
 
 
 def test_json_to_a_pipe_is_written_in_place(tmp_path):

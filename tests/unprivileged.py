@@ -29,9 +29,9 @@ MARKER = "BACKPROP_GRADER_UNPRIVILEGED"
 """Set in the re-run's environment, so a test knows it is the re-run."""
 
 
-def run_unprivileged(node: str, env: dict[str, str] | None = None, *, repo: Path = REPO,
+def run_unprivileged(*nodes: str, env: dict[str, str] | None = None, repo: Path = REPO,
                      timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """`pytest NODE` (a node id relative to `repo`) as uid 65534 in `repo`; skips the calling test where it cannot.
+    """`pytest NODES` (node ids relative to `repo`) as uid 65534 in `repo`; skips the calling test where it cannot.
 
     It cannot when not root (the caller already runs unprivileged) or without unshare, setpriv
     and mount. `env` is added to a minimal environment; HOME, TMPDIR and pytest's base temp
@@ -51,7 +51,7 @@ def run_unprivileged(node: str, env: dict[str, str] | None = None, *, repo: Path
                    "PYTHONDONTWRITEBYTECODE": "1", MARKER: "1", **(env or {})}
     command = ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
                sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--basetemp={work / 'pytest'}",
-               str(repo / node)]
+               *(str(repo / node) for node in nodes)]
     try:
         return subprocess.run(command, cwd=repo, env=environment, capture_output=True, text=True, timeout=timeout)
     finally:
