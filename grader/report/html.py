@@ -3,7 +3,7 @@
 A notebook is untrusted input and the page is opened by the student and by instructors, so the
 page is built here, in one small shell that loads nothing (no script, no stylesheet or font
 from the network): the student's markdown is rendered and cleaned (`safe_html`), raw cells are
-shown as text, and code is highlighted (escaped) by nbconvert's Pygments filter. The feedback
+shown as text, and code is highlighted (escaped) by Pygments, nbconvert's highlighter. The feedback
 block shows only what a Grade holds -- sentences that never carry a hidden case's values, and
 public-case values -- and never the code's printed output, which could include what the
 function computed on hidden cases; saved outputs are not shown at all.
@@ -59,14 +59,18 @@ class FeedbackPages:
     def __init__(self, function: str) -> None:
         # Imported here: nbconvert takes about a second to import, and most runs write no pages.
         from nbconvert.filters import markdown2html
-        from nbconvert.filters.highlight import Highlight2HTML
-        from pygments.formatters import HtmlFormatter  # nbconvert's own highlighter, installed with it
+        from pygments import highlight  # nbconvert's own highlighter, installed with it
+        from pygments.formatters import HtmlFormatter
+        from pygments.lexers import PythonLexer
 
         self._definition = re.compile(rf"^\s*def\s+{re.escape(function)}\s*\(", re.MULTILINE)
         self._markdown = markdown2html
-        # The IPython lexer a notebook usually names is not installed with the grader; plain Python reads the same.
-        self._highlight = Highlight2HTML(pygments_lexer="python3")
-        self._style = _STYLE + HtmlFormatter().get_style_defs(".highlight")
+        # One lexer and formatter for every cell: nbconvert's filter looks the lexer up per call,
+        # which cost more than the highlighting itself on a notebook of many small cells. Plain
+        # Python: the IPython lexer a notebook usually names is not installed with the grader.
+        lexer, formatter = PythonLexer(), HtmlFormatter()
+        self._highlight = lambda source: highlight(source, lexer, formatter)
+        self._style = _STYLE + formatter.get_style_defs(".highlight")
 
     def render(self, grade: Grade) -> str:
         """The whole page for one submission."""
