@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import traceback
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
-from grader import __version__, assignment, autograder, batch, merge, routing, selfcheck, session, shard, stub
+from grader import __version__, assignment, autograder, batch, lock, merge, routing, selfcheck, session, shard, stub
 from grader import cases as case_builder
 from grader.errors import ConfigError, GraderError, InternalError
 from grader.report import class_reports, files, github, html, summary, terminal
@@ -29,6 +31,22 @@ class _Failure(click.ClickException):
     def __init__(self, error: GraderError) -> None:
         super().__init__(str(error))
         self.exit_code = error.exit_code
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (a CI job cancelled), raised where Ctrl-C raises KeyboardInterrupt so both stop a run alike."""
+
+
+class _Interrupted(KeyboardInterrupt):
+    """A batch stopped by a signal, with what was saved and the exit status: 128 + the signal's number."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.message, self.exit_code = message, exit_code
+
+
+def _terminate(_signum, _frame) -> None:
+    raise _Terminated()
 
 
 def _solutions_dir(option: Path | None) -> Path:
@@ -127,8 +145,10 @@ def grade(paths, assignment_name, solutions, jobs, timeout, seed, json_path, out
     -> alice).
 
     Student code runs in a sandboxed child process, never in the grader. Exit status: 0 graded
-    (whatever the scores), 1 --fail-under not met, 2 usage or configuration error, 3 internal
-    error of the grader (including a reference that fails its own cases).
+    (whatever the scores), 1 --fail-under not met, 2 usage or configuration error (including
+    an --out folder in use by another run), 3 internal error of the grader (including a
+    reference that fails its own cases), 130 interrupted (Ctrl-C) and 143 terminated (SIGTERM):
+    the grades saved so far are resumed by the same command.
     """
     if feedback_html and not out:
         raise click.UsageError("--feedback-html writes into the --out folder: pass --out DIR too")
@@ -139,7 +159,19 @@ def grade(paths, assignment_name, solutions, jobs, timeout, seed, json_path, out
         github=os.environ.get("GITHUB_ACTIONS") == "true" if github_mode is None else github_mode,
         fail_under=fail_under, cache=not no_cache, cache_dir=cache_dir, shard=shard_text, require=require,
     )
-    below = _guard(lambda: _grade(paths, assignment_name, solutions, jobs, timeout, seed, options), verbose)
+    previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        below = _guard(lambda: _grade(paths, assignment_name, solutions, jobs, timeout, seed, options), verbose)
+    except KeyboardInterrupt as stop:
+        if isinstance(stop, _Interrupted):
+            click.echo(stop.message, err=True)
+            sys.exit(stop.exit_code)
+        click.echo("Interrupted before any grade was saved.", err=True)
+        sys.exit(128 + (signal.SIGTERM if isinstance(stop, _Terminated) else signal.SIGINT))
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, signal.SIG_DFL if handler is None else handler)
     if below:
         click.echo(f"{below} submission(s) scored below {fail_under:g}%", err=True)
         sys.exit(1)
@@ -192,8 +224,14 @@ class _Terminal:
 
 def _grade(paths, assignment_name, solutions, jobs, timeout, seed, options: _Options) -> int:
     """Grade, print and write the reports; return how many submissions scored below --fail-under."""
-    say = _Terminal(options.github).echo
     solutions_dir = _solutions_dir(solutions)
+    # Locked before the assignments load (seconds), so a second run is refused before it does anything.
+    with lock.exclusive(options.out) if options.out else nullcontext():
+        return _grade_locked(paths, assignment_name, solutions_dir, jobs, timeout, seed, options)
+
+
+def _grade_locked(paths, assignment_name, solutions_dir: Path, jobs, timeout, seed, options: _Options) -> int:
+    say = _Terminal(options.github).echo
     chosen_shard = shard.parse(options.shard) if options.shard else None
     groups = _groups(paths, solutions_dir, assignment_name, chosen_shard)
     cache_dir = (options.cache_dir or session.default_cache_dir(options.out)) if options.cache else None
@@ -208,59 +246,84 @@ def _grade(paths, assignment_name, solutions, jobs, timeout, seed, options: _Opt
             _check_sandbox(run.layers(), options)
         progress = Progress(len(run.submissions), sys.stderr, enabled=options.verbosity != terminal.QUIET,
                             terminal=sys.stderr.isatty())
-        for grade in run.grades():
+        try:
+            for grade in run.grades():
+                progress.clear()
+                text = terminal.render(grade, options.verbosity) + ("" if options.verbosity == terminal.QUIET else "\n")
+                say(text, err=options.to_stderr)
+                progress.advance()
+                builders[run.assignment_of[grade.submission.given]].add(grade)
+                below += options.fail_under is not None and grade.percent < options.fail_under
+            progress.finish()
+            found = run.layers(start=False)  # a run served wholly from the cache starts no sandbox to ask
+            if found is not None and not options.require:
+                _check_sandbox(found, options)
+            summaries = {name: builder.build() for name, builder in builders.items()}
+            for name, class_summary in summaries.items():
+                if class_summary.count > 1:
+                    heading = f"{name}:\n" if len(groups) > 1 else ""
+                    say(heading + summary.render_text(class_summary), err=options.to_stderr)
+            counts = run.counts
+            count = len(run.submissions)
+            where = f" of shard {chosen_shard}" if chosen_shard else ""
+            spanning = f" over {len(groups)} assignments ({', '.join(infos)})" if len(groups) > 1 else ""
+            say(f"{count} submission{'' if count == 1 else 's'}{where}{spanning}: {counts.graded} graded, {counts.resumed} "
+                f"resumed from the results log, {counts.cached} from the cache", err=True)
+
+            def sections() -> list[class_reports.Section]:
+                return [class_reports.Section(info, summaries[name], run.stored(name)) for name, info in infos.items()]
+
+            if options.json_path == "-":
+                class_reports.write_json(sys.stdout, sections(), chosen_shard)
+            unwritten: list[str] = []  # reports that failed are said after every other output is written
+            if options.json_path and options.json_path != "-":
+                try:
+                    with files.atomic_stream(Path(options.json_path)) as stream:
+                        class_reports.write_json(stream, sections(), chosen_shard)
+                except OSError as error:
+                    unwritten.append(f"could not write {options.json_path} ({error.strerror or error})")
+            if options.out:
+                try:
+                    written = class_reports.write_sections(options.out, sections(), options.formats, chosen_shard)
+                    say(f"reports written to {options.out}/ ({', '.join(written)}; log {session.RESULTS_LOG})", err=True)
+                except class_reports.ReportsFailed as error:
+                    unwritten.append(str(error))
+            for group in groups:
+                name = group.assignment.name
+                grades = (grade for _, grade in run.stored(name))
+                if options.feedback_html:
+                    folder = options.out / html.FOLDER / (name if len(groups) > 1 else "")
+                    pages = html.write_pages(grades, group.assignment.rubric.function, folder)
+                    say(f"{len(pages)} feedback page(s) written to {folder}/", err=True)
+                if options.github:
+                    _publish_to_github(infos[name], [grade for _, grade in run.stored(name)], options.to_stderr)
+            if unwritten:
+                raise InternalError(one_line("; ".join(unwritten)))
+        except KeyboardInterrupt as stop:
+            # A second Ctrl-C must not cut short the shutdown of the sandbox's processes.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
             progress.clear()
-            text = terminal.render(grade, options.verbosity) + ("" if options.verbosity == terminal.QUIET else "\n")
-            say(text, err=options.to_stderr)
-            progress.advance()
-            builders[run.assignment_of[grade.submission.given]].add(grade)
-            below += options.fail_under is not None and grade.percent < options.fail_under
-        progress.finish()
-        found = run.layers(start=False)  # a run served wholly from the cache starts no sandbox to ask
-        if found is not None and not options.require:
-            _check_sandbox(found, options)
-        summaries = {name: builder.build() for name, builder in builders.items()}
-        for name, class_summary in summaries.items():
-            if class_summary.count > 1:
-                heading = f"{name}:\n" if len(groups) > 1 else ""
-                say(heading + summary.render_text(class_summary), err=options.to_stderr)
-        counts = run.counts
-        count = len(run.submissions)
-        where = f" of shard {chosen_shard}" if chosen_shard else ""
-        spanning = f" over {len(groups)} assignments ({', '.join(infos)})" if len(groups) > 1 else ""
-        say(f"{count} submission{'' if count == 1 else 's'}{where}{spanning}: {counts.graded} graded, {counts.resumed} "
-            f"resumed from the results log, {counts.cached} from the cache", err=True)
-
-        def sections() -> list[class_reports.Section]:
-            return [class_reports.Section(info, summaries[name], run.stored(name)) for name, info in infos.items()]
-
-        if options.json_path == "-":
-            class_reports.write_json(sys.stdout, sections(), chosen_shard)
-        unwritten: list[str] = []  # reports that failed are said after every other output is written
-        if options.json_path and options.json_path != "-":
-            try:
-                with files.atomic_stream(Path(options.json_path)) as stream:
-                    class_reports.write_json(stream, sections(), chosen_shard)
-            except OSError as error:
-                unwritten.append(f"could not write {options.json_path} ({error.strerror or error})")
-        if options.out:
-            try:
-                written = class_reports.write_sections(options.out, sections(), options.formats, chosen_shard)
-                say(f"reports written to {options.out}/ ({', '.join(written)}; log {session.RESULTS_LOG})", err=True)
-            except class_reports.ReportsFailed as error:
-                unwritten.append(str(error))
-        for group in groups:
-            name = group.assignment.name
-            grades = (grade for _, grade in run.stored(name))
-            if options.feedback_html:
-                folder = options.out / html.FOLDER / (name if len(groups) > 1 else "")
-                pages = html.write_pages(grades, group.assignment.rubric.function, folder)
-                say(f"{len(pages)} feedback page(s) written to {folder}/", err=True)
-            if options.github:
-                _publish_to_github(infos[name], [grade for _, grade in run.stored(name)], options.to_stderr)
-        if unwritten:
-            raise InternalError(one_line("; ".join(unwritten)))
+            terminated = isinstance(stop, _Terminated)
+            raise _Interrupted(_interrupted(run, options, cache_dir),
+                               128 + (signal.SIGTERM if terminated else signal.SIGINT)) from None
     return below
+
+
+def _interrupted(run: session.ClassRun, options: _Options, cache_dir: Path | None) -> str:
+    """What a stopped batch kept, and how to go on from it (each report is written whole or not at all)."""
+    counts = run.counts
+    saved, total = counts.graded + counts.resumed + counts.cached, len(run.submissions)
+    if options.out and options.cache:
+        return (f"Interrupted: {saved} of {total} grades saved in {options.out / session.RESULTS_LOG}; "
+                "run the same command again to resume.")
+    if options.out:
+        return (f"Interrupted: {saved} of {total} grades saved in {options.out / session.RESULTS_LOG}; "
+                "run the same command without --no-cache to resume from them.")
+    if cache_dir is not None:
+        return (f"Interrupted: {saved} of {total} grades saved in the cache {cache_dir}; "
+                "run the same command again to resume.")
+    return f"Interrupted: {saved} of {total} graded, none saved (--no-cache without --out)."
 
 
 def _groups(paths, solutions_dir: Path, requested: str | None, chosen_shard) -> list[session.Group]:

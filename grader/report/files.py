@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,8 +23,18 @@ def atomic_stream(path: Path, binary: bool = False) -> Iterator[IO]:
 
     For reports written piece by piece (a large class), so they need not be held in memory whole.
     Text is cleaned where it enters the grader (grader.text); should any unencodable character
-    still arrive, it is written escaped rather than costing the whole file.
+    still arrive, it is written escaped rather than costing the whole file. A device or a pipe
+    (`--json /dev/null`, `/dev/stdout`, a FIFO) is written in place: renaming a file over it would
+    replace the device itself, for every program on the machine when run as root.
     """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        mode = stat.S_IFREG  # absent (or unreachable: the usual path reports why)
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        with open(path, "wb") if binary else open(path, "w", encoding="utf-8", newline="") as stream:
+            yield stream
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

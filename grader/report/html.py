@@ -1,25 +1,25 @@
 """Feedback pages: each student's own notebook, as HTML, with the grader's verdict after the graded function.
 
-Rendered with nbconvert's HTMLExporter. A notebook is untrusted input and the page is opened by
-the student and by instructors, so the student's markdown is rendered and cleaned here
-(`safe_html`), raw cells are shown as text, and code is highlighted (escaped) by the exporter;
-the feedback block is built here with every piece of text escaped and put in place after
-conversion. The block shows only what a Grade holds -- sentences that never carry
-a hidden case's values, and public-case values -- and never the code's printed output, which
-could include what the function computed on hidden cases. Saved outputs are cleared: the
-verdict comes from the grader's run, not from whatever the notebook last printed.
+A notebook is untrusted input and the page is opened by the student and by instructors, so the
+page is built here, in one small shell that loads nothing (no script, no stylesheet or font
+from the network): the student's markdown is rendered and cleaned (`safe_html`), raw cells are
+shown as text, and code is highlighted (escaped) by Pygments, nbconvert's highlighter. The feedback
+block shows only what a Grade holds -- sentences that never carry a hidden case's values, and
+public-case values -- and never the code's printed output, which could include what the
+function computed on hidden cases; saved outputs are not shown at all.
+
+A page is bounded whatever the notebook holds: at most `MAX_CELLS` cells, `MAX_CELL_CHARS`
+characters of each and `MAX_PAGE_CHARS` in all are rendered, every step of the rendering is
+linear in what it renders, and each cut is said on the page where it happens.
 """
 
 from __future__ import annotations
 
 import html
 import re
-import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
-
-import nbformat
-from nbformat import v4
 
 from grader import notebook
 from grader.models import FAIL, MISSING, NOT_RUN, PASS, Grade, StepResult
@@ -27,73 +27,110 @@ from grader.report import safe_html
 from grader.report.files import write_atomically
 
 FOLDER = "feedback"
+MAX_CELLS = 300
+"""Cells rendered on one page; the rest are counted in a note."""
+MAX_CELL_CHARS = 20_000
+"""Characters of one cell's source rendered; the rest of the cell is counted in a note."""
+MAX_PAGE_CHARS = 200_000
+"""Characters of source rendered on one page: about two seconds of highlighting on a slow machine."""
 _BOX = "border:2px solid #3b6fb6;border-radius:6px;padding:0.8em 1.2em;margin:1em 0;background:#f4f8fd"
 _CELL = "border:1px solid #c8d3e0;padding:0.3em 0.6em;text-align:left;vertical-align:top"
 _MARKS = {PASS: ("right", "#1b7f3b"), FAIL: ("wrong", "#b3261e"), MISSING: ("missing", "#b3261e"),
           NOT_RUN: ("not run", "#666666")}
+_STYLE = """body{font-family:system-ui,sans-serif;max-width:60em;margin:2em auto;padding:0 1em;line-height:1.45}
+.cell{margin:0.8em 0}.code{border:1px solid #d0d7de;border-radius:4px;background:#f6f8fa;padding:0 0.6em;overflow-x:auto}
+.code pre,.raw{margin:0.5em 0;white-space:pre}.cut{color:#8a5a00;font-style:italic}"""
+
+
+@dataclass(frozen=True)
+class _Shown:
+    """What of a notebook a page renders: the cells' (kind, source) and what was left out."""
+
+    cells: tuple[tuple[str, str, int], ...]
+    """(cell type, source rendered, characters of that cell cut) per rendered cell."""
+    hidden_cells: int
+    cut_by_page: bool
+    """The page's character budget, not the cell count, ended the rendering."""
 
 
 class FeedbackPages:
-    """Renders pages with one exporter, so nbconvert's templates load once per run."""
+    """Renders pages with one highlighter and one markdown renderer, loaded once per run."""
 
     def __init__(self, function: str) -> None:
         # Imported here: nbconvert takes about a second to import, and most runs write no pages.
-        from nbconvert import HTMLExporter
+        from nbconvert.filters import markdown2html
+        from pygments import highlight  # nbconvert's own highlighter, installed with it
+        from pygments.formatters import HtmlFormatter
+        from pygments.lexers import PythonLexer
 
         self._definition = re.compile(rf"^\s*def\s+{re.escape(function)}\s*\(", re.MULTILINE)
-        from nbconvert.filters import markdown2html
-
         self._markdown = markdown2html
-        # The notebook's own content is cleaned here (markdown rendered, then `safe_html`), so the
-        # exporter only lays it out: its sanitiser would show every heading and paragraph as tags.
-        self._exporter = HTMLExporter(sanitize_html=False)
+        # One lexer and formatter for every cell: nbconvert's filter looks the lexer up per call,
+        # which cost more than the highlighting itself on a notebook of many small cells. Plain
+        # Python: the IPython lexer a notebook usually names is not installed with the grader.
+        lexer, formatter = PythonLexer(), HtmlFormatter()
+        self._highlight = lambda source: highlight(source, lexer, formatter)
+        self._style = _STYLE + formatter.get_style_defs(".highlight")
 
     def render(self, grade: Grade) -> str:
         """The whole page for one submission."""
-        # Content the exporter must not touch (its template cleans raw HTML too strictly) goes in
-        # as unique text markers, replaced by the finished HTML after export.
-        prefix = f"backprop-grader-{uuid.uuid4().hex}"
-        pieces = {f"{prefix}-feedback": feedback_block(grade)}
         try:
             node, _ = notebook.read_node(grade.submission.path)
-            page = self._export(node, prefix, pieces, grade.submission.student)
+            cells = node.cells
         except Exception:  # an unreadable or malformed notebook still gets its feedback, alone
-            pieces = {f"{prefix}-feedback": pieces[f"{prefix}-feedback"]}
-            page = self._export(v4.new_notebook(), prefix, pieces, grade.submission.student)
-        for marker, html_piece in pieces.items():
-            page = page.replace(marker, html_piece, 1)
-        return page
+            cells = []
+        shown = _bounded(cells)
+        pieces = [self._cell(kind, source, cut) for kind, source, cut in shown.cells]
+        pieces.insert(self._block_position(shown.cells), feedback_block(grade))
+        if shown.hidden_cells:
+            why = f" (the page shows at most {MAX_PAGE_CHARS:,} characters of source)" if shown.cut_by_page else ""
+            pieces.append(_note(f"… {shown.hidden_cells:,} more cells not shown: the page shows the first "
+                                f"{len(shown.cells):,}{why}."))
+        title = _e(f"Feedback: {grade.submission.student}")
+        return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{title}</title>\n'
+                f'<style>{self._style}</style>\n</head>\n<body>\n<main>\n' + "\n".join(pieces)
+                + "\n</main>\n</body>\n</html>\n")
 
-    def _export(self, node: nbformat.NotebookNode, prefix: str, pieces: dict[str, str], student: str) -> str:
-        for position, cell in enumerate(node.cells):
-            cell["source"] = _source(cell)  # files on disk may keep it as a list of lines
-            if cell.get("cell_type") == "code":
-                cell["outputs"], cell["execution_count"] = [], None
-                continue
-            if cell.get("cell_type") == "markdown":
-                piece = f'<div class="jp-RenderedMarkdown">{safe_html.clean(self._markdown(cell["source"]))}</div>'
-            else:  # raw cells (and anything else) are shown as text, never as markup
-                piece = f"<pre>{_e(cell['source'])}</pre>"
-            marker = f"{prefix}-cell-{position}-end"  # the end keeps cell-1 from matching inside cell-10
-            pieces[marker] = piece
-            node.cells[position] = v4.new_raw_cell(marker, metadata={"format": "text/html"})
-        node.cells.insert(self._block_position(node.cells),
-                          v4.new_raw_cell(f"{prefix}-feedback", metadata={"format": "text/html"}))
-        # The IPython lexer a notebook usually names is not installed with the grader; plain Python reads the same.
-        node.metadata["language_info"] = {"name": "python", "pygments_lexer": "python3"}
-        body, _ = self._exporter.from_notebook_node(node, resources={"metadata": {"name": f"Feedback: {student}"}})
-        return body
+    def _cell(self, kind: str, source: str, cut: int) -> str:
+        if kind == "code":
+            piece = f'<div class="cell code">{self._highlight(source)}</div>'
+        elif kind == "markdown":
+            piece = f'<div class="cell markdown">{safe_html.clean(self._markdown(source))}</div>'
+        else:  # raw cells (and anything else) are shown as text, never as markup
+            piece = f'<div class="cell"><pre class="raw">{_e(source)}</pre></div>'
+        if cut:
+            piece += _note(f"… {cut:,} more characters of this cell not shown: the page shows the first {len(source):,}.")
+        return piece
 
-    def _block_position(self, cells: list) -> int:
-        """Just after the last cell defining the graded function (the definition that counts), else first."""
-        defining = [index for index, cell in enumerate(cells)
-                    if cell.get("cell_type") == "code" and self._definition.search(_source(cell))]
+    def _block_position(self, cells: tuple[tuple[str, str, int], ...]) -> int:
+        """Just after the last rendered cell defining the graded function (the definition that counts), else first."""
+        defining = [index for index, (kind, source, _) in enumerate(cells)
+                    if kind == "code" and self._definition.search(source)]
         return defining[-1] + 1 if defining else 0
 
 
+def _bounded(cells: list) -> _Shown:
+    """The cells a page renders, each cut to `MAX_CELL_CHARS`, until `MAX_CELLS` or `MAX_PAGE_CHARS` is reached."""
+    shown: list[tuple[str, str, int]] = []
+    budget = MAX_PAGE_CHARS
+    for cell in cells:
+        if len(shown) == MAX_CELLS or budget <= 0:
+            break
+        source = _source(cell)
+        kept = source[:min(MAX_CELL_CHARS, budget)]
+        budget -= len(kept)
+        kind = cell.get("cell_type") if isinstance(cell, dict) else None
+        shown.append((kind if kind in ("code", "markdown") else "raw", kept, len(source) - len(kept)))
+    return _Shown(tuple(shown), len(cells) - len(shown), budget <= 0 and len(shown) < len(cells))
+
+
 def _source(cell) -> str:
-    source = cell.get("source", "")
-    return "".join(source) if isinstance(source, list) else str(source)
+    source = cell.get("source", "") if isinstance(cell, dict) else ""
+    return "".join(map(str, source)) if isinstance(source, list) else str(source)
+
+
+def _note(text: str) -> str:
+    return f'<p class="cut">{_e(text)}</p>'
 
 
 def feedback_block(grade: Grade) -> str:
