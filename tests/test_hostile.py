@@ -13,8 +13,6 @@ import json
 import os
 import shutil
 import socket
-import subprocess
-import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -23,13 +21,12 @@ import pytest
 from click.testing import CliRunner
 
 from grader.cli import grade
-from grader.sandbox import namespaces
 from tests import hostile
+from tests.unprivileged import RERUN_ENV, run_unprivileged
 
 REPO = Path(__file__).resolve().parents[1]
 SOLUTIONS = REPO / "solutions"
-NON_ROOT_ENV = "BACKPROP_GRADER_HOSTILE_SUBSET"
-NOBODY = 65534
+NON_ROOT_ENV = RERUN_ENV
 
 
 def _run(paths: list[Path], seed: str) -> dict:
@@ -141,30 +138,6 @@ def test_hostile_batch(tmp_path: Path, listener: socket.socket, unix_listeners: 
 @pytest.mark.skipif(os.environ.get(NON_ROOT_ENV) is not None, reason="this is the unprivileged re-run itself")
 def test_hostile_batch_unprivileged() -> None:
     """Part of the batch again as uid 65534, with the grader's own namespaces and Landlock but no uid drop."""
-    if os.geteuid() != 0:
-        pytest.skip("already unprivileged: test_hostile_batch covered the non-root path")
-    for tool in ("unshare", "setpriv", "mount"):
-        if shutil.which(tool) is None:
-            pytest.skip(f"needs {tool} to run as another user")
-    base = os.path.realpath(sys.base_prefix)
-    blocker = namespaces.first_untraversable(base)
-    # A Python installed under /root is unreachable for uid 65534: in a private mount namespace,
-    # cover the blocking folder with a tmpfs that shows only the installation.
-    script = "set -e\n"
-    if blocker:
-        script += ('d=$(mktemp -d); mount --bind "$BASE" "$d"; mount -t tmpfs -o mode=0755,size=1m tmpfs "$BLOCKER"; '
-                   'mkdir -p "$BASE"; mount --move "$d" "$BASE"\n')
-    script += f'exec setpriv --reuid={NOBODY} --regid={NOBODY} --clear-groups "$@"\n'
-    work = Path(tempfile.mkdtemp(prefix="backprop-grader-nobody-"))
-    os.chown(work, NOBODY, NOBODY)
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(work), "TMPDIR": str(work),
-           "PYTHONDONTWRITEBYTECODE": "1", "BASE": base, "BLOCKER": blocker or "", NON_ROOT_ENV: ",".join(hostile.NON_ROOT)}
-    command = ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
-               sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--basetemp={work / 'pytest'}",
-               f"{Path(__file__)}::test_hostile_batch"]
-    try:
-        result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    result = run_unprivileged("test_hostile.py::test_hostile_batch", ",".join(hostile.NON_ROOT))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "1 passed" in result.stdout
