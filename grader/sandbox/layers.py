@@ -131,11 +131,12 @@ def probe(setup: namespaces.ServerSetup, hardening: dict[str, bool], scratch: st
 
 
 def _status_field(name: str) -> str | None:
+    # Bytes, decoded by hand: a codec module imported now could lie beyond what Landlock lets the child read.
     try:
-        with open("/proc/self/status", encoding="ascii") as stream:
+        with open("/proc/self/status", "rb") as stream:
             for line in stream:
-                if line.startswith(name + ":"):
-                    return line.split(":", 1)[1].strip()
+                if line.startswith(name.encode() + b":"):
+                    return line.split(b":", 1)[1].strip().decode("utf-8", "replace")
     except OSError:
         pass
     return None
@@ -215,8 +216,8 @@ def _can_write_here() -> bool:
 
 def _only_loopback() -> bool:
     try:
-        with open("/proc/net/dev", encoding="ascii") as stream:
-            interfaces = [line.split(":", 1)[0].strip() for line in stream.readlines()[2:]]
+        with open("/proc/net/dev", "rb") as stream:
+            interfaces = [line.split(b":", 1)[0].strip().decode("utf-8", "replace") for line in stream.readlines()[2:]]
     except OSError:
         return False
     return interfaces == ["lo"]

@@ -202,8 +202,8 @@ def _bytes(text: str | None) -> bytes | None:
 
 def _build_mounts(libc, setup: ServerSetup, scratch_root: str, tmpfs_bytes: int, readable, hidden) -> None:
     readable = [os.path.realpath(path) for path in readable]
-    if setup.sandbox_id is not None:
-        _expose(libc, readable)
+    if setup.sandbox_id is not None:  # the scratch root too: a TMPDIR below /root must stay reachable
+        _expose(libc, [*readable, os.path.realpath(scratch_root)])
     for path in map(os.path.realpath, hidden):
         # Never hide a folder the child needs (a solutions folder holding the Python installation, say).
         if os.path.isdir(path) and not any(_within(needed, path) for needed in readable):
