@@ -4,7 +4,8 @@ Each sample forks a child of this numpy-loaded process that runs the reference n
 cells and calls backward_pass on every case (as a fork-server child does), with a given set of
 layers applied first. Configurations are interleaved round by round, so machine drift hits
 them alike; compare the ratios. The namespace configuration comes last because it moves this
-process into new namespaces for good (root or unprivileged user namespaces needed).
+process into new namespaces for good (root or unprivileged user namespaces needed); with a PID
+namespace the measuring goes on in a forked child, pid 1 there, as in a fork server.
 
     python benchmarks/sandbox_layers.py [--rounds 100] [--solutions solutions]
 """
@@ -25,7 +26,7 @@ from pathlib import Path
 
 from grader import assignment, notebook
 from grader import cases as case_builder
-from grader.sandbox import child, landlock, layers, limits, namespaces, seccomp
+from grader.sandbox import child, landlock, limits, namespaces, seccomp
 
 Layering = Callable[[str], None]
 _PR_SET_NO_NEW_PRIVS = 38
@@ -72,10 +73,10 @@ def _sample(job: dict, cases: list[dict], base: str, layering: Layering) -> floa
 
 
 def _configurations(setup: namespaces.ServerSetup) -> dict[str, Layering]:
-    readable = landlock.SYSTEM_DIRS + tuple(layers.readable_paths())
+    readable = landlock.SYSTEM_DIRS + tuple(namespaces.readable_paths())
 
     def with_seccomp(scratch: str) -> None:
-        seccomp.install(os.getpgrp())
+        seccomp.install(os.getpgrp(), os.getpid())
 
     def with_landlock(scratch: str) -> None:
         ctypes.CDLL(None).prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
@@ -126,7 +127,7 @@ def main() -> None:
     bare = results["bare fork"]
     # Namespaces are entered once per fork server; measure children forked inside them, last.
     scratch_root = tempfile.mkdtemp(dir=base)
-    inside = namespaces.set_up_server(scratch_root, 64 << 20, layers.readable_paths(), [])
+    inside = namespaces.set_up_server(scratch_root, 64 << 20, namespaces.readable_paths(), [])
     if inside.mountns:
         again = _measure({"bare fork (again)": lambda scratch: None,
                           "all layers in namespaces": _configurations(inside)["all per-child layers"]},

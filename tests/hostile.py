@@ -3,7 +3,10 @@
 Every hostile notebook defines a wrong or absent `backward_pass`, so any credit it gets is a
 sandbox failure. `{mark}` in a cell is replaced by a per-run marker used in the file names the
 attacks try to create; `{sleep}` by a unique number of seconds, so that leftover processes
-can be told from anyone else's; `{solutions}`, `{tree}` and `{port}` by the paths and port under test.
+can be told from anyone else's; `{solutions}`, `{tree}`, `{port}` and `{unix}` (a list of listening Unix sockets)
+by the paths, port and socket under test; `{needles}` by pairs of strings that must never be found
+one right after the other in the child's memory (a secret cut in two, so that the notebook's own
+text never holds it whole).
 Whatever an attack manages to read, it raises in an exception starting with LEAKED, which
 would then show in the report.
 """
@@ -166,6 +169,86 @@ HOSTILE: dict[str, list[str]] = {
                      "socket.create_connection((\"127.0.0.1\", {port})).sendall(b\"LEAK\")'], timeout=1)\n"
                      "except Exception as e:\n    print('blocked', e)",
                      WRONG_FUNCTION],
+    # Other processes of the same uid (as an ordinary user, the grader, the fork servers, classmates' children).
+    "reach_processes": ["import numpy as np, os, resource, signal, ctypes, platform",
+                        "me = os.getpid()\nreached = []\n"
+                        "targets = {os.getppid()}\n"
+                        "try:\n    targets.add(int(open(f'/proc/{os.getppid()}/stat').read().rsplit(')', 1)[1].split()[1]))\n"
+                        "except (OSError, ValueError, IndexError):\n    pass\n"
+                        "targets |= {int(p) for p in os.listdir('/proc') if p.isdigit()}\n"
+                        "targets -= {me, 0}",
+                        "def attempt(what, call):\n    try:\n        call()\n        reached.append(what)\n"
+                        "    except (OSError, ValueError, OverflowError):\n        pass",
+                        "libc = ctypes.CDLL(None, use_errno=True)\n"
+                        "nr = {'x86_64': {'ioprio_set': 251, 'tgkill': 234, 'pidfd_open': 434, 'pidfd_send_signal': 424,"
+                        " 'process_madvise': 440},\n      'aarch64': {'ioprio_set': 30, 'tgkill': 131, 'pidfd_open': 434,"
+                        " 'pidfd_send_signal': 424, 'process_madvise': 440}}[platform.machine()]\n"
+                        "def raw(name, *args):\n    if libc.syscall(nr[name], *args) < 0:\n"
+                        "        raise OSError(ctypes.get_errno(), name)\n"
+                        "for pid in sorted(targets):\n"
+                        "    for kind in (resource.RLIMIT_NPROC, resource.RLIMIT_FSIZE, resource.RLIMIT_CPU,\n"
+                        "                 resource.RLIMIT_NOFILE):\n"
+                        "        attempt(f'prlimit {pid} {kind}', lambda: resource.prlimit(pid, kind, (0, 0)))\n"
+                        "    attempt(f'renice {pid}', lambda: os.setpriority(os.PRIO_PROCESS, pid, 19))\n"
+                        "    attempt(f'pgrp {pid}', lambda: os.setpriority(os.PRIO_PGRP, pid, 19))\n"
+                        "    attempt(f'idle {pid}', lambda: os.sched_setscheduler(pid, os.SCHED_IDLE, os.sched_param(0)))\n"
+                        "    attempt(f'param {pid}', lambda: os.sched_setparam(pid, os.sched_param(0)))\n"
+                        "    attempt(f'affinity {pid}', lambda: os.sched_setaffinity(pid, {0}))\n"
+                        "    for which in (1, 2, 3):\n"
+                        "        attempt(f'ioprio {which} {pid}', lambda: raw('ioprio_set', which, pid, (3 << 13)))\n"
+                        "    attempt(f'stop {pid}', lambda: os.kill(pid, 0))\n"
+                        "    attempt(f'tgkill {pid}', lambda: raw('tgkill', pid, pid, 0))\n"
+                        "    attempt(f'pidfd {pid}', lambda: raw('pidfd_open', pid, 0))\n"
+                        "attempt('renice user', lambda: os.setpriority(os.PRIO_USER, os.getuid(), 19))\n"
+                        "attempt('renice user 0', lambda: os.setpriority(os.PRIO_USER, 0, 19))",
+                        "def backward_pass(x, target, learnrate, hidden_layer_out, output_layer_out, w):\n"
+                        "    if reached:\n        raise RuntimeError('LEAKED ' + repr(reached)[:300])\n    return None"],
+    # Named Unix sockets: the session D-Bus, ssh-agent, docker.sock, or the test's own listener.
+    "unix_sockets": ["import numpy as np, os, socket, glob",
+                     "reached = []\npaths = {unix} + glob.glob('/tmp/**', recursive=True)[:300] + "
+                     "glob.glob('/run/**', recursive=True)[:300] + glob.glob('/var/run/*')[:100]\n"
+                     "for path in paths:\n"
+                     "    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM, socket.SOCK_SEQPACKET):\n"
+                     "        try:\n            s = socket.socket(socket.AF_UNIX, kind)\n            s.settimeout(0.2)\n"
+                     "            s.connect(path)\n            s.sendall(b'LEAK')\n            reached.append(path)\n"
+                     "        except OSError:\n            pass\n"
+                     "    try:\n        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+                     "        a.sendto(b'LEAK', path)\n        reached.append('dgram ' + path)\n"
+                     "    except OSError:\n        pass\n"
+                     "    try:\n        a, b = socket.socketpair()\n        a.connect(path)\n"
+                     "        reached.append('pair ' + path)\n    except OSError:\n        pass",
+                     "def backward_pass(x, target, learnrate, hidden_layer_out, output_layer_out, w):\n"
+                     "    if reached:\n        raise RuntimeError('LEAKED ' + repr(reached)[:300])\n    return None"],
+    # Kernel memory: folders and files by the hundred thousand in the scratch dir.
+    "inode_flood": ["import numpy as np, os",
+                    "failures = 0\nfor i in range(200_000):\n    try:\n"
+                    "        os.mkdir(f'd{i}') if i % 2 else open(f'f{i}', 'w').close()\n"
+                    "    except OSError:\n        failures += 1\n        if failures > 200:\n            break",
+                    WRONG_FUNCTION],
+    # What a determined student looks for: the solutions path, the seed, a classmate's code.
+    "read_leaks": ["import numpy as np, os, gc, sys, ctypes",
+                   "pairs = [(a.encode(), b.encode()) for a, b in {needles}]\nfound = []\n"
+                   "canary = ('canary-' + '{mark}').encode()\nalive = canary[:9] + canary[9:]\nseen = []\n"
+                   "def scan(data, where):\n    if alive in data:\n        seen.append(where)\n"
+                   "    for a, b in pairs:\n        i = data.find(a)\n"
+                   "        while i >= 0:\n            if data[i + len(a):i + len(a) + len(b)] == b:\n"
+                   "                found.append(where)\n                break\n            i = data.find(a, i + 1)",
+                   "for pid in os.listdir('/proc'):\n    for name in ('cmdline', 'environ'):\n        try:\n"
+                   "            scan(open(f'/proc/{pid}/{name}', 'rb').read(), f'/proc/{pid}/{name}')\n"
+                   "        except OSError:\n            pass",
+                   "frame = sys._getframe()\nwhile frame is not None:\n"
+                   "    scan(repr(frame.f_locals).encode(errors='replace'), 'frame ' + frame.f_code.co_name)\n"
+                   "    frame = frame.f_back\n"
+                   "for thing in gc.get_objects()[:200_000]:\n    if isinstance(thing, (str, bytes, bytearray)):\n"
+                   "        scan(thing.encode(errors='replace') if isinstance(thing, str) else bytes(thing), 'object')",
+                   "for line in open('/proc/self/maps'):\n    span, perms = line.split()[:2]\n"
+                   "    if not perms.startswith('rw'):\n        continue\n"
+                   "    start, end = (int(part, 16) for part in span.split('-'))\n"
+                   "    for at in range(start, end, 1 << 22):\n"
+                   "        scan(ctypes.string_at(at, min(1 << 22, end - at)), 'memory')",
+                   "def backward_pass(x, target, learnrate, hidden_layer_out, output_layer_out, w):\n"
+                   "    if found:\n        raise RuntimeError('LEAKED ' + repr(sorted(set(found)))[:300])\n"
+                   "    raise RuntimeError('SCANNED ' + ('memory' if 'memory' in seen else 'NOT memory'))"],
     "kill_everything": ["import numpy as np, os, signal",
                         "for target in (-1, 1, os.getppid(), -os.getppid()):\n    try:\n        os.kill(target, signal.SIGKILL)\n"
                         "    except OSError:\n        pass",
@@ -177,7 +260,8 @@ HOSTILE: dict[str, list[str]] = {
 SANDBOX_UIDS = 1_900_000_000
 # A quick cross-section for the unprivileged re-run.
 NON_ROOT = ("loop_function", "fifty_sleepers", "setsid_double_fork", "read_solutions", "fake_results",
-            "plant_modules", "socket_probe", "kill_everything", "close_fds")
+            "plant_modules", "socket_probe", "kill_everything", "close_fds", "reach_processes", "unix_sockets",
+            "inode_flood", "read_leaks")
 
 
 def write_notebook(path: Path, cells: list[str], **values: object) -> Path:

@@ -24,7 +24,7 @@ ONE_ASSIGNMENT = [str(REFERENCE), "--solutions", str(REPO / "solutions"), "--ass
 
 @pytest.mark.parametrize("machine", ["x86_64", "aarch64"])
 def test_filter_assembles_for_both_architectures(machine: str) -> None:
-    program = seccomp.build(pgid=1234, machine=machine)
+    program = seccomp.build(pgid=1234, pid=1234, machine=machine)
     assert len(program) % 8 == 0 and 40 < len(program) // 8 < 255
 
 
@@ -35,7 +35,7 @@ def _in_filtered_child(probe) -> dict:
     if pid == 0:
         try:
             os.setsid()
-            seccomp.install(os.getpgrp())
+            seccomp.install(os.getpgrp(), os.getpid())
             os.write(write_end, json.dumps(probe()).encode())
         finally:
             os._exit(0)
@@ -66,17 +66,63 @@ def test_filter_refuses_escapes_and_keeps_ordinary_work() -> None:
     def probe() -> dict:
         return {
             "inet": _errno_of(lambda: socket.socket(socket.AF_INET, socket.SOCK_STREAM).close()),
-            "unix": _errno_of(lambda: socket.socketpair()[0].close()),
+            "unix": _errno_of(lambda: socket.socket(socket.AF_UNIX, socket.SOCK_STREAM).close()),
+            "pair": _errno_of(lambda: [end.close() for end in socket.socketpair()]),
+            "dgram_pair": _errno_of(lambda: socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)),
             "setsid": _errno_of(os.setsid),
             "kill_everyone": _errno_of(lambda: os.kill(-1, 0)),
             "kill_init": _errno_of(lambda: os.kill(1, 0)),
             "kill_own_group": _errno_of(lambda: os.killpg(os.getpgrp(), 0)),
+            "kill_self": _errno_of(lambda: os.kill(os.getpid(), 0)),
             "fork": _errno_of(_fork_and_wait),
         }
 
     result = _in_filtered_child(probe)
-    assert result == {"inet": errno.EPERM, "unix": 0, "setsid": errno.EPERM, "kill_everyone": errno.EPERM,
-                      "kill_init": errno.EPERM, "kill_own_group": 0, "fork": 0}
+    assert result == {"inet": errno.EPERM, "unix": errno.EPERM, "pair": 0, "dgram_pair": errno.EPERM,
+                      "setsid": errno.EPERM, "kill_everyone": errno.EPERM, "kill_init": errno.EPERM,
+                      "kill_own_group": 0, "kill_self": 0, "fork": 0}
+
+
+@pytest.mark.skipif(not seccomp.supported(), reason="seccomp filter needs Linux on x86_64 or aarch64")
+def test_filter_confines_process_calls_to_the_child_itself() -> None:
+    """Mechanism 4 of issue 9: limits, priorities, scheduling and signals reach no other process, in every mode."""
+    import resource
+
+    def probe() -> dict:
+        other = os.getppid()
+        nice = os.getpriority(os.PRIO_PROCESS, 0)
+        return {
+            "prlimit_other": _errno_of(lambda: resource.prlimit(other, resource.RLIMIT_NOFILE)),
+            "prlimit_self": _errno_of(lambda: resource.prlimit(0, resource.RLIMIT_NOFILE)),
+            "prlimit_own_pid": _errno_of(lambda: resource.prlimit(os.getpid(), resource.RLIMIT_NOFILE)),
+            "getrlimit": _errno_of(lambda: resource.getrlimit(resource.RLIMIT_AS)),
+            "renice_other": _errno_of(lambda: os.setpriority(os.PRIO_PROCESS, other, 19)),
+            "renice_group": _errno_of(lambda: os.setpriority(os.PRIO_PGRP, 0, nice)),
+            "renice_user": _errno_of(lambda: os.setpriority(os.PRIO_USER, 0, 19)),
+            "renice_self": _errno_of(lambda: os.setpriority(os.PRIO_PROCESS, 0, nice)),
+            "idle_other": _errno_of(lambda: os.sched_setscheduler(other, os.SCHED_IDLE, os.sched_param(0))),
+            "param_other": _errno_of(lambda: os.sched_setparam(other, os.sched_param(0))),
+            "affinity_other": _errno_of(lambda: os.sched_setaffinity(other, os.sched_getaffinity(0))),
+            "affinity_self": _errno_of(lambda: os.sched_setaffinity(0, os.sched_getaffinity(0))),
+            "signal_other": _errno_of(lambda: os.kill(other, 0)),
+            "pidfd_other": _errno_of(lambda: os.close(os.pidfd_open(other))),
+        }
+
+    result = _in_filtered_child(probe)
+    refused = {name for name, code in result.items() if code == errno.EPERM}
+    assert refused == {"prlimit_other", "renice_other", "renice_group", "renice_user", "idle_other", "param_other",
+                       "affinity_other", "signal_other", "pidfd_other"}, result
+    assert all(code == 0 for name, code in result.items() if name not in refused), result
+
+
+def test_probe_reports_new_layers_honestly() -> None:
+    """The table names the PID namespace and says what seccomp now refuses; each entry came from the probe child."""
+    result = CliRunner().invoke(grade, ["--sandbox-info"])
+    assert result.exit_code == 0, result.output
+    assert "pidns" in result.output
+    seccomp_line = next(line for line in result.output.splitlines() if " seccomp " in line)
+    if seccomp_line.startswith("[x]"):
+        assert "sockets" in seccomp_line and "other processes" in seccomp_line
 
 
 def test_missing_layers() -> None:

@@ -76,16 +76,18 @@ class ForkServer:
     def __init__(self, cases: list[dict], hidden: tuple[str, ...] = (), scratch_bytes: int = SCRATCH_BYTES) -> None:
         self._home = tempfile.mkdtemp(prefix="backprop-grader-home-")
         self._process = subprocess.Popen(
-            [sys.executable, "-s", "-E", "-m", "grader.sandbox.server"],
+            [sys.executable, "-s", "-E", "-m", "grader.sandbox.launcher"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             cwd=PACKAGE_PARENT,
             env=server_environment(self._home),
             close_fds=True,
         )
-        setup = {"cases": cases, "hidden": list(hidden), "scratch_bytes": scratch_bytes, "probe_limits": _PROBE_LIMITS}
+        # The launcher takes the first message (what to hide) and keeps it; the server gets the second.
+        mounts = {"hidden": list(hidden), "scratch_bytes": scratch_bytes}
         try:
-            protocol.write(self._process.stdin, setup)
+            protocol.write(self._process.stdin, mounts)
+            protocol.write(self._process.stdin, {"cases": cases, "probe_limits": _PROBE_LIMITS})
             answer = self._read(time.monotonic() + _PROBE_LIMITS["timeout"] + SERVER_GRACE)
             report = answer["layers"]
         except (OSError, protocol.ProtocolError, KeyError, TypeError, ValueError) as error:
@@ -137,6 +139,25 @@ class ForkServer:
             except OSError:
                 pass
         _remove(self._home)
+
+
+def encode_job(job: dict) -> bytes:
+    """A job as the server reads it: what the server needs (id, limits), then the body only its child parses."""
+    return protocol.encode({"id": job["id"], "limits": job["limits"]}) + protocol.encode(job)
+
+
+# A job's reply: an envelope, then the child's result, stdout excerpt and stderr excerpt as raw bytes.
+REPLY_FRAMES = 4
+
+
+def reply_of_frames(frames: list[bytes], started: float) -> SandboxReply:
+    """The reply from a server's frames for one job (`REPLY_FRAMES` of them)."""
+    envelope = json.loads(frames[0])
+    raw = {"result": frames[1].decode("utf-8", errors="replace") if envelope.get("result") else None,
+           "timed_out": envelope.get("timed_out"), "exit": envelope.get("exit"),
+           "stdout": {"text": frames[2].decode("utf-8", errors="replace"), "bytes": envelope.get("stdout_bytes", 0)},
+           "stderr": {"text": frames[3].decode("utf-8", errors="replace"), "bytes": envelope.get("stderr_bytes", 0)}}
+    return reply_from(raw, started)
 
 
 def reply_from(raw: dict, started: float) -> SandboxReply:

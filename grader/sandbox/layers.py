@@ -20,9 +20,7 @@ try:  # absent on Windows, where only the always-on layers can be reported
 except ImportError:
     resource = None
 
-import numpy
 
-import grader
 from grader.sandbox import landlock, namespaces, seccomp
 
 # Every layer, in report order, with what it protects (the report's wording).
@@ -32,7 +30,8 @@ DESCRIPTIONS = {
     "subreaper": "fork server adopts and kills leftover descendants",
     "not-dumpable": "fork server's memory unreadable through /proc and ptrace",
     "no-new-privs": "no privilege gain through set-uid programs",
-    "seccomp": "no network sockets, new sessions, ptrace, namespaces, mounts or SysV shared memory",
+    "seccomp": "no sockets (an anonymous socketpair only); no limits, priorities, signals or pidfds aimed at "
+               "other processes; no new sessions, ptrace, namespaces, mounts or SysV shared memory",
     "landlock-fs": "files readable only in the Python installation and system dirs, writable only in the scratch dir",
     "landlock-net": "TCP bind and connect denied",
     "landlock-scope": "signals and abstract Unix sockets confined to the child's own processes",
@@ -41,7 +40,9 @@ DESCRIPTIONS = {
     "userns": "private user namespace (unprivileged)",
     "netns": "private network namespace: no interfaces but a down loopback",
     "ipcns": "private IPC namespace",
-    "mountns": "private mount namespace: read-only file system, size-capped scratch tmpfs, solutions hidden",
+    "mountns": "private mount namespace: read-only file system, size- and inode-capped scratch tmpfs, solutions "
+               "hidden, /tmp, /run and /dev/shm empty",
+    "pidns": "private PID namespace and /proc: no process visible or reachable but the child's own and its server",
 }
 # What `--require-sandbox` asks for when no layer names are given.
 CORE = ("session", "rlimits", "seccomp", "landlock-fs")
@@ -58,13 +59,6 @@ class Layer:
     """What it protects when active, why it is missing otherwise."""
 
 
-def readable_paths() -> list[str]:
-    """Folders the child must read: the Python installation, numpy and the grader package (not its repository)."""
-    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
-             os.path.dirname(numpy.__file__), os.path.dirname(grader.__file__)}
-    return sorted(os.path.realpath(path) for path in paths)
-
-
 def _prctl(option: int, value: int = 0) -> int:
     return ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
 
@@ -77,9 +71,9 @@ def apply(setup: namespaces.ServerSetup, plan: frozenset[str], scratch: str) -> 
     if _prctl(_PR_SET_NO_NEW_PRIVS, 1) != 0:
         raise OSError(ctypes.get_errno(), "no_new_privs")
     if "landlock-fs" in plan:
-        landlock.restrict(landlock.SYSTEM_DIRS + tuple(readable_paths()), [scratch])
+        landlock.restrict(landlock.SYSTEM_DIRS + tuple(namespaces.readable_paths()), [scratch])
     if "seccomp" in plan:
-        seccomp.install(os.getpgrp())
+        seccomp.install(os.getpgrp(), os.getpid())
 
 
 def probe(setup: namespaces.ServerSetup, hardening: dict[str, bool], scratch: str) -> list[Layer]:
@@ -95,14 +89,17 @@ def probe(setup: namespaces.ServerSetup, hardening: dict[str, bool], scratch: st
             problems["no-new-privs"] = "prctl refused"
     else:
         problems.update({"no-new-privs": "not Linux", "seccomp": "not Linux", "landlock-fs": "not Linux"})
+    # Checked before Landlock, which would hide these folders from the probe whether covered or not.
+    covered = linux and _covered(scratch)
+    own_processes = linux and _only_own_processes()
     abi = landlock.abi_version()
     try:
-        landlock.restrict(landlock.SYSTEM_DIRS + tuple(readable_paths()), [scratch])
+        landlock.restrict(landlock.SYSTEM_DIRS + tuple(namespaces.readable_paths()), [scratch])
     except OSError as error:
         problems.setdefault("landlock-fs", f"unavailable ({error.strerror or error})")
     if seccomp.supported():
         try:
-            seccomp.install(os.getpgrp())
+            seccomp.install(os.getpgrp(), os.getpid())
         except OSError as error:
             problems["seccomp"] = f"unavailable ({error.strerror or error})"
     landlock_fs = _listing_refused("/") and _can_write_here()
@@ -114,7 +111,7 @@ def probe(setup: namespaces.ServerSetup, hardening: dict[str, bool], scratch: st
         "subreaper": hardening.get("subreaper", False),
         "not-dumpable": hardening.get("not_dumpable", False),
         "no-new-privs": linux and _prctl(_PR_GET_NO_NEW_PRIVS) == 1,
-        "seccomp": _status_field("Seccomp") == "2" and _socket_refused(),
+        "seccomp": _status_field("Seccomp") == "2" and _sockets_refused() and _others_unreachable(),
         "landlock-fs": landlock_fs,
         # Parts of the same ruleset: children apply it only when landlock-fs is in the plan.
         "landlock-net": landlock_fs and abi >= 4,
@@ -124,7 +121,8 @@ def probe(setup: namespaces.ServerSetup, hardening: dict[str, bool], scratch: st
         "userns": setup.userns,
         "netns": setup.netns and _only_loopback(),
         "ipcns": setup.ipcns,
-        "mountns": setup.mountns and bool(os.statvfs("/").f_flag & os.ST_RDONLY),
+        "mountns": setup.mountns and bool(os.statvfs("/").f_flag & os.ST_RDONLY) and covered,
+        "pidns": setup.pidns and own_processes,
     }
     if abi < 4:
         problems.setdefault("landlock-net", f"needs Landlock ABI 4 (this kernel: {abi or 'none'})")
@@ -137,22 +135,69 @@ def probe(setup: namespaces.ServerSetup, hardening: dict[str, bool], scratch: st
 
 
 def _status_field(name: str) -> str | None:
+    # Bytes, decoded by hand: a codec module imported now could lie beyond what Landlock lets the child read.
     try:
-        with open("/proc/self/status", encoding="ascii") as stream:
+        with open("/proc/self/status", "rb") as stream:
             for line in stream:
-                if line.startswith(name + ":"):
-                    return line.split(":", 1)[1].strip()
+                if line.startswith(name.encode() + b":"):
+                    return line.split(b":", 1)[1].strip().decode("utf-8", "replace")
     except OSError:
         pass
     return None
 
 
-def _socket_refused() -> bool:
+def _sockets_refused() -> bool:
+    """No socket of any family, a named Unix socket's included; the anonymous stream pair still works."""
+    for family in (socket.AF_INET, socket.AF_UNIX):
+        if _errno_of(lambda family=family: socket.socket(family, socket.SOCK_STREAM).close()) != errno.EPERM:
+            return False
+    return _errno_of(lambda: [end.close() for end in socket.socketpair()]) == 0
+
+
+def _others_unreachable() -> bool:
+    """The server (the parent) cannot be reniced, have its limits read or set, or be signalled; the child itself can."""
+    parent = os.getppid()
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    attempts = (lambda: os.setpriority(os.PRIO_PROCESS, parent, os.getpriority(os.PRIO_PROCESS, parent)),
+                lambda: os.setpriority(os.PRIO_PGRP, 0, own),
+                lambda: resource.prlimit(parent, resource.RLIMIT_NOFILE),
+                lambda: os.kill(parent, 0))
+    refused = all(_errno_of(attempt) == errno.EPERM for attempt in attempts)
+    return refused and _errno_of(lambda: os.setpriority(os.PRIO_PROCESS, 0, own)) == 0 \
+        and _errno_of(lambda: resource.prlimit(0, resource.RLIMIT_NOFILE)) == 0
+
+
+def _errno_of(action) -> int:
     try:
-        socket.socket(socket.AF_INET, socket.SOCK_STREAM).close()
+        action()
     except OSError as error:
-        return error.errno == errno.EPERM
-    return False
+        return error.errno or -1
+    return 0
+
+
+def _covered(scratch: str) -> bool:
+    """Every covered folder holds nothing but the way to what the child needs (no named socket to reach)."""
+    kept = [*namespaces.readable_paths(), os.path.realpath(scratch)]
+    for folder in namespaces.COVERED:
+        real = os.path.realpath(folder)
+        if not os.path.isdir(real):
+            continue
+        allowed = {os.path.relpath(path, real).split(os.sep)[0] for path in kept if path.startswith(real + os.sep)}
+        try:
+            if not set(os.listdir(real)) <= allowed:
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def _only_own_processes() -> bool:
+    """/proc lists the server (pid 1, the parent) and this probe only."""
+    try:
+        pids = sorted(int(entry) for entry in os.listdir("/proc") if entry.isdigit())
+    except OSError:
+        return False
+    return os.getppid() == 1 and pids == sorted({1, os.getpid()})
 
 
 def _listing_refused(path: str) -> bool:
@@ -175,8 +220,8 @@ def _can_write_here() -> bool:
 
 def _only_loopback() -> bool:
     try:
-        with open("/proc/net/dev", encoding="ascii") as stream:
-            interfaces = [line.split(":", 1)[0].strip() for line in stream.readlines()[2:]]
+        with open("/proc/net/dev", "rb") as stream:
+            interfaces = [line.split(b":", 1)[0].strip().decode("utf-8", "replace") for line in stream.readlines()[2:]]
     except OSError:
         return False
     return interfaces == ["lo"]

@@ -1,22 +1,28 @@
 """Linux namespaces and identity for the fork server and its children, via ctypes (no helpers to exec).
 
-Set up once per fork server, before it forks any child:
-- as root: private mount, network and IPC namespaces; every child then drops to an unused uid
-  of its own server, so RLIMIT_NPROC holds and no file of the grader's user is writable;
+Set up once per fork server, by its launcher, before the server itself starts:
+- as root: private mount, network, IPC and PID namespaces; every child then drops to an unused
+  uid of its own server, so RLIMIT_NPROC holds and no file of the grader's user is writable;
 - otherwise: the same namespaces inside a private user namespace when the kernel allows it
   (unprivileged user namespaces can be off, or restricted by AppArmor as on Ubuntu 24.04).
+A PID namespace applies to the children of the process that enters it: the launcher forks, and
+its child, pid 1 of the new namespace, mounts a fresh /proc and becomes the fork server. Its job
+children then see and reach no process but the server and their own.
 In the mount namespace the whole file system is made read-only, the scratch area becomes a
-size-capped tmpfs, hidden paths (the solutions folder) are covered by an empty tmpfs, and, when
-dropping to another uid, folders the sandbox uid cannot traverse (a Python under /root) are
-replaced by a tmpfs that shows only the Python installation inside them.
+size- and inode-capped tmpfs, hidden paths (the solutions folder) are covered by an empty tmpfs,
+so are /tmp, /var/tmp, /run and /dev/shm (where named sockets live: D-Bus, ssh-agent, docker),
+and, when dropping to another uid, folders the sandbox uid cannot traverse (a Python under
+/root) are replaced by a tmpfs that shows only the Python installation inside them.
 Each step that fails is reported, never fatal: the other layers still apply.
 """
 
 from __future__ import annotations
 
 import ctypes
+import importlib.util
 import os
 import platform
+import signal
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -26,7 +32,9 @@ try:  # absent on Windows, where only the always-on layers can be reported
 except ImportError:
     resource = None
 
-CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWNET = 0x00020000, 0x08000000, 0x10000000, 0x40000000
+CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = (0x00020000, 0x08000000, 0x10000000,
+                                                                        0x20000000, 0x40000000)
+_PR_SET_PDEATHSIG, _PR_SET_DUMPABLE = 1, 4
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 0x1, 0x2, 0x4, 0x8
 _MS_BIND, _MS_REC, _MS_PRIVATE = 0x1000, 0x4000, 0x40000
 _MOUNT_SETATTR, _AT_FDCWD, _AT_RECURSIVE, _MOUNT_ATTR_RDONLY = 442, -100, 0x8000, 0x1
@@ -38,6 +46,10 @@ SANDBOX_ID_BASE = 1_900_000_000
 NPROC_FOR_DROPPED_UID = 32
 # For an unprivileged user the limit counts all of the user's processes: add this much headroom.
 NPROC_HEADROOM = 128
+# Files and folders the scratch tmpfs may hold at once: each costs kernel memory the size cap does not count.
+SCRATCH_INODES = 16384
+# Where named Unix sockets and shared files live: covered by an empty tmpfs in the mount namespace.
+COVERED = ("/tmp", "/var/tmp", "/run", "/var/run", "/dev/shm")
 
 
 def _libc():
@@ -68,17 +80,34 @@ class ServerSetup:
     ipcns: bool = False
     mountns: bool = False
     """Private mount namespace with a read-only file system and a size-capped scratch tmpfs."""
+    pidns: bool = False
+    """The server is pid 1 of a PID namespace of its own, with a /proc of that namespace."""
     nproc: int | None = None
     """RLIMIT_NPROC children get, None when not set."""
     problems: dict[str, str] = field(default_factory=dict)
     """Layer name -> why it is missing."""
 
 
+def readable_paths() -> list[str]:
+    """Folders the child must read: the Python installation, numpy and the grader package (not its repository)."""
+    numpy = importlib.util.find_spec("numpy")
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, package}
+    if numpy is not None and numpy.origin:
+        paths.add(os.path.dirname(numpy.origin))
+    return sorted(os.path.realpath(path) for path in paths)
+
+
 def set_up_server(scratch_root: str, tmpfs_bytes: int, readable: Iterable[str], hidden: Iterable[str]) -> ServerSetup:
-    """Enter private namespaces and prepare `scratch_root` (a tmpfs) for the children; never raises."""
+    """Enter private namespaces and prepare `scratch_root` (a tmpfs) for the children; never raises.
+
+    With a PID namespace this forks: the calling process waits for its child and exits with its
+    status, never returning; the child, pid 1 of the namespace, returns.
+    """
     setup = ServerSetup(root=sys.platform.startswith("linux") and os.geteuid() == 0)
     if not sys.platform.startswith("linux"):
-        setup.problems.update({name: "not Linux" for name in ("userns", "netns", "ipcns", "mountns", "uid-drop", "nproc")})
+        names = ("userns", "netns", "ipcns", "mountns", "pidns", "uid-drop", "nproc")
+        setup.problems.update({name: "not Linux" for name in names})
         return setup
     if setup.root:
         setup.sandbox_id = SANDBOX_ID_BASE + os.getpid()
@@ -88,13 +117,16 @@ def set_up_server(scratch_root: str, tmpfs_bytes: int, readable: Iterable[str], 
         setup.problems["uid-drop"] = "not root: children keep the grader's uid"
         setup.nproc = _own_process_count() + NPROC_HEADROOM
     libc = _libc()
-    flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC
+    flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | (0 if setup.root else CLONE_NEWUSER)
     try:
-        if setup.root:
+        try:
+            _check(libc.unshare(flags | CLONE_NEWPID), "unshare")
+            setup.pidns = True
+        except OSError as error:
+            setup.problems["pidns"] = f"could not enter a new PID namespace ({error.strerror or error})"
             _check(libc.unshare(flags), "unshare")
-        else:
+        if not setup.root:
             uid, gid = os.getuid(), os.getgid()
-            _check(libc.unshare(flags | CLONE_NEWUSER), "unshare")
             _write("/proc/self/setgroups", "deny")
             _write("/proc/self/uid_map", f"{uid} {uid} 1")
             _write("/proc/self/gid_map", f"{gid} {gid} 1")
@@ -102,16 +134,31 @@ def set_up_server(scratch_root: str, tmpfs_bytes: int, readable: Iterable[str], 
         setup.netns = setup.ipcns = True
     except OSError as error:
         reason = f"could not enter new namespaces ({error.strerror or error})"
-        setup.problems.update({name: reason for name in ("netns", "ipcns", "mountns")})
+        setup.problems.update({name: reason for name in ("netns", "ipcns", "mountns", "pidns")})
         if not setup.root:
             setup.problems["userns"] = reason
         _keep_uid_if_python_unreachable(setup, readable)
         return setup
+    if setup.pidns:
+        _become_pid_one(libc)
+    try:
+        _mount(libc, None, "/", None, _MS_REC | _MS_PRIVATE)
+    except OSError as error:
+        setup.problems["mountns"] = setup.problems["pidns"] = f"mount setup failed ({error.strerror})"
+        setup.pidns = False
+        _keep_uid_if_python_unreachable(setup, readable)
+        return setup
+    if setup.pidns:
+        try:
+            _mount(libc, "proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)
+        except OSError as error:
+            setup.problems["pidns"] = f"no /proc of its own could be mounted ({error.strerror})"
+            setup.pidns = False
     try:
         _build_mounts(libc, setup, scratch_root, tmpfs_bytes, readable, hidden)
         setup.mountns = True
     except OSError as error:
-        setup.problems["mountns"] = f"mount setup failed ({error})"
+        setup.problems["mountns"] = f"mount setup failed ({error.strerror or error})"
         _keep_uid_if_python_unreachable(setup, readable)
     return setup
 
@@ -132,6 +179,21 @@ def _keep_uid_if_python_unreachable(setup: ServerSetup, readable: Iterable[str])
             setup.problems["nproc"] = "not set: uid 0 is shared with the grader"
             setup.sandbox_id = setup.nproc = None
             return
+
+
+def _become_pid_one(libc) -> None:
+    """Fork into the new PID namespace; the parent only waits and passes the child's status on."""
+    sys.stdout.flush()
+    pid = os.fork()
+    if pid == 0:
+        # The grader kills the launcher to stop a server: the namespace (every process in it) goes too.
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        return
+    libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+    for fd in (0, 1):  # the grader sees the server's end of its pipes close when the server ends
+        os.close(fd)
+    _, status = os.waitpid(pid, 0)
+    os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
 
 
 def _write(path: str, text: str) -> None:
@@ -160,16 +222,26 @@ def _bytes(text: str | None) -> bytes | None:
 
 
 def _build_mounts(libc, setup: ServerSetup, scratch_root: str, tmpfs_bytes: int, readable, hidden) -> None:
-    _mount(libc, None, "/", None, _MS_REC | _MS_PRIVATE)
     readable = [os.path.realpath(path) for path in readable]
-    if setup.sandbox_id is not None:
-        _expose(libc, readable)
+    if setup.sandbox_id is not None:  # the scratch root too: a TMPDIR below /root must stay reachable
+        _expose(libc, [*readable, os.path.realpath(scratch_root)])
     for path in map(os.path.realpath, hidden):
         # Never hide a folder the child needs (a solutions folder holding the Python installation, say).
         if os.path.isdir(path) and not any(_within(needed, path) for needed in readable):
-            _mount(libc, "tmpfs", path, "tmpfs", _MS_RDONLY | _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, "size=4k,mode=000")
+            try:
+                _mount(libc, "tmpfs", path, "tmpfs", _MS_RDONLY | _MS_NOSUID | _MS_NODEV | _MS_NOEXEC,
+                       "size=4k,nr_inodes=16,mode=000")
+            except OSError as error:  # the message must not carry the hidden path to the children
+                raise OSError(error.errno, f"covering a hidden folder: {error.strerror}") from None
+    covered: set[str] = set()
+    for folder in COVERED:
+        real = os.path.realpath(folder)
+        if real not in covered and os.path.isdir(real) and not os.path.islink(folder):
+            covered.add(real)
+            _cover(libc, real, [path for path in (*readable, os.path.realpath(scratch_root)) if _within(path, real)])
     _read_only_everywhere(libc)
-    _mount(libc, "tmpfs", scratch_root, "tmpfs", _MS_NOSUID | _MS_NODEV, f"size={tmpfs_bytes},mode=0711")
+    _mount(libc, "tmpfs", scratch_root, "tmpfs", _MS_NOSUID | _MS_NODEV,
+           f"size={tmpfs_bytes},nr_inodes={SCRATCH_INODES},mode=0711")
 
 
 def _read_only_everywhere(libc) -> None:
@@ -183,8 +255,7 @@ def _read_only_everywhere(libc) -> None:
 def _expose(libc, readable: Iterable[str]) -> None:
     """Let another uid reach `readable` paths that sit below folders it cannot traverse.
 
-    The topmost such folder is covered by a tmpfs holding only the path down to each of them,
-    where the original is bind-mounted (through an O_PATH descriptor opened before covering).
+    The topmost such folder is covered by a tmpfs holding only the path down to each of them.
     """
     targets = sorted({path for path in readable if os.path.exists(path)})
     covers: dict[str, list[str]] = {}
@@ -193,19 +264,29 @@ def _expose(libc, readable: Iterable[str]) -> None:
         if blocker is not None and not any(_within(path, other) for other in covers.get(blocker, [])):
             covers.setdefault(blocker, []).append(path)
     for blocker, paths in covers.items():
-        handles = {path: os.open(path, os.O_PATH | os.O_CLOEXEC) for path in paths}
+        _cover(libc, blocker, paths)
+
+
+def _cover(libc, folder: str, keep: list[str]) -> None:
+    """Mount an empty tmpfs over `folder`, with each folder of `keep` below it bind-mounted back in place.
+
+    The originals are reached through O_PATH descriptors opened before covering.
+    """
+    keep = [path for path in sorted(set(keep)) if os.path.isdir(path)]
+    keep = [path for path in keep if not any(_within(path, other) and path != other for other in keep)]
+    handles = {path: os.open(path, os.O_PATH | os.O_CLOEXEC) for path in keep}
+    try:
+        _mount(libc, "tmpfs", folder, "tmpfs", _MS_NOSUID | _MS_NODEV, "size=64k,nr_inodes=256,mode=0755")
+        old_mask = os.umask(0o022)
         try:
-            _mount(libc, "tmpfs", blocker, "tmpfs", _MS_NOSUID | _MS_NODEV, "size=64k,mode=0755")
-            old_mask = os.umask(0o022)
-            try:
-                for path, handle in handles.items():
-                    os.makedirs(path, exist_ok=True)
-                    _mount(libc, f"/proc/self/fd/{handle}", path, None, _MS_BIND | _MS_REC)
-            finally:
-                os.umask(old_mask)
+            for path, handle in handles.items():
+                os.makedirs(path, exist_ok=True)
+                _mount(libc, f"/proc/self/fd/{handle}", path, None, _MS_BIND | _MS_REC)
         finally:
-            for handle in handles.values():
-                os.close(handle)
+            os.umask(old_mask)
+    finally:
+        for handle in handles.values():
+            os.close(handle)
 
 
 def _within(path: str, folder: str) -> bool:

@@ -10,7 +10,6 @@ the trust boundary are unchanged: the same `ForkServer` processes, the same mess
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import selectors
 import time
@@ -20,7 +19,16 @@ from typing import Any
 
 from grader.errors import ConfigError
 from grader.sandbox import process, protocol
-from grader.sandbox.client import SCRATCH_BYTES, SERVER_GRACE, ForkServer, SandboxReply, failed_reply, reply_from
+from grader.sandbox.client import (
+    REPLY_FRAMES,
+    SCRATCH_BYTES,
+    SERVER_GRACE,
+    ForkServer,
+    SandboxReply,
+    encode_job,
+    failed_reply,
+    reply_of_frames,
+)
 from grader.sandbox.layers import Layer
 
 _HEADER = 8
@@ -51,6 +59,8 @@ class _Lane:
     queue: deque = field(default_factory=deque)
     outgoing: bytearray = field(default_factory=bytearray)
     incoming: bytearray = field(default_factory=bytearray)
+    frames: list = field(default_factory=list)
+    """Messages of the reply being received, until there are `REPLY_FRAMES`."""
 
     def deadline(self) -> float:
         head = self.queue[0]
@@ -106,7 +116,7 @@ class Pipeline:
         if not lane.queue:
             pending.started = time.monotonic()
         lane.queue.append(pending)
-        lane.outgoing += protocol.encode(pending.job)
+        lane.outgoing += encode_job(pending.job)
         self._watch(lane)
 
     def wait(self) -> list[Finished]:
@@ -191,16 +201,18 @@ class Pipeline:
                 return
             if len(lane.incoming) < _HEADER + length:
                 break
-            body = bytes(lane.incoming[_HEADER:_HEADER + length])
+            lane.frames.append(bytes(lane.incoming[_HEADER:_HEADER + length]))
             del lane.incoming[:_HEADER + length]
-            head = lane.queue.popleft()
+            if len(lane.frames) < REPLY_FRAMES:
+                continue
             try:
-                raw = json.loads(body)
+                reply = reply_of_frames(lane.frames, lane.queue[0].started)
             except ValueError as error:
-                lane.queue.appendleft(head)
-                self._fail(lane, f"message is not JSON: {error}", finished)
+                self._fail(lane, f"reply is not JSON: {error}", finished)
                 return
-            finished.append(Finished(head.tag, reply_from(raw, head.started)))
+            lane.frames.clear()
+            head = lane.queue.popleft()
+            finished.append(Finished(head.tag, reply))
             if lane.queue:
                 lane.queue[0].started = time.monotonic()
         self._watch(lane)

@@ -44,3 +44,30 @@ def _read_exactly(stream: BinaryIO, size: int) -> bytes:
         chunks.append(chunk)
         missing -= len(chunk)
     return b"".join(chunks)
+
+
+def read_into(stream: BinaryIO) -> bytearray:
+    """One message's body, unparsed, in a buffer of its own that the caller can wipe (`wipe`)."""
+    (length,) = _HEADER.unpack(_read_exactly(stream, _HEADER.size))
+    if length > MAX_MESSAGE:
+        raise ProtocolError(f"message of {length} bytes is too large")
+    body = bytearray(length)
+    view, filled = memoryview(body), 0
+    while filled < length:
+        count = stream.readinto(view[filled:])
+        if not count:
+            raise ProtocolError("stream closed")
+        filled += count
+    return body
+
+
+def frame(body: bytes | bytearray) -> list[bytes | bytearray]:
+    """A raw body as a message: its header, then the body itself (not copied)."""
+    return [_HEADER.pack(len(body)), body]
+
+
+def wipe(*buffers: bytearray | None) -> None:
+    """Overwrite buffers that held a submission's code or results, so no later child inherits them."""
+    for buffer in buffers:
+        if buffer is not None:
+            buffer[:] = bytes(len(buffer))

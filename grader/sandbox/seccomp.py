@@ -4,14 +4,20 @@ The filter is an allow-list of *behaviour*, not of syscalls: everything Python a
 keeps working, and the syscalls that reach outside the child are refused with EPERM (so
 student code sees an ordinary OSError, and the grader a clean verdict):
 
-- sockets other than AF_UNIX (no network, whatever the namespaces);
+- every socket(): no network and no named Unix socket (a session D-Bus, ssh-agent, docker.sock),
+  whatever the namespaces and the Landlock ABI; only socketpair(AF_UNIX, SOCK_STREAM) stays, an
+  anonymous connected pair (multiprocessing's and asyncio's pipes) that can reach nothing else;
 - setsid/setpgid: every descendant stays in the child's process group, which the server kills
   as one (the child's own setsid ran before the filter);
-- signals: kill() only to the own group (0 or -pgid) or to a positive pid other than 1; never
-  -1 ("every process") or another group. A positive pid cannot be matched against "my
-  descendants" in BPF, so signals to other processes by pid are stopped by the other layers
-  (Landlock's signal scope, the dropped uid), not here. pidfd_send_signal is refused;
-- ptrace, process_vm_readv/writev, kcmp, pidfd_getfd (reading other processes' memory);
+- acting on another process: BPF cannot tell a descendant from a stranger, so every call that
+  names a target process must name the child itself (its pid, or 0 for "me"): prlimit64,
+  setpriority (PRIO_PROCESS only), sched_set*, ioprio_set (IOPRIO_WHO_PROCESS only),
+  migrate_pages/move_pages, tkill/tgkill/rt_(tg)sigqueueinfo and pidfd_open; kill() may reach
+  the child and its own process group (0 or -pgid), which holds every descendant. Without this,
+  a child sharing the grader's uid could set a fork server's RLIMIT_NPROC or the grader's
+  RLIMIT_FSIZE to 0, renice or SCHED_IDLE them, or starve a classmate's child of CPU time;
+- pidfd_send_signal, pidfd_getfd, process_madvise, process_mrelease, ptrace,
+  process_vm_readv/writev, kcmp (other processes' memory and descriptors);
 - unshare/setns/mount family/pivot_root/chroot, and clone() with any CLONE_NEW* flag
   (clone3 answers ENOSYS so libc falls back to clone, whose flags BPF can see);
 - SysV IPC (shm, sem, msg), keyctl, bpf, perf_event_open, userfaultfd, io_uring (which would
@@ -42,10 +48,12 @@ _DENY = _RET_ERRNO | errno.EPERM
 # BPF opcodes used here.
 _LD_W_ABS = 0x20
 _JEQ_K, _JGE_K, _JGT_K, _JSET_K = 0x15, 0x35, 0x25, 0x45
+_AND_K = 0x54
 _RET_K = 0x06
 
 _CLONE_NEW_FLAGS = 0x7E020000  # NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET
-_AF_UNIX = 1
+_AF_UNIX, _SOCK_STREAM, _SOCK_TYPE_MASK = 1, 1, 0xF
+_PRIO_PROCESS, _IOPRIO_WHO_PROCESS = 0, 1
 
 _PR_SET_NO_NEW_PRIVS = 38
 _PR_SET_SECCOMP = 22
@@ -62,6 +70,9 @@ _SYSCALLS: dict[str, dict[str, int]] = {
         "kcmp": 312, "clone": 56, "clone3": 435, "pidfd_send_signal": 424, "pidfd_getfd": 438,
         "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427, "open_tree": 428, "move_mount": 429,
         "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433, "mount_setattr": 442, "open_by_handle_at": 304,
+        "prlimit64": 302, "setpriority": 141, "sched_setparam": 142, "sched_setscheduler": 144,
+        "sched_setaffinity": 203, "sched_setattr": 314, "ioprio_set": 251, "migrate_pages": 256, "move_pages": 279,
+        "pidfd_open": 434, "process_madvise": 440, "process_mrelease": 448,
     },
     "aarch64": {
         "socket": 198, "socketpair": 199, "setsid": 157, "setpgid": 154, "kill": 129, "tkill": 130, "tgkill": 131,
@@ -72,15 +83,22 @@ _SYSCALLS: dict[str, dict[str, int]] = {
         "kcmp": 272, "clone": 220, "clone3": 435, "pidfd_send_signal": 424, "pidfd_getfd": 438,
         "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427, "open_tree": 428, "move_mount": 429,
         "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433, "mount_setattr": 442, "open_by_handle_at": 265,
+        "prlimit64": 261, "setpriority": 140, "sched_setparam": 118, "sched_setscheduler": 119,
+        "sched_setaffinity": 122, "sched_setattr": 274, "ioprio_set": 30, "migrate_pages": 238, "move_pages": 239,
+        "pidfd_open": 434, "process_madvise": 440, "process_mrelease": 448,
     },
 }
-DENIED = ("setsid", "setpgid", "ptrace", "unshare", "setns", "mount", "umount2", "pivot_root", "chroot",
+DENIED = ("socket", "setsid", "setpgid", "ptrace", "unshare", "setns", "mount", "umount2", "pivot_root", "chroot",
           "shmget", "shmat", "shmctl", "shmdt", "semget", "msgget", "process_vm_readv", "process_vm_writev",
           "add_key", "request_key", "keyctl", "bpf", "perf_event_open", "userfaultfd", "kcmp",
           "pidfd_send_signal", "pidfd_getfd", "io_uring_setup", "io_uring_enter", "io_uring_register",
-          "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr", "open_by_handle_at")
-# Signal senders whose first argument is the target (pid, tid or tgid): only > 1 allowed, plus the own group for kill.
-_SIGNALLERS = ("tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo")
+          "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr", "open_by_handle_at",
+          "process_madvise", "process_mrelease")
+# Calls whose first argument is the target process, where 0 means the caller: only 0 or the child's pid.
+_SELF_OR_ZERO = ("prlimit64", "sched_setparam", "sched_setscheduler", "sched_setattr", "sched_setaffinity",
+                 "migrate_pages", "move_pages")
+# Calls whose first argument is a pid (or thread group id) with no "me" shorthand: only the child's pid.
+_SELF_ONLY = ("tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo", "pidfd_open")
 
 
 def supported() -> bool:
@@ -122,10 +140,11 @@ class _Program:
         return offset
 
 
-def build(pgid: int, machine: str | None = None) -> bytes:
-    """The filter for this architecture, letting kill() reach the process group `pgid`."""
+def build(pgid: int, pid: int, machine: str | None = None) -> bytes:
+    """The filter for this architecture, for the child `pid` leading the process group `pgid`."""
     machine = machine or platform.machine()
     numbers = _SYSCALLS[machine]
+    me = pid & 0xFFFFFFFF
     p = _Program()
     p.load(_ARCH)
     p.jump(_JEQ_K, _AUDIT_ARCH[machine], true=1)
@@ -136,29 +155,47 @@ def build(pgid: int, machine: str | None = None) -> bytes:
     for name in DENIED:
         p.jump(_JEQ_K, numbers[name], true="deny")
     p.jump(_JEQ_K, numbers["clone3"], true="nosys")
-    p.jump(_JEQ_K, numbers["socket"], true="socket")
-    p.jump(_JEQ_K, numbers["socketpair"], true="socket")
+    p.jump(_JEQ_K, numbers["socketpair"], true="socketpair")
     p.jump(_JEQ_K, numbers["clone"], true="clone")
     p.jump(_JEQ_K, numbers["kill"], true="kill")
-    for name in _SIGNALLERS:
-        p.jump(_JEQ_K, numbers[name], true="signal")
+    p.jump(_JEQ_K, numbers["setpriority"], true="setpriority")
+    p.jump(_JEQ_K, numbers["ioprio_set"], true="ioprio_set")
+    for name in _SELF_OR_ZERO:
+        p.jump(_JEQ_K, numbers[name], true="self_or_zero")
+    for name in _SELF_ONLY:
+        p.jump(_JEQ_K, numbers[name], true="self_only")
     p.ret(_RET_ALLOW)
 
-    p.label("socket")
+    p.label("socketpair")
     p.load(_ARG0)
-    p.jump(_JEQ_K, _AF_UNIX, true="allow", false="deny")
+    p.jump(_JEQ_K, _AF_UNIX, false="deny")
+    p.load(_ARG1)
+    p.code.append((_AND_K, 0, 0, _SOCK_TYPE_MASK))  # SOCK_CLOEXEC / SOCK_NONBLOCK ride in the high bits
+    p.jump(_JEQ_K, _SOCK_STREAM, true="allow", false="deny")
     p.label("clone")
     p.load(_ARG0)
     p.jump(_JSET_K, _CLONE_NEW_FLAGS, true="deny", false="allow")
     p.label("kill")
     p.load(_ARG0)
-    p.jump(_JEQ_K, 0, true="allow")
-    p.jump(_JEQ_K, (-pgid) & 0xFFFFFFFF, true="allow", false="positive")
-    p.label("signal")
+    p.jump(_JEQ_K, (-pgid) & 0xFFFFFFFF, true="allow", false="self_or_zero_loaded")
+    p.label("setpriority")  # setpriority(which, who, prio): only PRIO_PROCESS of the child itself
     p.load(_ARG0)
-    p.label("positive")  # the low word, read as a signed int, must be > 1: 2 .. 0x7fffffff
-    p.jump(_JGT_K, 0x7FFFFFFF, true="deny")
-    p.jump(_JGT_K, 1, true="allow", false="deny")
+    p.jump(_JEQ_K, _PRIO_PROCESS, true="who", false="deny")
+    p.label("ioprio_set")  # ioprio_set(which, who, ioprio): only IOPRIO_WHO_PROCESS of the child itself
+    p.load(_ARG0)
+    p.jump(_JEQ_K, _IOPRIO_WHO_PROCESS, false="deny")
+    p.label("who")
+    p.load(_ARG1)
+    p.jump(_JEQ_K, 0, true="allow", false="self_only_loaded")
+    p.label("self_or_zero")
+    p.load(_ARG0)
+    p.label("self_or_zero_loaded")
+    p.jump(_JEQ_K, 0, true="allow")
+    p.jump(_JEQ_K, me, true="allow", false="deny")
+    p.label("self_only")
+    p.load(_ARG0)
+    p.label("self_only_loaded")
+    p.jump(_JEQ_K, me, true="allow", false="deny")
 
     p.label("allow")
     p.ret(_RET_ALLOW)
@@ -173,9 +210,9 @@ class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
-def install(pgid: int) -> None:
-    """Set no_new_privs and load the filter into this (single-threaded) process. Raises OSError."""
-    program = build(pgid)
+def install(pgid: int, pid: int) -> None:
+    """Set no_new_privs and load the filter into this (single-threaded) process `pid`. Raises OSError."""
+    program = build(pgid, pid)
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "PR_SET_NO_NEW_PRIVS failed")

@@ -1,10 +1,16 @@
 """The fork server: a clean process that forks one child per submission.
 
-It is started from `sys.executable` with a scrubbed environment and imports numpy and the
-child runner only, never the reference solution or a hidden expected value, so no child
-can find them in the memory it inherits. It talks to the grader over stdin/stdout
-(`protocol`), enforces each child's wall clock and relays the child's result bytes as text;
-the grader parses and judges them.
+`launcher` sets up its namespaces and execs it, from `sys.executable` with a scrubbed
+environment; it imports numpy and the child runner only, never the reference solution or a
+hidden expected value, so no child can find them in the memory it inherits. It talks to the
+grader over stdin/stdout (`protocol`), enforces each child's wall clock and relays the child's
+result bytes; the grader parses and judges them.
+
+Every job child inherits this process's memory, so what one submission sent or produced must
+not linger in it for the next: a job's code arrives as raw bytes in a buffer of its own, parsed
+only in its child and wiped here once the child is forked; the result and the output excerpts
+are read into buffers that are wiped once relayed; stdin is read unbuffered, never ahead into
+the next job.
 """
 
 from __future__ import annotations
@@ -41,30 +47,26 @@ class Sandbox:
     base: str
 
 
-def main() -> None:
+def main(setup_fd: int) -> None:
     # The grader starts us from the package's parent folder; student code must not import from it.
     if sys.path and sys.path[0] in ("", os.getcwd()):
         sys.path.pop(0)
-    requests, replies = sys.stdin.buffer, sys.stdout.buffer
+    with os.fdopen(setup_fd, "rb") as stream:
+        given = json.loads(stream.read())
+    setup, base = namespaces.ServerSetup(**given["setup"]), given["base"]
+    requests = open(0, "rb", buffering=0, closefd=False)
+    replies = open(1, "wb", buffering=0, closefd=False)
     request = protocol.read(requests)
-    base = tempfile.mkdtemp(prefix="backprop-grader-")
-    # A child running as another uid must reach its scratch dir by absolute path too (traverse, not list).
-    os.chmod(os.path.dirname(base), 0o711)
-    setup = namespaces.set_up_server(base, int(request["scratch_bytes"]), layers.readable_paths(), request["hidden"])
-    if setup.sandbox_id is not None and not setup.mountns:
-        # No tmpfs was mounted over `base` (0700 from mkdtemp): the dropped uid must traverse it to its scratch.
-        os.chmod(base, 0o711)
-    # Only now: a non-dumpable process may not write its own /proc/self/uid_map.
     hardening = process.harden_parent()
     os.chdir(base)
     try:
         probe = Sandbox(request["cases"], setup, frozenset(), base)
-        reply = run_job({"id": 0, "probe": hardening, "limits": request["probe_limits"]}, probe)
-        document = json.loads(reply["result"] or "{}")
+        reply = run_job({"id": 0, "probe": hardening, "limits": request["probe_limits"]}, None, probe)
+        document = json.loads(bytes(reply.result or b"{}"))
         report = document.get("layers")
         # A probe that failed says why in words (its last line), for the grader's error message.
-        failure = None if report is not None else _probe_failure(document, reply)
-        protocol.write(replies, {"layers": report, "failure": failure})
+        failure = None if report is not None else _probe_failure(document, reply.envelope)
+        _send(replies, [protocol.encode({"layers": report, "failure": failure})])
         if report is None:
             return
         sandbox = Sandbox(request["cases"], setup, layers.plan_of([layers.Layer(**entry) for entry in report]), base)
@@ -74,21 +76,42 @@ def main() -> None:
         while True:
             try:
                 job = protocol.read(requests)
+                body = protocol.read_into(requests)
             except protocol.ProtocolError:
                 return
-            protocol.write(replies, run_job(job, sandbox))
+            reply = run_job(job, body, sandbox)
+            _send(replies, [protocol.encode(reply.envelope), *protocol.frame(reply.result or b""),
+                            *protocol.frame(reply.stdout), *protocol.frame(reply.stderr)])
+            protocol.wipe(reply.result, reply.stdout, reply.stderr)
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def _probe_failure(document: dict, reply: dict) -> str:
+def _probe_failure(document: dict, envelope: dict) -> str:
     internal = str(document.get("internal") or "").strip()
     if internal:
         return internal.splitlines()[-1]
-    return f"it sent no report ({reply['exit'] or 'no exit status'}{', timed out' if reply['timed_out'] else ''})"
+    return f"it sent no report ({envelope['exit'] or 'no exit status'}{', timed out' if envelope['timed_out'] else ''})"
 
 
-def run_job(job: dict, sandbox: Sandbox) -> dict:
+@dataclass(frozen=True)
+class Reply:
+    """What a job produced: a small envelope of facts, and the child's bytes in wipeable buffers."""
+
+    envelope: dict
+    result: bytearray | None
+    stdout: bytearray
+    stderr: bytearray
+
+
+def _send(replies, parts: list) -> None:
+    for part in parts:
+        view = memoryview(part)
+        while view:
+            view = view[replies.write(view):]
+
+
+def run_job(job: dict, body: bytearray | None, sandbox: Sandbox) -> Reply:
     """Fork a child for `job`, wait for its result under the wall clock, clean up after it.
 
     Every job gets a new folder: the child may wreck its own (swap files for links, remove
@@ -109,7 +132,8 @@ def run_job(job: dict, sandbox: Sandbox) -> dict:
     sys.stdout.flush()
     pid = os.fork()
     if pid == 0:
-        _child(job, sandbox, scratch, out, err, write_end)
+        _child(job, body, sandbox, scratch, out, err, write_end)
+    protocol.wipe(body)
     os.close(write_end)
     deadline = started + job["limits"]["timeout"]
     try:
@@ -117,25 +141,22 @@ def run_job(job: dict, sandbox: Sandbox) -> dict:
     finally:
         os.close(read_end)
     status = process.finish(pid, deadline)
-    reply = {
-        "id": job["id"],
-        "result": payload,
-        "timed_out": timed_out or status is None,
-        "exit": process.describe_status(status),
-        "seconds": round(time.monotonic() - started, 4),
-        "stdout": _excerpt(out),
-        "stderr": _excerpt(err),
-    }
+    stdout, stdout_bytes = _excerpt(out)
+    stderr, stderr_bytes = _excerpt(err)
+    envelope = {"id": job["id"], "result": payload is not None, "timed_out": timed_out or status is None,
+                "exit": process.describe_status(status), "seconds": round(time.monotonic() - started, 4),
+                "stdout_bytes": stdout_bytes, "stderr_bytes": stderr_bytes}
     os.close(out)
     os.close(err)
     try:
         process.remove_tree(job_dir)
     except Exception:  # whatever the child left there, it must not end this server's loop
         pass
-    return reply
+    return Reply(envelope, payload, stdout, stderr)
 
 
-def _child(job: dict, sandbox: Sandbox, scratch: str, out: int, err: int, write_end: int) -> None:
+def _child(job: dict, body: bytearray | None, sandbox: Sandbox, scratch: str, out: int, err: int,
+           write_end: int) -> None:
     """In the forked child: isolate, run the job, send the result, exit. Never returns."""
     code = 70
     try:
@@ -157,7 +178,7 @@ def _child(job: dict, sandbox: Sandbox, scratch: str, out: int, err: int, write_
                 document = {"layers": [dataclasses.asdict(layer) for layer in report]}
             else:
                 layers.apply(sandbox.setup, sandbox.plan, scratch)
-                document = child.run(job, sandbox.cases)
+                document = child.run(json.loads(bytes(body)), sandbox.cases)
         except BaseException:
             document = {"internal": traceback.format_exc()[-4000:]}
         payload = json.dumps(document, separators=(",", ":")).encode()
@@ -178,39 +199,47 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-def _read_result(fd: int, deadline: float) -> tuple[str | None, bool]:
-    """The child's framed result as text (None if absent or malformed), and whether time ran out."""
-    buffer = bytearray()
-    expected = None
-    while True:
+def _read_result(fd: int, deadline: float) -> tuple[bytearray | None, bool]:
+    """The child's framed result (None if absent or malformed), and whether time ran out."""
+    header = bytearray(_RESULT_HEADER.size)
+    if not _fill(fd, header, deadline):
+        return None, time.monotonic() >= deadline
+    (expected,) = _RESULT_HEADER.unpack(header)
+    if expected > MAX_RESULT:
+        return None, False
+    payload = bytearray(expected)
+    if not _fill(fd, payload, deadline):
+        protocol.wipe(payload)
+        return None, time.monotonic() >= deadline
+    return payload, False
+
+
+def _fill(fd: int, buffer: bytearray, deadline: float) -> bool:
+    """Read exactly len(buffer) bytes into `buffer` (no intermediate copies) before `deadline`."""
+    view, filled = memoryview(buffer), 0
+    while filled < len(buffer):
         remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return None, True
-        ready, _, _ = select.select([fd], [], [], remaining)
-        if not ready:
-            return None, True
-        chunk = os.read(fd, 1 << 16)
-        if not chunk:
-            return None, False
-        buffer += chunk
-        if expected is None and len(buffer) >= _RESULT_HEADER.size:
-            (expected,) = _RESULT_HEADER.unpack_from(buffer)
-            if expected > MAX_RESULT:
-                return None, False
-        if expected is not None and len(buffer) >= _RESULT_HEADER.size + expected:
-            payload = bytes(buffer[_RESULT_HEADER.size:_RESULT_HEADER.size + expected])
-            return payload.decode("utf-8", errors="replace"), False
+        if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+            return False
+        count = os.readv(fd, [view[filled:]])
+        if not count:
+            return False
+        filled += count
+    return True
 
 
-def _excerpt(fd: int) -> dict:
+def _excerpt(fd: int) -> tuple[bytearray, int]:
+    """The start of a captured output file, and its size."""
+    head = bytearray(OUTPUT_EXCERPT)
     try:
         size = os.fstat(fd).st_size
-        head = os.pread(fd, OUTPUT_EXCERPT, 0)
+        count = os.preadv(fd, [head], 0)
     except OSError:
-        return {"text": "", "bytes": 0}
-    return {"text": head.decode("utf-8", errors="replace"), "bytes": size}
+        return bytearray(), 0
+    del head[count:]
+    return head, size
 
 
 if __name__ == "__main__":
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    main()
+    main(int(sys.argv[1]))
