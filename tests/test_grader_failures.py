@@ -32,7 +32,8 @@ def _parent_and_session(pid: int | str) -> tuple[int, int]:
 
 def _servers_of(parent: int) -> list[int]:
     """The fork servers `parent` started: its children in its own session (a job child that the grader
-    adopted when its server died has the same command line, but a session of its own)."""
+    adopted when its server died has the same command line, but a session of its own). With a PID
+    namespace the child is the server's launcher, pid 1's parent there: killing it ends the server."""
     found = []
     session = _parent_and_session(parent)[1]
     for entry in os.listdir("/proc"):
@@ -41,7 +42,8 @@ def _servers_of(parent: int) -> list[int]:
         try:
             with open(f"/proc/{entry}/cmdline", "rb") as stream:
                 command = stream.read()
-            if _parent_and_session(entry) == (parent, session) and b"grader.sandbox.server" in command:
+            starts_a_server = b"grader.sandbox.server" in command or b"grader.sandbox.launcher" in command
+            if _parent_and_session(entry) == (parent, session) and starts_a_server:
                 found.append(int(entry))
         except (OSError, IndexError, ValueError):
             continue

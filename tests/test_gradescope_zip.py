@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from grader import cli
-from grader.sandbox import layers, namespaces
+from grader.sandbox import namespaces
 from tests import container
 from tests.exports_support import CLEAN_ENV, NO_OUTER, check_gradescope_document
 from tests.notebooks import REFERENCE_BODY, SOLUTIONS, student_notebook, write
@@ -26,7 +26,7 @@ from tests.notebooks import REFERENCE_BODY, SOLUTIONS, student_notebook, write
 @pytest.fixture(autouse=True)
 def python_prefix_modes():
     """As root, the run step may make the Python's ancestors traversable (o+x): put this machine's modes back."""
-    ancestors = {str(parent) for path in layers.readable_paths() for parent in Path(path).parents}
+    ancestors = {str(parent) for path in namespaces.readable_paths() for parent in Path(path).parents}
     modes = {path: stat.S_IMODE(os.stat(path).st_mode) for path in ancestors}
     yield
     for path, mode in modes.items():
@@ -206,7 +206,7 @@ def test_grade_in_a_container_without_a_mount_namespace(tmp_path):
     mount namespace to expose it, a dropped uid could not import anything: children keep uid 0
     without capabilities and the table says why; otherwise they drop to an unused uid.
     """
-    blocked = [path for path in layers.readable_paths() if namespaces.first_untraversable(path)]
+    blocked = [path for path in namespaces.readable_paths() if namespaces.first_untraversable(path)]
     done = subprocess.run(container.confined([sys.executable, "-m", "grader", "--sandbox-info"]), cwd=tmp_path,
                           capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONSAFEPATH": "1"})
     assert done.returncode == 0, done.stdout + done.stderr

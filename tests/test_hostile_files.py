@@ -201,7 +201,8 @@ def test_file_read_once_for_hash_and_grade(tmp_path: Path, monkeypatch: pytest.M
 
     def read_then_replace(target: Path) -> bytes:
         content = original(target)
-        if Path(target) == path.resolve():
+        # Replaced right after the read that grades it (routing reads it earlier to pick the assignment).
+        if Path(target) == path.resolve() and sys._getframe(1).f_globals["__name__"] == "grader.batch":
             path.write_bytes(right)
         return content
 
