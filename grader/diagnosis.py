@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from grader import compare
+from grader import compare, earned
 from grader.assignment import Reference, Rubric
 from grader.errors import ConfigError
 from grader.models import Case, Diagnosis, Tolerance
@@ -111,12 +111,16 @@ def _compile(source: str, known: set[str], where: str) -> types.CodeType:
 
 def diagnose(catalogue: Catalogue, rubric: Rubric, cases: Sequence[Case], values: Sequence[Mapping[str, Any]],
              wrong: Mapping[str, Sequence[int]]) -> tuple[Diagnosis, ...]:
-    """The known mistakes behind the failing steps.
+    """The known mistakes behind the failing steps, at most one per step.
 
     `values` holds the student's decoded step values on each case that ran; `wrong` maps each
-    failing step to the cases where its value was judged wrong. An entry names a step's mistake
-    when one of its formulas equals the student's value on every case where the student
-    produced one, at least one of them a wrong one: right values alone never earn a diagnosis.
+    failing step to the cases where its value was judged wrong. A formula of an entry matches
+    when it equals the student's value on every case where the student produced one; it is
+    supported by the cases that tell it apart (`_telling`). Of the entries whose formula matches
+    with support, the best-supported names the step's mistake: right values alone, or values from
+    which nothing can be read (zeros, tiny numbers, one number repeated, an input handed back, the
+    same value on every case), never earn a diagnosis,
+    and two mistakes of one step are never both claimed.
     """
     diagnoses = []
     for step in rubric.step_names:
@@ -125,15 +129,73 @@ def diagnose(catalogue: Catalogue, rubric: Rubric, cases: Sequence[Case], values
         produced = [index for index, found_values in enumerate(values) if isinstance(found_values.get(step), np.ndarray)]
         if not set(produced) & set(wrong[step]):
             continue
-        for entry in catalogue.entries:
-            if entry.step == step and any(
-                all(_matches(formula, catalogue.namespace, cases[index], values[index], step, rubric) for index in produced)
-                for formula in entry.formulas
-            ):
-                diagnoses.append(Diagnosis(step, entry.name, entry.message))
+        if not earned.varies([values[index][step] for index in produced], rubric.tolerance):
+            continue  # one value on every case: computed from nothing, it tells no mistake
+        entries = [entry for entry in catalogue.entries if entry.step == step]
+        computed = {index: _candidates(catalogue, entries, cases[index], values[index], step, rubric) for index in produced}
+        support = {}
+        for entry in entries:
+            support[entry] = max((sum(_telling(computed[index], entry, formula, values[index], cases[index], step, rubric)
+                                      for index in produced if index in wrong[step])
+                                  for formula in range(len(entry.formulas))
+                                  if all(_same_value(values[index][step], computed[index][0][entry][formula], rubric.tolerance)
+                                         for index in produced)), default=0)
+        best = max(entries, key=lambda entry: support[entry], default=None)
+        if best is not None and support[best] > 0:
+            diagnoses.append(Diagnosis(step, best.name, best.message))
     if not any(diagnosis.step in rubric.returns for diagnosis in diagnoses):
         diagnoses += _through_the_returned_values(catalogue, rubric, cases, values, wrong)
     return tuple(diagnoses)
+
+
+_Computed = tuple[dict[Misconception, list[np.ndarray | None]], np.ndarray | None]
+
+
+def _candidates(catalogue: Catalogue, entries: Sequence[Misconception], case: Case, found: Mapping[str, Any],
+                step: str, rubric: Rubric) -> _Computed:
+    """On one case: every formula's value for `step` (None where it raises), and the reference's own."""
+    scope = _scope(case, found, step, rubric.step_names)
+    formulas = {entry: [_evaluate(formula, catalogue.namespace, scope) for formula in entry.formulas] for entry in entries}
+    return formulas, _evaluate(catalogue.steps[step], catalogue.namespace, scope)
+
+
+def _evaluate(formula: types.CodeType, namespace: dict, scope: Mapping[str, Any]) -> np.ndarray | None:
+    try:
+        with np.errstate(all="ignore"):
+            return np.asarray(eval(formula, namespace, dict(scope)), dtype=np.float64)
+    except Exception:  # shapes that do not broadcast: the formula cannot be what the student computed here
+        return None
+
+
+def _telling(computed: _Computed, entry: Misconception, formula: int, found: Mapping[str, Any], case: Case,
+             step: str, rubric: Rubric) -> bool:
+    """Whether this case tells the entry's formula apart from the right formula and from the step's other entries.
+
+    It does when the student's value and every wrong earlier value of theirs are neither degenerate
+    nor an input handed back (or all ones), and the formula's value there is informative and differs
+    from the reference's and from every other entry's.
+    """
+    tolerance = rubric.tolerance
+    formulas, right = computed
+    value = formulas[entry][formula]
+    arguments = [np.asarray(argument, dtype=np.float64) for argument in case.arguments.values()]
+
+    def unreadable(own: np.ndarray) -> bool:
+        return earned.degenerate(own, tolerance) or earned.recycled(own, arguments, tolerance)
+
+    if value is None or unreadable(found[step]) or not earned.informative(value, tolerance):
+        return False
+    names = rubric.step_names
+    upstream = [found.get(name) for name in names[: names.index(step)]]
+    if any(isinstance(own, np.ndarray) and not _same_value(own, case.expected[name], tolerance) and unreadable(own)
+           for own, name in zip(upstream, names)):
+        return False
+    rivals = [other for rival, values in formulas.items() if rival is not entry for other in values] + [right]
+    return not any(rival is not None and _same_value(rival, value, tolerance) for rival in rivals)
+
+
+def _same_value(got: np.ndarray, value: np.ndarray | None, tolerance: Tolerance) -> bool:
+    return value is not None and _same(got, value, tolerance)
 
 
 def _through_the_returned_values(catalogue: Catalogue, rubric: Rubric, cases: Sequence[Case],
@@ -142,28 +204,39 @@ def _through_the_returned_values(catalogue: Catalogue, rubric: Rubric, cases: Se
 
     For a step with no value of the student's on any case, each of its entries is carried through
     the reference's later step formulas (the student's own later values where they have them);
-    when that gives the student's wrong returned values on every case, the entry names the mistake.
+    when that gives the student's wrong returned values on every case, and on at least one case
+    the returned values are not degenerate and differ from every other entry's carried values,
+    the entry names the mistake (the best-supported one per step).
     """
     returned = [name for name in rubric.returns if name in wrong]
     produced = [index for index, found in enumerate(values)
                 if all(isinstance(found.get(name), np.ndarray) for name in returned)]
     if not returned or not produced or not any(set(produced) & set(wrong[name]) for name in returned):
         return []
+    if not all(earned.varies([values[index][name] for index in produced], rubric.tolerance) for name in returned):
+        return []
     unnamed = [step for step in rubric.step_names
                if step not in rubric.returns and not any(isinstance(found.get(step), np.ndarray) for found in values)]
     found_here = []
     for step in unnamed:
-        for entry in (entry for entry in catalogue.entries if entry.step == step):
-            if any(all(_carries(formula, catalogue, cases[index], values[index], step, returned, rubric)
-                       for index in produced) for formula in entry.formulas):
-                found_here.append(Diagnosis(step, entry.name,
-                                            f"{entry.message} (Recognised in the values your function returns.)"))
+        entries = [entry for entry in catalogue.entries if entry.step == step]
+        carried = {index: {(entry, number): _carried(formula, catalogue, cases[index], values[index], step, returned, rubric)
+                           for entry in entries for number, formula in enumerate(entry.formulas)} for index in produced}
+        support = {}
+        for key in (key for key in carried[produced[0]]):
+            if all(_gives(carried[index][key], values[index], returned, rubric.tolerance) for index in produced):
+                support[key] = sum(_tells_returned(carried[index], key, values[index], returned, rubric.tolerance)
+                                   for index in produced if any(index in wrong[name] for name in returned))
+        best = max(support, key=lambda key: support[key], default=None)
+        if best is not None and support[best] > 0:
+            entry = best[0]
+            found_here.append(Diagnosis(step, entry.name, f"{entry.message} (Recognised in the values your function returns.)"))
     return found_here
 
 
-def _carries(formula: types.CodeType, catalogue: Catalogue, case: Case, found: Mapping[str, Any], step: str,
-             returned: Sequence[str], rubric: Rubric) -> bool:
-    """Whether the mistake in `step`, carried through the later formulas, gives the student's returned values."""
+def _carried(formula: types.CodeType, catalogue: Catalogue, case: Case, found: Mapping[str, Any], step: str,
+             returned: Sequence[str], rubric: Rubric) -> dict[str, np.ndarray] | None:
+    """The returned values the mistake in `step` gives, carried through the later formulas; None if it raises."""
     names = rubric.step_names
     try:
         with np.errstate(all="ignore"):
@@ -173,21 +246,22 @@ def _carries(formula: types.CodeType, catalogue: Catalogue, case: Case, found: M
                 own = found.get(later)
                 keep = isinstance(own, np.ndarray) and later not in rubric.returns
                 scope[later] = own if keep else eval(catalogue.steps[later], catalogue.namespace, scope)
-            return all(_same(found[name], np.asarray(scope[name], dtype=np.float64), rubric.tolerance)
-                       for name in returned)
+            return {name: np.asarray(scope[name], dtype=np.float64) for name in returned}
     except Exception:  # shapes that do not broadcast: not what the student computed
-        return False
+        return None
 
 
-def _matches(formula: types.CodeType, namespace: dict, case: Case, found: Mapping[str, Any], step: str,
-             rubric: Rubric) -> bool:
-    """Whether the student's value of `step` on this case is the formula's, shape included."""
-    try:
-        with np.errstate(all="ignore"):
-            value = np.asarray(eval(formula, namespace, _scope(case, found, step, rubric.step_names)), dtype=np.float64)
-    except Exception:  # shapes that do not broadcast: the formula cannot be what the student computed here
+def _gives(carried: dict[str, np.ndarray] | None, found: Mapping[str, Any], returned: Sequence[str],
+           tolerance: Tolerance) -> bool:
+    return carried is not None and all(_same(found[name], carried[name], tolerance) for name in returned)
+
+
+def _tells_returned(carried: Mapping[tuple, dict[str, np.ndarray] | None], key: tuple, found: Mapping[str, Any],
+                    returned: Sequence[str], tolerance: Tolerance) -> bool:
+    """Whether the student's returned values here are not degenerate and no other entry gives them too."""
+    if any(earned.degenerate(found[name], tolerance) for name in returned):
         return False
-    return _same(found[step], value, rubric.tolerance)
+    return not any(other[0] is not key[0] and _gives(values, found, returned, tolerance) for other, values in carried.items())
 
 
 def _scope(case: Case, found: Mapping[str, Any], step: str, step_names: tuple[str, ...]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from grader import compare, diagnosis, gradient
+from grader import compare, diagnosis, earned, gradient
 from grader.assignment import Assignment, Rubric
 from grader.compare import Check
 from grader.models import FAIL, Case, Diagnosis, StepResult
@@ -57,13 +57,22 @@ def review(feedback: Feedback | None, rubric: Rubric, cases: Sequence[Case], val
 
 def _swapped_return(rubric: Rubric, cases: Sequence[Case], values: Sequence[Mapping[str, Any]],
                     results: Sequence[StepResult]) -> list[Diagnosis]:
-    """A pair returned in the wrong order: each returned value is the other one's expected value, on every case."""
+    """A pair returned in the wrong order: each returned value is the other one's expected value, on every case.
+
+    Claimed only when some case tells the orders apart: a returned value there is not degenerate,
+    and the two expected values differ.
+    """
     if len(rubric.returns) != 2 or not any(r.status == FAIL for r in results if r.name in rubric.returns):
         return []
     first, second = rubric.returns
     compared = [(found.get(first), found.get(second), (case.expected[first], case.expected[second]))
                 for case, found in zip(cases, values) if first in found and second in found]
     if not compared or not all(compare.swapped_pair(*entry, rubric.tolerance) for entry in compared):
+        return []
+    # Values from which nothing can be read (zeros, tiny numbers, one number repeated) match any order.
+    if not any(not earned.degenerate(got, rubric.tolerance) for pair in compared for got in pair[:2]):
+        return []
+    if not any(not earned.same(*expected, rubric.tolerance) for _, _, expected in compared):
         return []
     message = (f"Your function returns its two values in the wrong order: the first value it returns is what "
                f"{second} should be, and the second is what {first} should be. "

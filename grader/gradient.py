@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from grader import compare
+from grader import compare, earned
 from grader.assignment import Assignment, Rubric, load_module
 from grader.errors import ConfigError, InternalError
 from grader.models import FAIL, Case, StepResult, Tolerance
@@ -72,9 +72,13 @@ def _verdict(pairs: Sequence[tuple[Any, np.ndarray]], tolerance: Tolerance) -> s
     """What a student's values are, compared with the gradient-descent step, if it is simple to say."""
     usable = [(got, step) for got, step in pairs
               if isinstance(got, np.ndarray) and got.shape == step.shape and np.isfinite(got).all()]
-    # A saturated case has a gradient of (nearly) zero, which has no direction to compare with.
-    informative = [(got, step) for got, step in usable if np.abs(step).max() > tolerance.atol]
-    if not informative:
+    # A saturated case has a gradient of (nearly) zero, which has no direction to compare with; and
+    # values from which nothing can be read (zeros, tiny numbers, one number repeated, on every case
+    # the same) point nowhere: no advice is drawn from them, nor from a few cases among many such.
+    informative = [(got, step) for got, step in usable
+                   if np.abs(step).max() > tolerance.atol and not earned.degenerate(got, tolerance)]
+    if (not informative or 2 * len(informative) < len(usable)
+            or not earned.varies([got for got, _ in informative], tolerance)):
         return None
     cases = f"on all {len(usable)} cases compared"
     # The least-squares factor over all cases: exact when the student's values are c times the step.

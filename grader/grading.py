@@ -2,6 +2,14 @@
 
 Runs in the grader's process on plain data only: the child's document is validated here,
 every value decoded into a float64 array, and the student's objects never exist here.
+
+Earned credit: a step passes directly when it matches the reference on every case. Otherwise it
+passes by error carried forward when on every case it matches either the reference or what the
+reference computes from the student's own earlier values (the carried value), at least half of
+the carried matches (one at the least) could have failed (`_could_fail`: the carried value
+informative, the wrong earlier values on the scale of the right ones, the carried value
+depending on them, and not an input or another step's value handed back), and the student's
+value is not the same on every case. The rule and its reasons are in docs/feedback.md.
 """
 
 from __future__ import annotations
@@ -12,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from grader import compare, values
+from grader import compare, earned, values
 from grader.assignment import Reference, Rubric
 from grader.compare import Check
 from grader.feedback import Feedback, review
@@ -217,6 +225,8 @@ class _Judgement:
         # messages ask for the same ones many times.
         self._direct: dict[tuple[str, int], Check] = {}
         self._checked: dict[tuple[str, int], tuple[Check, bool]] = {}
+        # For each carried-forward pass, whether matching it could have failed there (see _could_fail).
+        self._informative: dict[tuple[str, int], bool] = {}
         self._step_names = rubric.step_names
         self._got = {step: [case.values.get(step, _ABSENT) for case in run.cases] for step in self._step_names}
         self._passing = {step: self._all_close(step) for step in rubric.step_names}
@@ -225,6 +235,7 @@ class _Judgement:
         rubric, run = self.rubric, self.run
         checks = {step.name: [(compare.PASSED, False) if index in self._passing[step.name] else self._check(step.name, index)
                               for index in range(len(run.cases))] for step in rubric.steps}
+        checks = {name: self._earned_or_undone(name, step_checks) for name, step_checks in checks.items()}
         results = [self._step_result(step, checks[step.name]) for step in rubric.steps]
         results = [self._with_hidden_detail(result, checks[result.name]) for result in results]
         deltas_right = all(
@@ -298,16 +309,32 @@ class _Judgement:
         direct = self._direct_check(step, index)
         if direct.ok or got is _ABSENT or got is None or isinstance(got, str):
             return direct, False
-        carried = self._carried_expected(step, index)
-        # A carried value of all zeros (zero placeholders upstream) says nothing about the formula, and
-        # one that is not finite (infinite values upstream) would be "close" to anything.
-        if (carried is not None and np.any(carried != 0) and np.all(np.isfinite(carried))
-                and compare.check(got, carried, self.rubric.tolerance, explain=False).ok):
+        scope = self._carried_scope(step, index)
+        carried = None if scope is None else self._evaluate(step, scope)
+        if carried is not None and compare.check(got, carried, self.rubric.tolerance, explain=False).ok:
+            self._informative[(step, index)] = self._could_fail(step, index, scope, carried)
             return compare.PASSED, True
         return direct, False
 
-    def _carried_expected(self, step: str, index: int) -> np.ndarray | None:
-        """What the reference computes for `step` from the student's own earlier step values.
+    def _earned_or_undone(self, step: str, checks: list[tuple[Check, bool]]) -> list[tuple[Check, bool]]:
+        """A step's checks, its carried-forward passes undone unless they are earned as a whole.
+
+        They are earned when at least half of them (one at the least) could have failed, and the
+        step does not give one and the same value on every case. A carried match that could not have
+        failed (a saturated case, where every value is below the tolerance) then neither counts for
+        the step nor against it.
+        """
+        carried = [index for index, (_, was_carried) in enumerate(checks) if was_carried]
+        could_fail = sum(self._informative[(step, index)] for index in carried)
+        if 2 * could_fail >= len(carried) and earned.varies([self._value(step, index) for index in carried],
+                                                            self.rubric.tolerance):
+            return checks
+        for index in carried:
+            self._checked[(step, index)] = (self._direct_check(step, index), False)
+        return [self._checked[(step, index)] if index in carried else check for index, check in enumerate(checks)]
+
+    def _carried_scope(self, step: str, index: int) -> dict | None:
+        """The arguments and the student's own earlier step values, when one of those is wrong.
 
         Once any earlier step is wrong, every earlier value the student produced is used, even
         those within tolerance: a tiny wrong value (a saturated unit) must not be swapped back
@@ -317,20 +344,50 @@ class _Judgement:
             return None
         earlier_steps = self._step_names[: self._step_names.index(step)]
         # Checked before building anything: most steps of most cases have only right inputs.
-        if all(not isinstance(self._value(earlier, index), np.ndarray) or self._direct_check(earlier, index).ok
-               for earlier in earlier_steps):
+        if not self._wrong_upstream_on(step, index):
             return None
         case = self.cases[index]
         scope = {name: value.copy() if isinstance(value, np.ndarray) else value for name, value in case.arguments.items()}
         for earlier in earlier_steps:
             got = self._value(earlier, index)
             scope[earlier] = got if isinstance(got, np.ndarray) else case.expected[earlier]
+        return scope
+
+    def _wrong_upstream_on(self, step: str, index: int) -> list[str]:
+        """The earlier steps whose value on this case is the student's own and wrong."""
+        return [earlier for earlier in self._step_names[: self._step_names.index(step)]
+                if isinstance(self._value(earlier, index), np.ndarray) and not self._direct_check(earlier, index).ok]
+
+    def _evaluate(self, step: str, scope: dict) -> np.ndarray | None:
+        """What the reference computes for `step` over `scope`; None when the student's shapes do not fit it."""
         try:
             with np.errstate(all="ignore"):
                 value = values.coerce(self.reference.evaluate(step, scope))
         except Exception:  # the student's shapes may not fit the formula at all
             return None
         return value if isinstance(value, np.ndarray) else None
+
+    def _could_fail(self, step: str, index: int, scope: dict, carried: np.ndarray) -> bool:
+        """Whether matching the carried value on this case could have failed (docs/feedback.md, "Earned credit").
+
+        The carried value must be well above the tolerance and not one number repeated; every wrong earlier value it comes from
+        must be on the scale of the value it stands for; scaling those values must change it (it
+        depends on them as the reference's does); and it must not be all ones, an input, an earlier
+        value or another step's right value, which a student can hand back without computing anything.
+        """
+        tolerance, case = self.rubric.tolerance, self.cases[index]
+        if earned.degenerate(carried, tolerance):
+            return False
+        wrong = self._wrong_upstream_on(step, index)
+        if not all(earned.comparable(scope[name], case.expected[name], tolerance) for name in wrong):
+            return False
+        perturbed = self._evaluate(step, {**scope, **{name: scope[name] * earned.PERTURBATION for name in wrong}})
+        if perturbed is None or earned.same(perturbed, carried, tolerance):
+            return False
+        others = [np.asarray(value, dtype=np.float64) for value in case.arguments.values()]
+        others += [scope[name] for name in self._step_names if name in scope]
+        others += [case.expected[name] for name in self._step_names if name != step]
+        return not earned.recycled(carried, others, tolerance)
 
     def _step_result(self, step, checks: list[tuple[Check, bool]]) -> StepResult:
         total = len(self.cases)

@@ -1,0 +1,117 @@
+"""When a match means something: a credit or a named mistake counts only where the check could have failed.
+
+A value within tolerance of an expected value proves nothing when the tolerance would have
+accepted any value of that size: every number below `atol` "matches" every other one. These
+predicates tell the judgements that could have failed from those that could not. They are
+shared by error carried forward (grading), the misconception catalogue (diagnosis), the
+swapped-return diagnosis (feedback) and the gradient check (gradient); the rules they serve
+are set out in docs/feedback.md ("Earned credit").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from grader import compare
+from grader.models import Tolerance
+
+# A value is informative when the absolute tolerance is at most this fraction of its largest
+# element: a wrong value of the same size then fails its check.
+MARGIN = 10.0
+# Below this (the square root of the smallest normal float64) a product of two values underflows:
+# whatever the tolerance, such numbers carry no digits to compare.
+FLOOR = float(np.sqrt(np.finfo(np.float64).tiny))
+# A wrong value further than this factor from the size of the value it stands for is not a mistake
+# in a formula but a value chosen for its size: it carries no credit to the steps computed from it.
+SCALE_RANGE = 1e6
+# The factor applied to the upstream values to see whether a carried value depends on them
+# (exact in binary, so the perturbation is the same on every machine).
+PERTURBATION = 1.25
+
+
+def peak(value: np.ndarray) -> float:
+    """The largest magnitude of a finite, non-empty array (0 otherwise)."""
+    if value.size == 0 or not np.isfinite(value).all():
+        return 0.0
+    return float(np.abs(value).max())
+
+
+def informative(value: object, tolerance: Tolerance) -> bool:
+    """Whether a check against this value could fail: finite, non-empty, well above the absolute tolerance."""
+    if not isinstance(value, np.ndarray):
+        return False
+    return peak(value) > max(MARGIN * tolerance.atol, FLOOR)
+
+
+def constant(value: np.ndarray, tolerance: Tolerance) -> bool:
+    """Whether an array of two or more elements holds one number everywhere (a shape-only value)."""
+    if value.size < 2:
+        return False
+    flat = value.ravel()
+    return bool(compare.close(flat, np.full_like(flat, flat[0]), tolerance).all())
+
+
+def degenerate(value: object, tolerance: Tolerance) -> bool:
+    """Zeros, tiny or non-finite values, or one number repeated: nothing a formula computed can be read from it."""
+    return not informative(value, tolerance) or constant(value, tolerance)  # type: ignore[arg-type]
+
+
+def comparable(got: np.ndarray, expected: np.ndarray, tolerance: Tolerance) -> bool:
+    """Whether a wrong value is on the scale of the right one (within SCALE_RANGE either way).
+
+    Sizes under the informative threshold count as that threshold: two negligible values are alike.
+    """
+    floor = max(MARGIN * tolerance.atol, FLOOR)
+    low, high = sorted((max(peak(got), floor), max(peak(expected), floor)))
+    return bool(np.isfinite(got).all()) and high <= SCALE_RANGE * low
+
+
+def same(first: np.ndarray, second: np.ndarray, tolerance: Tolerance) -> bool:
+    """Equal within tolerance, a single number standing for an array of that number."""
+    if first.shape != second.shape:
+        if first.size == 1:
+            first = np.full(second.shape, first.ravel()[0])
+        elif second.size == 1:
+            second = np.full(first.shape, second.ravel()[0])
+        else:
+            return False
+    with np.errstate(all="ignore"):
+        return bool(compare.close(first, second, tolerance).all())
+
+
+def recycled(value: np.ndarray, others: Sequence[object], tolerance: Tolerance) -> bool:
+    """Whether `value` is one of `others` (an input, another step's value) or all ones: nothing was computed.
+
+    A vector counts also when repeated along the rows or the columns of a matrix value.
+    """
+    candidates = [np.ones_like(value)]
+    for other in others:
+        if isinstance(other, np.ndarray):
+            candidates += _layouts(np.asarray(other, dtype=np.float64), value.shape)
+    return any(same(candidate, value, tolerance) for candidate in candidates)
+
+
+def _layouts(other: np.ndarray, shape: tuple[int, ...]) -> list[np.ndarray]:
+    """`other` as it is, and a vector repeated to fill a matrix of `shape` along either axis."""
+    layouts = [other]
+    if other.ndim == 1 and len(shape) == 2 and other.size > 1:
+        if shape[0] == other.size:
+            layouts.append(np.broadcast_to(other[:, None], shape))
+        if shape[1] == other.size:
+            layouts.append(np.broadcast_to(other[None, :], shape))
+    return layouts
+
+
+def varies(values: Sequence[np.ndarray], tolerance: Tolerance) -> bool:
+    """Whether values from different cases differ: a step that gives one number on every case computed nothing.
+
+    A single value cannot show it, and counts as varying.
+    """
+    if len(values) < 2:
+        return True
+    first = values[0].ravel()[:1]
+    if first.size == 0:
+        return False
+    return not all(value.size and same(value.ravel(), np.full(value.size, first[0]), tolerance) for value in values)
