@@ -102,6 +102,8 @@ def sandbox_job(book: notebook.Notebook, rubric: Rubric, parameters: Iterable[st
         "parameters": list(parameters),
         "steps": list(rubric.step_names),
         "returns": list(rubric.returns),
+        "iterations": list(rubric.iteration_steps),
+        "updates": list(rubric.updates),
         "limits": rubric.limits.as_wire(),
     }
 
