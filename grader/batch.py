@@ -54,7 +54,7 @@ def find_submissions(paths: Iterable[Path], notebook_name: str | None = None) ->
 
 
 def _student_of_file(path: Path, assignment_stem: str | None) -> str:
-    """alice.ipynb -> alice; alice/backward_pass.ipynb (named like the assignment) -> alice."""
+    """alice.ipynb -> alice; alice/<assignment's notebook>.ipynb (named like the assignment) -> alice."""
     folder = path.resolve().parent.name
     if assignment_stem and path.stem == assignment_stem and folder:
         return folder

@@ -392,7 +392,7 @@ class _Judgement:
         """The student's own earlier step values on this case, when one of those is wrong.
 
         Once any earlier step is wrong, every earlier value the student produced is used, even
-        those within tolerance: a tiny wrong value (a saturated unit) must not be swapped back
+        those within tolerance: a tiny wrong value (a saturated sigmoid) must not be swapped back
         for the reference's and then blamed on the later step. The formula also sees the
         arguments and the reference's own locals (`formulas`).
         """

@@ -107,7 +107,7 @@ def notebook_check(path: str | os.PathLike | None = None, timeout: float = 10.0)
     chosen = Path(path) if path is not None else _running_notebook()
     if chosen is None:
         raise ConfigError("cannot tell which notebook is running here: "
-                          "call notebook_check('backward_pass.ipynb') with your notebook's file name")
+                          "call notebook_check('<your notebook>.ipynb') with your notebook's file name")
     grade = check(chosen, load_public_case(None, chosen), timeout)
     print(report(grade) + " " + SAVED_NOTE)
 
