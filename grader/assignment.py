@@ -176,6 +176,8 @@ def load_rubric(path: Path) -> Rubric:
     unknown = set(data.get("words", {})) - {"unit", "row", "column"}
     if unknown or not rubric.iteration or not all(rubric.iteration):
         raise ConfigError(f"rubric {path}: [words] takes unit, row, column; iteration is a word or a list of words")
+    if set(rubric.returns) & set(rubric.iteration_steps):
+        raise ConfigError(f"rubric {path}: a returned step is captured once, not per iteration")
     if not 0.0 <= rubric.carried_forward_credit <= 1.0:
         raise ConfigError(f"rubric {path}: carried_forward_credit must be between 0 and 1")
     return rubric
@@ -220,6 +222,9 @@ def _load_reference(directory: Path, rubric: Rubric) -> Reference:
     parameters = tuple(inspect.signature(function).parameters)
     assignments = _assignments(definition, rubric)
     where = f"the reference {rubric.function}()"
+    unknown = [name for name in rubric.updates if name not in parameters]
+    if unknown:
+        raise ConfigError(f"rubric updates {', '.join(unknown)}, which {where} does not take as parameters")
     missing = [step.name for step in rubric.steps if step.name not in assignments and step.carried is None]
     if missing:
         raise ConfigError(f"{where} assigns no value to step(s) {', '.join(missing)} "

@@ -230,12 +230,23 @@ def test_step_model_as_an_ordinary_user():
     assert done.returncode == 0 and "3 passed" in done.stdout, done.stdout[-3000:] + done.stderr[-3000:]
 
 
-def test_formula_names_are_checked(tmp_path):
-    """A carried formula or catalogue entry naming neither a parameter, a local nor a global is a config error (exit 2)."""
+@pytest.mark.parametrize("change, message", [
+    (('name = "del_w"\n', 'name = "del_w"\ncarried = "del_w + eror_term"\n'), "eror_term"),
+    (('name = "new_weights"\n', 'name = "new_weights"\ncapture = "iteration"\n'), "captured once"),
+    (('name = "del_w"\npoints = 2\ncapture = "iteration"\n', 'name = "del_w"\npoints = 2\n'), "captured once"),
+    (('iteration = "record"\n', 'iteration = "record"\nupdates = ["weigths"]\n'), "weigths"),
+    (('capture = "iteration"\nhint = "The output', 'capture = "per record"\nhint = "The output'), "capture"),
+])
+def test_rubric_mistakes_are_configuration_errors(tmp_path, change, message):
+    """A rubric the step model cannot honour stops the run with exit 2 and a one-line message: a formula naming
+    nothing known, a returned step per iteration, an accumulated step captured once without `carried`, an
+    `updates` name that is no parameter, an unknown capture."""
     solutions = exercise.write_solutions(tmp_path / "solutions")
     rubric = solutions / "gradient_descent" / "rubric.toml"
-    rubric.write_text(rubric.read_text().replace('name = "del_w"\n', 'name = "del_w"\ncarried = "del_w + eror_term"\n'))
+    text = rubric.read_text()
+    assert change[0] in text
+    rubric.write_text(text.replace(change[0], change[1], 1))
     notebook = Path(tmp_path / "alice.ipynb")
     exercise.student(notebook, EPOCH, loop())
     run = invoke_grade(notebook, "--assignment", "gradient_descent", solutions=solutions)
-    assert run.exit_code == 2 and "eror_term" in run.stderr
+    assert run.exit_code == 2 and message in run.stderr and "Traceback" not in run.stderr, run.stderr

@@ -217,7 +217,7 @@ def _call(graded, case, job, recorder, seconds, encoder):
                          if name in snapshot and name not in skipped and name not in iterations}
     outcome["iterations"] = {name: kept + ([{"unsupported": f"more than {capture.MAX_ITERATIONS} iterations"}]
                                            if name in overflow else [])
-                             for name, kept in iterations.items() if name in per_iteration}
+                             for name, kept in iterations.items() if type(name) is str and name in per_iteration}
     outcome["raised_at"] = list(raised_at) if raised_at is not None and outcome["exception"] is not None else None
     outcome["mutated"] = [name for name, before, after in zip(job["parameters"], pristine, arguments)
                           if type(before) is _ndarray and not _same(before, after)]
