@@ -551,9 +551,25 @@ class _Judgement:
         for index, case in enumerate(self.cases[: len(self.run.cases)]):
             if case.public:
                 got = self._value(result.name, index)
+                wrong_row = self._first_wrong_row(result.name, index)
+                if wrong_row is not None:
+                    # A long sequence would be cut in the middle: the iteration that went wrong first is the one to see.
+                    label = self.rubric.label(case.positions[result.name][wrong_row])
+                    return dataclasses.replace(
+                        result, public_got=f"{label}: {compare.format_value(got[wrong_row])}",
+                        public_expected=f"{label}: {compare.format_value(case.expected[result.name][wrong_row])}")
                 return dataclasses.replace(result, public_got=compare.format_value(None if got is _ABSENT else got),
                                            public_expected=compare.format_value(case.expected[result.name]))
         return result
+
+    def _first_wrong_row(self, step: str, index: int) -> int | None:
+        """For a per-iteration step with values per iteration on this case, the first iteration that is wrong."""
+        got, expected = self._value(step, index), self.cases[index].expected[step]
+        if step not in self._per_iteration or not isinstance(got, np.ndarray) or got.ndim == 0:
+            return None
+        rows = range(min(len(got), len(expected), len(self.cases[index].positions.get(step, ()))))
+        return next((row for row in rows
+                     if not compare.check(got[row], expected[row], self.rubric.tolerance, explain=False).ok), None)
 
     def _lacks_value_only_by_raising(self, step: str) -> bool:
         """Whether `step` fails only on cases where the function raised before giving it a value."""

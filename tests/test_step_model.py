@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from grader.cli import make_stub
+from grader.cli import grade, make_stub
 from tests import loop_exercise as exercise
 from tests import unprivileged
 from tests.conftest import CLEAN_ENV, invoke_grade, steps_of
@@ -145,6 +145,15 @@ def test_first_wrong_record_is_named(graded):
     # Downstream steps are right given the student's own error_term, per record (`+=` with its own del_w).
     assert steps["del_w"]["carried_forward"] and steps["new_weights"]["carried_forward"]
     assert row["score"] == 8.0 - 2.0
+
+
+def test_public_values_show_the_first_wrong_record(graded):
+    """The first wrong step's public got/expected show the record that went wrong first, not a cut sequence."""
+    notebook = graded["root"] / "class" / "previous_output.ipynb"
+    result = CliRunner().invoke(grade, [str(notebook), "--assignment", "gradient_descent", "--solutions",
+                                        str(graded["solutions"]), "--jobs", "1"], env=CLEAN_ENV)
+    assert "got (public case):      record 2: -0.115" in result.stdout, result.stdout
+    assert "expected (public case): record 2: -0.114" in result.stdout
 
 
 def test_assignment_instead_of_accumulation_is_named(graded):
