@@ -14,6 +14,7 @@ Runs in the grader's process on decoded float64 arrays and the reference's own o
 
 from __future__ import annotations
 
+import functools
 import types
 from collections.abc import Mapping
 from typing import Any
@@ -34,9 +35,8 @@ def evaluate(code: types.CodeType, namespace: dict, steps: tuple[Step, ...], cas
     run = case.run
     if run is None:
         return None
-    names = [item.name for item in steps]
-    per_iteration = {item.name: item.per_iteration for item in steps}
-    earlier = names[: names.index(step)]
+    per_iteration, earlier_of = _layout(steps)
+    earlier = earlier_of[step]
     arguments = {name: value.copy() if isinstance(value, np.ndarray) else value for name, value in case.arguments.items()}
     try:
         with np.errstate(all="ignore"):
@@ -70,6 +70,14 @@ def evaluate(code: types.CodeType, namespace: dict, steps: tuple[Step, ...], cas
             return np.stack(rows)
     except Exception:  # the student's shapes may not fit the formula at all
         return None
+
+
+@functools.lru_cache(maxsize=64)
+def _layout(steps: tuple[Step, ...]) -> tuple[dict[str, bool], dict[str, tuple[str, ...]]]:
+    """Whether each step is per iteration, and the steps before each: asked on every evaluation, computed once."""
+    names = tuple(item.name for item in steps)
+    return ({item.name: item.per_iteration for item in steps},
+            {name: names[:position] for position, name in enumerate(names)})
 
 
 def _rows(value: Any, expected: np.ndarray) -> bool:
