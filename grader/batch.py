@@ -90,7 +90,7 @@ def _entries(base: Path) -> Iterator[Path]:
 
 
 def _student_of_file(path: Path, assignment_stem: str | None) -> str:
-    """alice.ipynb -> alice; alice/backward_pass.ipynb (named like the assignment) -> alice."""
+    """alice.ipynb -> alice; alice/<assignment's notebook>.ipynb (named like the assignment) -> alice."""
     folder = path.parent.name
     if assignment_stem and path.stem == assignment_stem and folder:
         return folder
@@ -129,6 +129,8 @@ def sandbox_job(book: notebook.Notebook, rubric: Rubric, parameters: Iterable[st
         "parameters": list(parameters),
         "steps": list(rubric.step_names),
         "returns": list(rubric.returns),
+        "iterations": list(rubric.iteration_steps),
+        "updates": list(rubric.updates),
         "limits": rubric.limits.as_wire(),
     }
 

@@ -1,25 +1,39 @@
-"""Capture of a function's local variables when it returns or raises, without tracing.
+"""Capture of a function's local variables when it returns or raises, and per loop iteration, without tracing.
 
 The graded function's body is wrapped, at the AST level, in `try: ... finally: hook()`; the
 hook reads the caller's frame, so a student who shadows `locals` cannot break it.
+Steps captured per iteration (rubric `capture = "iteration"`) add one more transform: the body
+of every loop that assigns such a step (and of every loop around one) is wrapped so the hook
+learns when an iteration begins, ends, or raises. An iteration's values are those of the steps
+assigned directly in that loop's body, read when the iteration ends (after `continue` or
+`break` too); an iteration that raises records nothing but its place ("record 3").
 The same transform serves the student's code (in the sandbox child) and the reference (in the
-grader), so both are observed the same way.
+grader), so both are observed the same way; only what each recorder keeps differs.
 """
 
 from __future__ import annotations
 
 import ast
 import sys
+from collections.abc import Callable, Iterable
+from typing import Any
 
 HOOK_NAME = "__backprop_grader_capture__"
+# Iterations one step may record on one case: beyond, the sequence is cut and reported as too long.
+MAX_ITERATIONS = 2000
+_LOOPS = (ast.For, ast.While, ast.AsyncFor)
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 
 
-def instrument(tree: ast.Module, function: str) -> bool:
+def instrument(tree: ast.Module, function: str, iteration_steps: Iterable[str] = ()) -> bool:
     """Wrap every definition of `function` in `tree` in place; True when one was found."""
     found = False
+    names = frozenset(iteration_steps)
     for node in ast.walk(tree):
         if isinstance(node, ast.FunctionDef) and node.name == function:
             found = True
+            if names:
+                _instrument_loops(node, names)
             _wrap(node)
     return found
 
@@ -37,15 +51,184 @@ def _wrap(node: ast.FunctionDef) -> None:
     node.body = [wrapper]
 
 
-class Recorder:
-    """The hook placed in the namespace: keeps the locals of the outermost finished call."""
+def assigned_names(statements: Iterable[ast.stmt]) -> set[str]:
+    """Names bound by plain, augmented or annotated assignment among `statements`, not inside a nested loop or scope."""
+    names: set[str] = set()
+    pending = list(statements)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.Assign):
+            names.update(target.id for target in node.targets if isinstance(target, ast.Name))
+        elif isinstance(node, ast.AugAssign | ast.AnnAssign | ast.NamedExpr) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+        if isinstance(node, _LOOPS + _SCOPES):
+            continue
+        pending.extend(ast.iter_child_nodes(node))
+    return names
 
-    def __init__(self) -> None:
+
+def _nested_loops(statements: list[ast.stmt]) -> list[ast.For | ast.While | ast.AsyncFor]:
+    """Every loop inside `statements`, at any depth, not inside a nested scope."""
+    found, pending = [], list(statements)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, _SCOPES):
+            continue
+        if isinstance(node, _LOOPS):
+            found.append(node)
+        pending.extend(ast.iter_child_nodes(node))
+    return found
+
+
+def _instrument_loops(function: ast.FunctionDef, steps: frozenset[str]) -> None:
+    """Wrap the body of each loop of `function` that assigns a step of `steps`, or holds such a loop."""
+    counter = iter(range(1, 1_000_000))
+
+    def visit(node: ast.AST, chain: tuple[int, ...]) -> bool:
+        """Instrument the loops under `node`; True when one of them (or `node`) assigns a step."""
+        wanted = False
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, _SCOPES):
+                continue
+            if isinstance(child, _LOOPS):
+                wanted |= loop(child, chain)
+            else:
+                wanted |= visit(child, chain)
+        return wanted
+
+    def loop(node: ast.For | ast.While | ast.AsyncFor, chain: tuple[int, ...]) -> bool:
+        number = next(counter)
+        inner = chain + (number,)
+        # A step assigned in this loop and in a loop inside it (reset per epoch, accumulated per record) belongs to
+        # the innermost one.
+        deeper = {name for inner_loop in _nested_loops(node.body) for name in assigned_names(inner_loop.body)}
+        names = tuple(sorted((assigned_names(node.body) & steps) - deeper))
+        nested = visit(ast.Module(body=node.body, type_ignores=[]), inner)
+        if not (names or nested):
+            return False
+        _wrap_iteration(node, inner, names)
+        # The else branch runs once after the loop: it belongs to the enclosing level.
+        visit(ast.Module(body=node.orelse, type_ignores=[]), chain)
+        return True
+
+    visit(function, ())
+
+
+def _wrap_iteration(node: ast.For | ast.While | ast.AsyncFor, chain: tuple[int, ...], names: tuple[str, ...]) -> None:
+    """`hook.begin(chain); try: body except: hook.crash(chain); raise finally: hook.end(chain, names)`."""
+    first, last = node.body[0], node.body[-1]
+
+    def call(method: str, *arguments: Any) -> ast.Expr:
+        target = ast.Attribute(ast.Name(HOOK_NAME, ast.Load()), method, ast.Load())
+        expression = ast.Call(func=target, args=[ast.Constant(argument) for argument in arguments], keywords=[])
+        return ast.copy_location(ast.Expr(expression), last)
+
+    handler = ast.ExceptHandler(type=ast.Name("BaseException", ast.Load()), name=None,
+                                body=[call("crash", chain), ast.copy_location(ast.Raise(), last)])
+    ast.copy_location(handler, last)
+    wrapper = ast.Try(body=node.body, handlers=[handler], orelse=[], finalbody=[call("end", chain, names)])
+    wrapper.lineno, wrapper.col_offset = first.lineno, first.col_offset
+    wrapper.end_lineno, wrapper.end_col_offset = last.end_lineno, last.end_col_offset
+    begin = ast.copy_location(call("begin", chain), first)
+    node.body = [begin, wrapper]
+    ast.fix_missing_locations(node)
+
+
+class Recorder:
+    """The hook placed in the namespace: the locals of the outermost finished call, and per-iteration values.
+
+    `keep` turns a value into what is kept of it at the moment it is read (the child encodes it
+    into its value buffer; the reference copies arrays, which later iterations may change in place).
+    """
+
+    def __init__(self, keep: Callable[[Any], Any] | None = None) -> None:
         self.snapshot: dict | None = None
+        self._keep = keep or _copied
+        self._reset()
+
+    def _reset(self) -> None:
+        self.iterations: dict[str, list] = {}
+        """Step name -> its kept value at the end of each iteration, in execution order."""
+        self.positions: dict[str, list[tuple[int, ...]]] = {}
+        """Step name -> each recorded iteration's number in every enclosing loop, outermost first."""
+        self.raised_at: tuple[int, ...] | None = None
+        """The iteration numbers (outermost first) of the loop iteration where the call raised, if it did."""
+        self.overflow: set[str] = set()
+        self._counts: dict[int, int] = {}
 
     def __call__(self) -> None:
         self.snapshot = dict(sys._getframe(1).f_locals)
 
+    def begin(self, chain: tuple[int, ...]) -> None:
+        number = chain[-1]
+        self._counts[number] = self._counts.get(number, 0) + 1
+        # A nested loop counts its iterations afresh within each iteration of the loop around it.
+        for inner in [key for key in self._counts if key > number and key not in chain]:
+            del self._counts[inner]
+        self.began(chain, sys._getframe(1).f_locals)
+
+    def began(self, chain: tuple[int, ...], frame_locals: dict) -> None:
+        """What a subclass keeps at the start of an iteration (nothing here)."""
+
+    def crash(self, chain: tuple[int, ...]) -> None:
+        if self.raised_at is None:  # the innermost loop's handler runs first
+            self.raised_at = tuple(self._counts.get(number, 0) for number in chain)
+
+    def end(self, chain: tuple[int, ...], names: tuple[str, ...]) -> None:
+        if self.raised_at is not None:
+            return
+        frame_locals = sys._getframe(1).f_locals
+        position = tuple(self._counts.get(number, 0) for number in chain)
+        for name in names:
+            kept = self.iterations.setdefault(name, [])
+            if len(kept) >= MAX_ITERATIONS:
+                self.overflow.add(name)
+                continue
+            kept.append(self._keep(frame_locals.get(name)))
+            self.positions.setdefault(name, []).append(position)
+        self.ended(chain, names, frame_locals)
+
+    def ended(self, chain: tuple[int, ...], names: tuple[str, ...], frame_locals: dict) -> None:
+        """What a subclass keeps at the end of an iteration (nothing here)."""
+
     def take(self) -> dict | None:
         snapshot, self.snapshot = self.snapshot, None
         return snapshot
+
+    def take_iterations(self) -> tuple[dict[str, list], dict[str, list[tuple[int, ...]]], tuple[int, ...] | None, set[str]]:
+        """(values, positions, raised_at, overflowing step names) of the last call, then forget them."""
+        taken = (self.iterations, self.positions, self.raised_at, self.overflow)
+        self._reset()
+        return taken
+
+
+class LocalsRecorder(Recorder):
+    """The reference's recorder: besides the step values, its whole locals at the end of each iteration, and
+    each step's own value when the iteration began (what `del_w += ...` adds to)."""
+
+    def __init__(self, steps: Iterable[str]) -> None:
+        self._steps = tuple(steps)
+        super().__init__()
+
+    def _reset(self) -> None:
+        super()._reset()
+        self.scopes: dict[str, list[dict]] = {}
+        self.before: dict[str, list[Any]] = {}
+        self._began: dict[tuple[int, ...], dict] = {}
+
+    def began(self, chain: tuple[int, ...], frame_locals: dict) -> None:
+        self._began[chain] = {name: _copied(frame_locals[name]) for name in self._steps if name in frame_locals}
+
+    def ended(self, chain: tuple[int, ...], names: tuple[str, ...], frame_locals: dict) -> None:
+        if not names:
+            return
+        scope = {name: _copied(value) for name, value in frame_locals.items()}
+        began = self._began.get(chain, {})
+        for name in names:
+            self.scopes.setdefault(name, []).append(scope)
+            self.before.setdefault(name, []).append(began.get(name))
+
+
+def _copied(value: Any) -> Any:
+    copy = getattr(value, "copy", None)
+    return copy() if callable(copy) and not isinstance(value, type) else value

@@ -141,7 +141,7 @@ def grade(paths, assignment_name, solutions, jobs, timeout, seed, json_path, out
 
     Each PATH is a notebook or a folder searched recursively for *.ipynb (checkpoints
     skipped). The student id is the folder under the given one
-    (submissions/alice/backward_pass.ipynb -> alice) or the file name (submissions/alice.ipynb
+    (submissions/alice/<notebook of the assignment>.ipynb -> alice) or the file name (submissions/alice.ipynb
     -> alice).
 
     Student code runs in a sandboxed child process, never in the grader. Exit status: 0 graded

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from grader.models import Tolerance
+from grader.models import Tolerance, Words
 
 # The reason given for a value that was computed but never returned (the function raised after it).
 NOT_RETURNED = "was computed but never returned"
@@ -39,11 +39,14 @@ def close(got: np.ndarray, expected: np.ndarray, tolerance: Tolerance) -> np.nda
     return (np.abs(got - expected) <= tolerance.atol + tolerance.rtol * np.abs(expected)) & np.isfinite(expected)
 
 
-def check(got: np.ndarray | str | None, expected: np.ndarray, tolerance: Tolerance, *, explain: bool = True) -> Check:
+def check(got: np.ndarray | str | None, expected: np.ndarray, tolerance: Tolerance, *, explain: bool = True,
+          words: Words | None = None) -> Check:
     """Compare a decoded student value with the expected float64 array.
 
     `explain=False` leaves out the numbers of a value difference (where and how far), which
-    only the public case reports and which cost more than the check itself.
+    only the public case reports and which cost more than the check itself. `words` (the rubric's
+    `Words`: unit, row, column) names what a vector's elements and a matrix's rows and columns stand
+    for in shape messages; without it they are neutral.
     """
     if got is None:
         return Check(MISSING, "has no value")
@@ -55,7 +58,7 @@ def check(got: np.ndarray | str | None, expected: np.ndarray, tolerance: Toleran
         if got.size == expected.size == 1:
             got = got.reshape(expected.shape)
         else:
-            return _shape_problem(got, expected, tolerance)
+            return _shape_problem(got, expected, tolerance, words)
     finite = np.isfinite(got)
     if not finite.all():
         bad = int((~finite).sum())
@@ -68,7 +71,7 @@ def check(got: np.ndarray | str | None, expected: np.ndarray, tolerance: Toleran
     return Check(VALUES, _difference(got, expected, good, tolerance) if explain else "values differ")
 
 
-def _shape_problem(got: np.ndarray, expected: np.ndarray, tolerance: Tolerance) -> Check:
+def _shape_problem(got: np.ndarray, expected: np.ndarray, tolerance: Tolerance, words: Words | None = None) -> Check:
     said = f"has shape {_shape(got.shape)} but should have shape {_shape(expected.shape)}"
     if got.ndim == 2 and expected.ndim == 2 and got.shape == expected.shape[::-1]:
         if close(got.T, expected, tolerance).all():
@@ -78,7 +81,7 @@ def _shape_problem(got: np.ndarray, expected: np.ndarray, tolerance: Tolerance) 
         right = close(got.reshape(expected.shape), expected, tolerance).all()
         numbers = "; the numbers themselves are right" if right else ""
         return Check(SHAPE, f"{said}: {_same_size_problem(got, expected)}{numbers}")
-    kind = _kind_problem(got, expected)
+    kind = _kind_problem(got, expected, words)
     return Check(SHAPE, f"{said}: {kind}" if kind else said)
 
 
@@ -96,16 +99,19 @@ def _same_size_problem(got: np.ndarray, expected: np.ndarray) -> str:
     return "it has an extra axis of length 1" if got.ndim > expected.ndim else "it has an axis too few"
 
 
-def _kind_problem(got: np.ndarray, expected: np.ndarray) -> str:
+def _kind_problem(got: np.ndarray, expected: np.ndarray, words: Words | None = None) -> str:
     """Why a value of a different size has the wrong kind of shape, when the kinds say something."""
+    unit, row, column = (getattr(words, key, None) for key in ("unit", "row", "column"))
+    per_unit = f" (one value per {unit})" if unit else ""
+    per_cell = f" (one row per {row}, one column per {column})" if row and column else ""
     if expected.ndim == 0:
         return "a vector where a single number is expected" if got.ndim >= 1 else ""
     if expected.ndim == 1 and got.ndim == 0:
-        return "a single number where one value per unit is expected"
+        return f"a single number where one value per {unit} is expected" if unit else "a single number where a vector is expected"
     if expected.ndim == 1 and got.ndim == 1:
         return f"it holds {got.shape[0]} values instead of {expected.shape[0]}: is it computed from the right arrays?"
     if expected.ndim == 1 and got.ndim == 2:
-        return "a matrix where a vector (one value per unit) is expected"
+        return f"a matrix where a vector{per_unit} is expected"
     if expected.ndim == 2 and got.ndim == 0:
         return ("a single number where a matrix is expected: a dot product of two vectors adds up their "
                 "products into one number, while a matrix needs the product of every pair")
@@ -113,7 +119,7 @@ def _kind_problem(got: np.ndarray, expected: np.ndarray) -> str:
         return ("a 1-D array where a matrix is expected: multiplying two 1-D arrays element by element stays 1-D; "
                 "to get every pair, one of them needs a new axis (a column)")
     if expected.ndim == 2 and got.ndim == 1:
-        return "a vector where a matrix (one row per input, one column per unit) is expected"
+        return f"a vector where a matrix{per_cell} is expected"
     return ""
 
 

@@ -10,8 +10,6 @@ arrays only.
 
 from __future__ import annotations
 
-import ast
-import builtins
 import tomllib
 import types
 from collections.abc import Mapping, Sequence
@@ -21,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from grader import compare, earned
-from grader.assignment import Reference, Rubric
+from grader import compare, earned, formulas
+from grader.assignment import Reference, Rubric, compile_formula
 from grader.errors import ConfigError
 from grader.models import Case, Diagnosis, Tolerance
 
@@ -90,23 +88,11 @@ def _entry(item: Any, where: str, rubric: Rubric, reference: Reference) -> Misco
     sources = item["formula"] if isinstance(item["formula"], list) else [item["formula"]]
     if not sources or not all(isinstance(source, str) for source in sources):
         raise ConfigError(f"{where}: formula must be an expression, or a list of expressions")
-    # Names a formula may use, checked now: a typo would otherwise just never match anyone.
-    known = (set(reference.parameters) | set(rubric.step_names[: rubric.step_names.index(step)])
-             | set(reference.namespace) | set(dir(builtins)))
-    formulas = tuple(_compile(source, known, where) for source in sources)
+    # Names a formula may use, checked now: a typo would otherwise just never match anyone. A later step is
+    # never available (at this point the reference has not computed it).
+    known = reference.known_names() - set(rubric.step_names[rubric.step_names.index(step) + 1:])
+    formulas = tuple(compile_formula(source, known, where) for source in sources)
     return Misconception(item["name"].strip(), step, formulas, item["explanation"].strip(), item["hint"].strip())
-
-
-def _compile(source: str, known: set[str], where: str) -> types.CodeType:
-    try:
-        tree = ast.parse(source.strip(), mode="eval")
-    except SyntaxError as error:
-        raise ConfigError(f"{where}: formula {source!r} is not a Python expression ({error.msg})") from None
-    unknown = sorted({node.id for node in ast.walk(tree) if isinstance(node, ast.Name)} - known)
-    if unknown:
-        raise ConfigError(f"{where}: formula {source!r} uses {', '.join(unknown)}: neither a parameter, "
-                          "an earlier step nor a name defined by the reference notebook")
-    return compile(tree, f"<misconception formula {source.strip()}>", "eval")
 
 
 def diagnose(catalogue: Catalogue, rubric: Rubric, cases: Sequence[Case], values: Sequence[Mapping[str, Any]],
@@ -154,17 +140,10 @@ _Computed = tuple[dict[Misconception, list[np.ndarray | None]], np.ndarray | Non
 def _candidates(catalogue: Catalogue, entries: Sequence[Misconception], case: Case, found: Mapping[str, Any],
                 step: str, rubric: Rubric) -> _Computed:
     """On one case: every formula's value for `step` (None where it raises), and the reference's own."""
-    scope = _scope(case, found, step, rubric.step_names)
-    formulas = {entry: [_evaluate(formula, catalogue.namespace, scope) for formula in entry.formulas] for entry in entries}
-    return formulas, _evaluate(catalogue.steps[step], catalogue.namespace, scope)
-
-
-def _evaluate(formula: types.CodeType, namespace: dict, scope: Mapping[str, Any]) -> np.ndarray | None:
-    try:
-        with np.errstate(all="ignore"):
-            return np.asarray(eval(formula, namespace, dict(scope)), dtype=np.float64)
-    except Exception:  # shapes that do not broadcast: the formula cannot be what the student computed here
-        return None
+    steps = rubric.steps
+    computed = {entry: [formulas.evaluate(formula, catalogue.namespace, steps, case, found, step)
+                        for formula in entry.formulas] for entry in entries}
+    return computed, formulas.evaluate(catalogue.steps[step], catalogue.namespace, steps, case, found, step)
 
 
 def _telling(computed: _Computed, entry: Misconception, formula: int, found: Mapping[str, Any], case: Case,
@@ -238,17 +217,16 @@ def _carried(formula: types.CodeType, catalogue: Catalogue, case: Case, found: M
              returned: Sequence[str], rubric: Rubric) -> dict[str, np.ndarray] | None:
     """The returned values the mistake in `step` gives, carried through the later formulas; None if it raises."""
     names = rubric.step_names
-    try:
-        with np.errstate(all="ignore"):
-            scope = _scope(case, found, step, names)
-            scope[step] = eval(formula, catalogue.namespace, scope)
-            for later in names[names.index(step) + 1:]:
-                own = found.get(later)
-                keep = isinstance(own, np.ndarray) and later not in rubric.returns
-                scope[later] = own if keep else eval(catalogue.steps[later], catalogue.namespace, scope)
-            return {name: np.asarray(scope[name], dtype=np.float64) for name in returned}
-    except Exception:  # shapes that do not broadcast: not what the student computed
-        return None
+    carried = dict(found)
+    carried[step] = formulas.evaluate(formula, catalogue.namespace, rubric.steps, case, carried, step, chained=True)
+    for later in names[names.index(step) + 1:]:
+        own = found.get(later)
+        if not (isinstance(own, np.ndarray) and later not in rubric.returns):
+            carried[later] = formulas.evaluate(catalogue.steps[later], catalogue.namespace, rubric.steps, case, carried,
+                                               later, chained=True)
+    if any(carried.get(name) is None for name in [step, *returned]):
+        return None  # shapes that do not broadcast: not what the student computed
+    return {name: carried[name] for name in returned}
 
 
 def _gives(carried: dict[str, np.ndarray] | None, found: Mapping[str, Any], returned: Sequence[str],
@@ -262,15 +240,6 @@ def _tells_returned(carried: Mapping[tuple, dict[str, np.ndarray] | None], key: 
     if any(earned.degenerate(found[name], tolerance) for name in returned):
         return False
     return not any(other[0] is not key[0] and _gives(values, found, returned, tolerance) for other, values in carried.items())
-
-
-def _scope(case: Case, found: Mapping[str, Any], step: str, step_names: tuple[str, ...]) -> dict[str, Any]:
-    """The arguments (copied: cases are shared between threads) and every earlier step, the student's own first."""
-    scope = {name: value.copy() if isinstance(value, np.ndarray) else value for name, value in case.arguments.items()}
-    for earlier in step_names[: step_names.index(step)]:
-        value = found.get(earlier)
-        scope[earlier] = value if isinstance(value, np.ndarray) else case.expected[earlier]
-    return scope
 
 
 def _same(got: np.ndarray, value: np.ndarray, tolerance: Tolerance) -> bool:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from grader import compare, earned, values
+from grader import capture, compare, earned, formulas, values
 from grader.assignment import Reference, Rubric
 from grader.compare import Check
 from grader.feedback import Feedback, review
@@ -29,6 +29,9 @@ from grader.sandbox.client import SandboxReply
 from grader.text import printable
 
 _ABSENT = object()
+# The value of a step meant per iteration that the student computed without a loop (vectorised): judged
+# through what it feeds (right returned values make it count).
+NO_LOOP = "not captured: computed without a loop"
 _MAX_WARNINGS = 10
 _HIDDEN_EXAMPLES = 3
 
@@ -173,11 +176,25 @@ def _located(entry: dict, kind: str) -> str:
 def _parse_case(raw: dict, case: Case, rubric: Rubric, decoder: values.Decoder) -> CaseRun:
     if raw["name"] != case.name:
         raise MalformedResult("cases out of order")
+    per_iteration = set(rubric.iteration_steps)
     found: dict = {}
     for name, encoded in raw["locals"].items():
         if name not in case.expected:
             raise MalformedResult(f"unknown step {name!r}")
-        found[name] = decoder.decode(encoded)
+        value = decoder.decode(encoded)
+        # A step meant per iteration that has a value but no loop around it: computed without one (vectorised).
+        found[name] = NO_LOOP if name in per_iteration and value is not None else value
+    iterations = raw.get("iterations", {})
+    if not isinstance(iterations, dict):
+        raise MalformedResult("iterations are not an object")
+    for name, entries in iterations.items():
+        if name not in per_iteration or not isinstance(entries, list) or not 0 < len(entries) <= capture.MAX_ITERATIONS + 1:
+            raise MalformedResult(f"bad iterations of {name!r}")
+        found[name] = _sequence([decoder.decode(entry) for entry in entries])
+    raised_at = raw.get("raised_at")
+    if raised_at is not None and (not isinstance(raised_at, list) or not 0 < len(raised_at) <= 16):
+        raise MalformedResult("raised_at is not a short list")
+    where_raised = f" on {rubric.label([_count(number) for number in raised_at])}" if raised_at else ""
     problem = None
     returned = raw.get("returned")
     exception = raw.get("exception")
@@ -189,7 +206,7 @@ def _parse_case(raw: dict, case: Case, rubric: Rubric, decoder: values.Decoder) 
                 raise MalformedResult("returned values of the wrong length")
             found.update(zip(rubric.returns, (decoder.decode(item) for item in items)))
         else:
-            wanted = f"({', '.join(rubric.returns)})"
+            wanted = rubric.returns[0] if len(rubric.returns) == 1 else f"({', '.join(rubric.returns)})"
             if kind == "none":
                 problem = f"{rubric.function}() returned None; it must return {wanted}"
             elif kind == "length":
@@ -202,15 +219,27 @@ def _parse_case(raw: dict, case: Case, rubric: Rubric, decoder: values.Decoder) 
     exception_text = None
     if exception is not None:
         where = f" (cell {_count(exception['cell'])}, line {_count(exception['line'])})" if exception.get("cell") else ""
-        exception_text = _text(exception["message"]) + where
+        exception_text = _text(exception["message"]) + where_raised + where
         if returned is None and all(isinstance(found.get(name), np.ndarray) for name in rubric.returns):
             # Every value to return was computed, and then the function raised (an assert left in, say):
             # right values that never reach the caller do not count. When it raised before computing
             # them all, those it did compute are judged, so the first wrong step is where it failed.
             found.update({name: f"{compare.NOT_RETURNED}, but {rubric.function}() raised {exception_text} instead"
                           for name in rubric.returns})
-    mutated = tuple(name for name in raw.get("mutated", []) if isinstance(name, str))[:10]
+    mutated = tuple(name for name in raw.get("mutated", []) if isinstance(name, str) and name not in rubric.updates)[:10]
     return CaseRun(found, exception_text, mutated, problem)
+
+
+def _sequence(decoded: list) -> np.ndarray | str | None:
+    """A step's values over the iterations as one array (first axis: the iteration), a reason string, or None."""
+    reasons = [value for value in decoded if isinstance(value, str)]
+    if reasons:
+        return reasons[0]
+    if all(value is None for value in decoded):
+        return None
+    if any(value is None for value in decoded) or len({value.shape for value in decoded}) != 1:
+        return "unsupported value: None on some iterations, or values of different shapes from one iteration to the next"
+    return np.stack(decoded)
 
 
 class _Judgement:
@@ -228,6 +257,7 @@ class _Judgement:
         # For each carried-forward pass, whether matching it could have failed there (see _could_fail).
         self._could_fail_at: dict[tuple[str, int], bool] = {}
         self._step_names = rubric.step_names
+        self._per_iteration = frozenset(rubric.iteration_steps)
         self._got = {step: [case.values.get(step, _ABSENT) for case in run.cases] for step in self._step_names}
         self._passing = {step: self._all_close(step) for step in rubric.step_names}
 
@@ -238,13 +268,13 @@ class _Judgement:
         checks = {name: self._earned_or_undone(name, step_checks) for name, step_checks in checks.items()}
         results = [self._step_result(step, checks[step.name]) for step in rubric.steps]
         results = [self._with_hidden_detail(result, checks[result.name]) for result in results]
-        deltas_right = all(
+        returned_right = bool(rubric.returns) and all(
             result.status == PASS and not result.carried_forward for result in results if result.name in rubric.returns
         )
-        if deltas_right:
+        if returned_right:
             results = [self._implied(result) for result in results]
         first_wrong = next((r.name for r in results if r.status == FAIL), None)
-        if first_wrong is None and not deltas_right and not self._not_attempted():
+        if first_wrong is None and not returned_right and not self._not_attempted():
             first_wrong = next((r.name for r in results if r.status == MISSING), None)
         results = [self._with_public_values(result) if self.public_values or result.name == first_wrong else result
                    for result in results]
@@ -293,9 +323,34 @@ class _Judgement:
         if key not in self._direct:
             got = self._value(step, index)
             case = self.cases[index]
-            self._direct[key] = compare.check(None if got is _ABSENT else got, case.expected[step], self.rubric.tolerance,
-                                              explain=case.public)
+            if step in self._per_iteration:
+                self._direct[key] = self._iteration_check(step, index, None if got is _ABSENT else got)
+            else:
+                self._direct[key] = compare.check(None if got is _ABSENT else got, case.expected[step],
+                                                  self.rubric.tolerance, explain=case.public, words=self.rubric.words)
         return self._direct[key]
+
+    def _iteration_check(self, step: str, index: int, got) -> Check:
+        """A per-iteration step's values against the reference's, naming the first wrong iteration."""
+        case, rubric = self.cases[index], self.rubric
+        expected, positions = case.expected[step], case.positions.get(step, ())
+        if got is NO_LOOP:
+            return Check(compare.MISSING, f"has no value per {rubric.iteration[-1]}: it was computed without a loop")
+        if not isinstance(got, np.ndarray) or got.ndim == 0:
+            return compare.check(got, expected, rubric.tolerance, explain=case.public)
+        word = rubric.iteration[-1]
+        for row in range(min(len(got), len(expected))):
+            check = compare.check(got[row], expected[row], rubric.tolerance, explain=case.public, words=rubric.words)
+            if not check.ok:
+                label = rubric.label(positions[row]) if row < len(positions) else f"{word} {row + 1}"
+                return Check(check.kind, f"is wrong from {label} on: {check.detail}")
+        exception = self.run.cases[index].exception
+        if len(got) < len(expected) and exception:
+            return Check(compare.MISSING, f"is right up to {rubric.label(positions[len(got) - 1])}, then has no value: "
+                                          f"{rubric.function}() raised {exception}")
+        if len(got) != len(expected):
+            return Check(compare.SHAPE, f"has values for {len(got)} iterations ({word}s) where {len(expected)} are expected")
+        return compare.PASSED
 
     def _check(self, step: str, index: int) -> tuple[Check, bool]:
         """(check against the reference, passed only thanks to error carried forward), remembered."""
@@ -309,10 +364,10 @@ class _Judgement:
         direct = self._direct_check(step, index)
         if direct.ok or got is _ABSENT or got is None or isinstance(got, str):
             return direct, False
-        scope = self._carried_scope(step, index)
-        carried = None if scope is None else self._evaluate(step, scope)
+        found = self._carried_scope(step, index)
+        carried = None if found is None else self._evaluate(step, index, found)
         if carried is not None and compare.check(got, carried, self.rubric.tolerance, explain=False).ok:
-            self._could_fail_at[(step, index)] = self._could_fail(step, index, scope, carried)
+            self._could_fail_at[(step, index)] = self._could_fail(step, index, found, carried)
             return compare.PASSED, True
         return direct, False
 
@@ -334,40 +389,33 @@ class _Judgement:
         return [self._checked[(step, index)] if index in carried else check for index, check in enumerate(checks)]
 
     def _carried_scope(self, step: str, index: int) -> dict | None:
-        """The arguments and the student's own earlier step values, when one of those is wrong.
+        """The student's own earlier step values on this case, when one of those is wrong.
 
         Once any earlier step is wrong, every earlier value the student produced is used, even
-        those within tolerance: a tiny wrong value (a saturated unit) must not be swapped back
-        for the reference's and then blamed on the later step.
+        those within tolerance: a tiny wrong value (a saturated sigmoid) must not be swapped back
+        for the reference's and then blamed on the later step. The formula also sees the
+        arguments and the reference's own locals (`formulas`).
         """
         if self.reference is None:
             return None
-        earlier_steps = self._step_names[: self._step_names.index(step)]
         # Checked before building anything: most steps of most cases have only right inputs.
         if not self._wrong_upstream_on(step, index):
             return None
-        case = self.cases[index]
-        scope = {name: value.copy() if isinstance(value, np.ndarray) else value for name, value in case.arguments.items()}
-        for earlier in earlier_steps:
-            got = self._value(earlier, index)
-            scope[earlier] = got if isinstance(got, np.ndarray) else case.expected[earlier]
-        return scope
+        names = self._step_names[: self._step_names.index(step) + 1]
+        return {name: got for name in names if isinstance(got := self._value(name, index), np.ndarray)}
 
     def _wrong_upstream_on(self, step: str, index: int) -> list[str]:
         """The earlier steps whose value on this case is the student's own and wrong."""
         return [earlier for earlier in self._step_names[: self._step_names.index(step)]
                 if isinstance(self._value(earlier, index), np.ndarray) and not self._direct_check(earlier, index).ok]
 
-    def _evaluate(self, step: str, scope: dict) -> np.ndarray | None:
-        """What the reference computes for `step` over `scope`; None when the student's shapes do not fit it."""
-        try:
-            with np.errstate(all="ignore"):
-                value = values.coerce(self.reference.evaluate(step, scope))
-        except Exception:  # the student's shapes may not fit the formula at all
-            return None
-        return value if isinstance(value, np.ndarray) else None
+    def _evaluate(self, step: str, index: int, found: dict) -> np.ndarray | None:
+        """What the reference computes for `step` from the student's values; None when their shapes do not fit it."""
+        assert self.reference is not None
+        return formulas.evaluate(self.reference.formulas[step], self.reference.namespace, self.rubric.steps,
+                                 self.cases[index], found, step)
 
-    def _could_fail(self, step: str, index: int, scope: dict, carried: np.ndarray) -> bool:
+    def _could_fail(self, step: str, index: int, found: dict, carried: np.ndarray) -> bool:
         """Whether matching the carried value on this case could have failed (docs/feedback.md, "Earned credit").
 
         The carried value must be well above the tolerance and not one number repeated; every wrong
@@ -380,23 +428,33 @@ class _Judgement:
         if earned.degenerate(carried, tolerance):
             return False
         wrong = self._wrong_upstream_on(step, index)
-        if not all(earned.comparable(scope[name], case.expected[name], tolerance) for name in wrong):
+        if not all(earned.comparable(found[name], case.expected[name], tolerance) for name in wrong):
             return False
-        perturbed = self._evaluate(step, {**scope, **{name: scope[name] * earned.PERTURBATION for name in wrong}})
+        perturbed = self._evaluate(step, index, {**found, **{name: found[name] * earned.PERTURBATION for name in wrong}})
         if perturbed is None or earned.same(perturbed, carried, tolerance):
             return False
         others = [np.asarray(value, dtype=np.float64) for value in case.arguments.values()]
-        others += [scope[name] for name in self._step_names if name in scope]
+        others += [found[name] for name in self._step_names if name in found and name != step]
         others += [case.expected[name] for name in self._step_names if name != step]
+        if step in self._per_iteration:
+            # An iteration's value that is an input or another step's value of that iteration, on every iteration.
+            rows = [[other[row] for other in others[len(case.arguments):] if other.shape[:1] == carried.shape[:1]]
+                    for row in range(len(carried))]
+            arguments = others[: len(case.arguments)]
+            if all(earned.recycled(carried[row], arguments + rows[row], tolerance) for row in range(len(carried))):
+                return False
         return not earned.recycled(carried, others, tolerance)
 
     def _step_result(self, step, checks: list[tuple[Check, bool]]) -> StepResult:
         total = len(self.cases)
         got_any = [self._value(step.name, i) for i in range(len(self.run.cases))]
-        if all(value is _ABSENT or value is None for value in got_any):
+        if all(value is _ABSENT or value is None or value is NO_LOOP for value in got_any):
             raised = [case.exception for case, value in zip(self.run.cases, got_any) if value is _ABSENT and case.exception]
             if got_any and all(value is None for value in got_any):
                 message = "not attempted: still None"
+            elif any(value is NO_LOOP for value in got_any):
+                message = (f"{NO_LOOP}, so it has no value per {self.rubric.iteration[-1]}: "
+                           "it is judged through the values it feeds")
             elif raised:
                 message = f"never computed: {self.rubric.function}() raised {raised[0]} before reaching it"
             else:
@@ -469,6 +527,8 @@ class _Judgement:
 
     def _absent_reason(self, step: str, index: int, check: Check) -> str:
         case_run = self.run.cases[index]
+        if step in self._per_iteration and isinstance(self._value(step, index), np.ndarray):
+            return check.detail
         if check.kind == compare.MISSING and case_run.exception:
             return f"has no value: {self.rubric.function}() raised {case_run.exception} before computing it"
         if check.kind == compare.MISSING and self._value(step, index) is _ABSENT:
@@ -478,11 +538,13 @@ class _Judgement:
     def _implied(self, result: StepResult) -> StepResult:
         if result.status == PASS and not result.carried_forward:
             return result
-        if result.status == MISSING:
-            message = f"not found under this name, but your {' and '.join(self.rubric.returns)} are right, so it counts as right"
+        returned = f"{' and '.join(self.rubric.returns)} {'is' if len(self.rubric.returns) == 1 else 'are'}"
+        if result.status == MISSING and NO_LOOP in result.message:
+            message = f"{NO_LOOP}, but your {returned} right, so it counts as right"
+        elif result.status == MISSING:
+            message = f"not found under this name, but your {returned} right, so it counts as right"
         else:
-            message = (f"your {result.name} differs from the expected value, but your "
-                       f"{' and '.join(self.rubric.returns)} are right, so it counts as right")
+            message = f"your {result.name} differs from the expected value, but your {returned} right, so it counts as right"
         return StepResult(result.name, PASS, result.max_score, result.max_score, result.cases_total,
                           result.cases_total, message)
 
@@ -490,9 +552,25 @@ class _Judgement:
         for index, case in enumerate(self.cases[: len(self.run.cases)]):
             if case.public:
                 got = self._value(result.name, index)
+                wrong_row = self._first_wrong_row(result.name, index)
+                if wrong_row is not None:
+                    # A long sequence would be cut in the middle: the iteration that went wrong first is the one to see.
+                    label = self.rubric.label(case.positions[result.name][wrong_row])
+                    return dataclasses.replace(
+                        result, public_got=f"{label}: {compare.format_value(got[wrong_row])}",
+                        public_expected=f"{label}: {compare.format_value(case.expected[result.name][wrong_row])}")
                 return dataclasses.replace(result, public_got=compare.format_value(None if got is _ABSENT else got),
                                            public_expected=compare.format_value(case.expected[result.name]))
         return result
+
+    def _first_wrong_row(self, step: str, index: int) -> int | None:
+        """For a per-iteration step with values per iteration on this case, the first iteration that is wrong."""
+        got, expected = self._value(step, index), self.cases[index].expected[step]
+        if step not in self._per_iteration or not isinstance(got, np.ndarray) or got.ndim == 0:
+            return None
+        rows = range(min(len(got), len(expected), len(self.cases[index].positions.get(step, ()))))
+        return next((row for row in rows
+                     if not compare.check(got[row], expected[row], self.rubric.tolerance, explain=False).ok), None)
 
     def _lacks_value_only_by_raising(self, step: str) -> bool:
         """Whether `step` fails only on cases where the function raised before giving it a value."""

@@ -14,6 +14,8 @@ from grader.text import path_name, printable
 GRADED, ERROR, TIMEOUT, INVALID = "graded", "error", "timeout", "invalid"
 # Step statuses.
 PASS, FAIL, MISSING, NOT_RUN = "pass", "fail", "missing", "not_run"
+# Step captures.
+FINAL, ITERATION = "final", "iteration"
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,15 @@ class Step:
     """Points for a step that passes on every case."""
     hint: str
     """A nudge for a student whose step is wrong; never the answer."""
+    capture: str = "final"
+    """FINAL: its value when the function returns or raises; ITERATION: its value at the end of every iteration of
+    the loop that assigns it, in execution order (compared as one array whose first axis is the iteration)."""
+    carried: str | None = None
+    """An explicit carried-forward formula, where none can be read from the reference's code."""
+
+    @property
+    def per_iteration(self) -> bool:
+        return self.capture == ITERATION
 
 
 @dataclass(frozen=True)
@@ -34,6 +45,15 @@ class Tolerance:
 
     rtol: float
     atol: float
+
+
+@dataclass(frozen=True)
+class Words:
+    """Names for the elements of a vector and the rows and columns of a matrix ([words] table); None: neutral wording."""
+
+    unit: str | None = None
+    row: str | None = None
+    column: str | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +92,22 @@ class Case:
     """The reference's float64 value of every step."""
     inputs: dict[str, Any] = field(default_factory=dict)
     """The inputs the case module drew (for the oracle); stays in the grader, never sent to the sandbox."""
+    positions: dict[str, tuple[tuple[int, ...], ...]] = field(default_factory=dict)
+    """Per step captured per iteration: each iteration's number in every enclosing loop, outermost first."""
+    run: ReferenceRun | None = None
+    """The reference's locals on this case, for formulas; stays in the grader, never sent to the sandbox."""
+
+
+@dataclass(frozen=True)
+class ReferenceRun:
+    """The reference's own locals on one case: what step formulas see besides the student's values."""
+
+    final: dict[str, Any]
+    """Its locals when it returned."""
+    iterations: dict[str, tuple[dict[str, Any], ...]]
+    """Per step captured per iteration: its locals at the end of each iteration of that step's loop."""
+    before: dict[str, tuple[Any, ...]]
+    """Per step captured per iteration: the step's own value when each iteration began (None if unbound)."""
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from grader import batch, grading, notebook
 from grader import cases as case_builder
 from grader.assignment import Rubric
 from grader.errors import ConfigError
-from grader.models import ERROR, FAIL, INVALID, Case, Grade, Limits, Step, Submission, Tolerance
+from grader.models import ERROR, FAIL, FINAL, INVALID, Case, Grade, Limits, Step, Submission, Tolerance, Words
 from grader.report import terminal
 from grader.sandbox import spawned
 from grader.sandbox.pipeline import Pipeline
@@ -47,20 +47,27 @@ def load_public_case(explicit: Path | None, submission: Path) -> dict:
 def rubric_and_case(document: dict, timeout: float) -> tuple[Rubric, Case, list[str]]:
     """The grading rules and the single public case described by a public case document."""
     try:
-        steps = tuple(Step(str(s["name"]), float(s["points"]), str(s.get("hint", ""))) for s in document["steps"])
+        steps = tuple(Step(str(s["name"]), float(s["points"]), str(s.get("hint", "")), str(s.get("capture", FINAL)))
+                      for s in document["steps"])
+        iteration = document.get("iteration", ["iteration"])
         rubric = Rubric(
             title=str(document["title"]), notebook="", function=str(document["function"]),
             returns=tuple(document["returns"]), steps=steps,
             tolerance=Tolerance(float(document["tolerance"]["rtol"]), float(document["tolerance"]["atol"])),
             carried_forward_credit=1.0, seed=0, hidden_cases=0, cases_module="",
             limits=Limits(timeout=timeout, statement=min(1.0, timeout / 4), call=min(2.0, timeout / 4)),
+            iteration=tuple(str(word) for word in iteration), updates=tuple(str(name) for name in document.get("updates", [])),
+            words=Words(**{key: str(value) for key, value in document.get("words", {}).items()
+                           if key in ("unit", "row", "column")}),
         )
+        positions = {str(name): tuple(tuple(int(number) for number in position) for position in listed)
+                     for name, listed in document.get("positions", {}).items()}
         arguments = {name: case_builder.from_wire(value) for name, value in document["arguments"].items()}
         expected = {name: np.array(value, dtype=np.float64) for name, value in document["expected"].items()}
         parameters = [str(name) for name in document["parameters"]]
     except (KeyError, TypeError, ValueError) as error:
         raise ConfigError(f"the public case document is malformed ({error})") from None
-    return rubric, Case("public", "the demo cell's inputs", True, arguments, expected), parameters
+    return rubric, Case("public", "the demo cell's inputs", True, arguments, expected, positions=positions), parameters
 
 
 def check(path: Path, document: dict, timeout: float) -> Grade:
@@ -104,7 +111,7 @@ def notebook_check(path: str | os.PathLike | None = None, timeout: float = 10.0)
     chosen = Path(path) if path is not None else _running_notebook()
     if chosen is None:
         raise ConfigError("cannot tell which notebook is running here: "
-                          "call notebook_check('backward_pass.ipynb') with your notebook's file name")
+                          "call notebook_check('<your notebook>.ipynb') with your notebook's file name")
     grade = check(chosen, load_public_case(None, chosen), timeout)
     print(report(grade) + " " + SAVED_NOTE)
 

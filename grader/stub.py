@@ -2,7 +2,10 @@
 
 Solution markers, as instructors know them from otter-grader and nbgrader:
 - a line ending in `# SOLUTION` is an answer line: `name = expression  # SOLUTION` becomes
-  `name = None`, any other answer line becomes `...`;
+  `name = None`; `name += expression  # SOLUTION` (or -=) becomes `name += 0  # TODO` and
+  `name *= expression` (or /=) `name *= 1  # TODO`, so an accumulating loop still runs and
+  accumulates nothing; `return expression  # SOLUTION` becomes `return None`; any other answer
+  line becomes `...`;
 - lines between `# BEGIN SOLUTION` and `# END SOLUTION` (any number of leading `#`) are
   answers too, replaced the same way, line by line.
 """
@@ -10,6 +13,7 @@ Solution markers, as instructors know them from otter-grader and nbgrader:
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -18,13 +22,17 @@ import nbformat
 
 from grader import cases as case_builder
 from grader import notebook
-from grader.assignment import Assignment
+from grader.assignment import Assignment, Rubric
+from grader.models import Case
 
 PUBLIC_CASE = "public_case.json"
 _ANSWER_LINE = re.compile(r"^(?P<indent>\s*)(?P<code>.*?)\s*#+\s*SOLUTION\s*$")
 _BEGIN = re.compile(r"^\s*#+\s*BEGIN SOLUTION\s*$")
 _END = re.compile(r"^\s*#+\s*END SOLUTION\s*$")
 _ASSIGNMENT = re.compile(r"^(?P<targets>[A-Za-z_][\w\s,]*?)\s*=(?!=)")
+_AUGMENTED = re.compile(r"^(?P<target>[A-Za-z_]\w*)\s*(?P<op>\+|-|\*|/)=")
+_NEUTRAL = {"+": "0", "-": "0", "*": "1", "/": "1"}
+_RETURN = re.compile(r"^return\b")
 
 
 def strip_solutions(source: str) -> str:
@@ -50,6 +58,12 @@ def strip_solutions(source: str) -> str:
 
 
 def _placeholder(indent: str, code: str) -> str:
+    augmented = _AUGMENTED.match(code)
+    if augmented:
+        operator = augmented.group("op")
+        return f"{indent}{augmented.group('target')} {operator}= {_NEUTRAL[operator]}  # TODO"
+    if _RETURN.match(code):
+        return f"{indent}return None"
     assigned = _ASSIGNMENT.match(code)
     if assigned:
         return f"{indent}{assigned.group('targets').strip()} = None"
@@ -66,11 +80,26 @@ def public_case(assignment: Assignment, cases: list) -> dict:
         "function": rubric.function,
         "parameters": list(assignment.reference.parameters),
         "returns": list(rubric.returns),
-        "steps": [{"name": step.name, "points": step.points, "hint": step.hint} for step in rubric.steps],
+        "steps": [{"name": step.name, "points": step.points, "hint": step.hint}
+                  | ({"capture": step.capture} if step.per_iteration else {}) for step in rubric.steps],
         "tolerance": {"rtol": rubric.tolerance.rtol, "atol": rubric.tolerance.atol},
         "arguments": {name: case_builder.to_wire(value) for name, value in public.arguments.items()},
         "expected": {name: value.tolist() for name, value in public.expected.items()},
-    }
+    } | _loop_keys(rubric, public)
+
+
+def _loop_keys(rubric: Rubric, public: Case) -> dict:
+    """What the self-check needs of the step model beyond the defaults (absent for an assignment without them)."""
+    keys: dict = {}
+    if rubric.iteration_steps:
+        keys["iteration"] = list(rubric.iteration)
+        keys["positions"] = {name: [list(position) for position in public.positions[name]] for name in rubric.iteration_steps}
+    if rubric.updates:
+        keys["updates"] = list(rubric.updates)
+    words = {key: value for key, value in dataclasses.asdict(rubric.words).items() if value is not None}
+    if words:
+        keys["words"] = words
+    return keys
 
 
 def build_stub(assignment: Assignment, case_document: dict) -> nbformat.NotebookNode:

@@ -121,6 +121,6 @@ def test_cli_exits_2_on_a_malformed_catalogue_and_3_on_a_wrong_oracle(tmp_path):
 
 def test_wrong_oracle_is_an_internal_error(tmp_path, loaded, cases):
     folder = _solutions_copy(tmp_path)
-    (folder / "oracle.py").write_text('LOSS = "E"\n\ndef deltas(reference, inputs):\n    return {}\n')
+    (folder / "oracle.py").write_text('NAME = "Check"\nWHAT = "the step"\n\ndef values(reference, inputs):\n    return {}\n')
     with pytest.raises(InternalError, match="fails on case public"):
         gradient.load(assignment.load(folder.parent, "backward_pass"), cases)

@@ -12,7 +12,6 @@ credit. One `grade` run grades them all; the module runs again as uid 65534.
 
 from __future__ import annotations
 
-import os
 import random
 import re
 from pathlib import Path

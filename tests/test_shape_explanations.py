@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 
 from grader import compare
-from grader.models import Tolerance
+from grader.models import Tolerance, Words
 
 TOLERANCE = Tolerance(1e-3, 1e-8)
 VECTOR = np.array([0.1, -0.2, 0.3])
 MATRIX = np.outer(VECTOR, [1.0, 2.0])
+# backward_pass's words ([words] of its rubric); without them the sentences are neutral.
+UNITS = Words(unit="unit", row="input", column="unit")
 
 
 @pytest.mark.parametrize(("got", "expected", "kind", "words"), [
@@ -28,9 +30,19 @@ MATRIX = np.outer(VECTOR, [1.0, 2.0])
     (MATRIX, VECTOR, compare.SHAPE, "a matrix where a vector"),
 ])
 def test_shape_problems_in_words(got, expected, kind, words):
-    result = compare.check(got, expected, TOLERANCE)
+    result = compare.check(got, expected, TOLERANCE, words=UNITS)
     assert result.kind == kind
     assert words in result.detail
+
+
+@pytest.mark.parametrize(("got", "expected", "words"), [
+    (np.array(0.5), VECTOR, "has shape () but should have shape (3,): a single number where a vector is expected"),
+    (np.ones(4), MATRIX, "has shape (4,) but should have shape (3, 2): a vector where a matrix is expected"),
+    (MATRIX, VECTOR, "has shape (3, 2) but should have shape (3,): a matrix where a vector is expected"),
+])
+def test_shape_problems_in_neutral_words(got, expected, words):
+    """Without a rubric's [words], shape sentences name no part of any exercise (no "unit", no "input")."""
+    assert compare.check(got, expected, TOLERANCE).detail == words
 
 
 def test_same_numbers_in_another_layout_are_said_to_be_right():

@@ -189,7 +189,7 @@ def write_pages(grades: Iterable[Grade], function: str, folder: Path) -> list[Pa
     for grade in grades:
         stem = re.sub(r"[^\w.-]", "_", grade.submission.student).lstrip(".") or "submission"
         name, number = stem, 1
-        while name.lower() in used:  # alice/backward_pass.ipynb and alice.ipynb are both "alice"
+        while name.lower() in used:  # alice/<assignment>.ipynb and alice.ipynb are both "alice"
             number += 1
             name = f"{stem}-{number}"
         used.add(name.lower())

@@ -87,13 +87,14 @@ def _run(job: dict, cases: list[dict], encoder: values.Encoder) -> dict:
     deadline = started + limits["timeout"] * 0.9
     module_deadline = started + limits["timeout"] * 0.5
     namespace = {"__name__": "__main__", "__builtins__": builtins, "display": _display}
-    recorder = capture.Recorder()
+    recorder = capture.Recorder(keep=encoder.encode)
     namespace[capture.HOOK_NAME] = recorder
     function = job["function"]
     result = {"warnings": [], "notes": [], "syntax_error": None, "function": None, "cases": [], "stopped": None}
     unparsed = []
     for cell in job["cells"]:
-        _run_cell(cell, function, namespace, result, unparsed, module_deadline, limits["statement"])
+        _run_cell(cell, function, job.get("iterations", ()), namespace, result, unparsed, module_deadline,
+                  limits["statement"])
     graded = namespace.get(function)
     if graded is None:
         result["function"] = "missing"
@@ -124,7 +125,7 @@ def _display(*objects, **options):
     """Stand-in for IPython's `display`, so notebooks that call it still run."""
 
 
-def _run_cell(cell, function, namespace, result, unparsed, module_deadline, statement_seconds):
+def _run_cell(cell, function, iteration_steps, namespace, result, unparsed, module_deadline, statement_seconds):
     index, text = cell["index"], cell["source"]
     filename = f"<cell {index}>"
     linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
@@ -145,7 +146,7 @@ def _run_cell(cell, function, namespace, result, unparsed, module_deadline, stat
     if tree is None:
         return
     if function in text:  # a cell that never names the function cannot define it: skip the tree walk
-        capture.instrument(tree, function)
+        capture.instrument(tree, function, iteration_steps)
     for statement in tree.body:
         remaining = module_deadline - time.monotonic()
         if remaining <= 0 and not isinstance(statement, _DEFINITIONS):
@@ -191,6 +192,7 @@ def _call(graded, case, job, recorder, seconds, encoder):
     pristine = [argument.copy() if type(argument) is _ndarray else argument for argument in arguments]
     outcome = {"name": case["name"], "returned": None, "exception": None, "timeout": False, "mutated": []}
     recorder.take()
+    recorder.take_iterations()
     try:
         returned = _with_budget(lambda: graded(*arguments), seconds)
         outcome["returned"] = _describe_return(returned, len(job["returns"]), encoder, bool(case.get("public")))
@@ -204,10 +206,19 @@ def _call(graded, case, job, recorder, seconds, encoder):
                                 "cell": where[0] if where else None, "line": where[1] if where else None,
                                 "traceback": _student_traceback(error, public)}
     snapshot = recorder.take() or {}
+    iterations, _, raised_at, overflow = recorder.take_iterations()
+    # An argument the function is meant to update in place is, as a step, its value after the call.
+    snapshot.update({name: argument for name, argument in zip(job["parameters"], arguments)
+                     if name in job.get("updates", ())})
     # The returned values decide the returned steps; their locals matter only when nothing was returned.
     skipped = job["returns"] if outcome["returned"] is not None else ()
+    per_iteration = job.get("iterations", ())
     outcome["locals"] = {name: encoder.encode(snapshot[name]) for name in job["steps"]
-                         if name in snapshot and name not in skipped}
+                         if name in snapshot and name not in skipped and name not in iterations}
+    outcome["iterations"] = {name: kept + ([{"unsupported": f"more than {capture.MAX_ITERATIONS} iterations"}]
+                                           if name in overflow else [])
+                             for name, kept in iterations.items() if type(name) is str and name in per_iteration}
+    outcome["raised_at"] = list(raised_at) if raised_at is not None and outcome["exception"] is not None else None
     outcome["mutated"] = [name for name, before, after in zip(job["parameters"], pristine, arguments)
                           if type(before) is _ndarray and not _same(before, after)]
     return outcome
@@ -231,8 +242,14 @@ def _build_argument(encoded):
 
 
 def _describe_return(returned, expected_length, encoder, public):
+    if expected_length == 0:  # a function that only updates its arguments in place: what it returns is not judged
+        return {"kind": "sequence", "values": []}
     if returned is None:
         return {"kind": "none"}
+    if expected_length == 1:
+        # One returned value: the value itself, or a tuple of one (never a tuple subclass's overrides).
+        single = type(returned) is tuple and tuple.__len__(returned) == 1
+        return {"kind": "sequence", "values": [encoder.encode(tuple.__getitem__(returned, 0) if single else returned)]}
     # A tuple or list subclass (a namedtuple) is read through the base type's own methods, never its overrides.
     base = tuple if isinstance(returned, tuple) else list if isinstance(returned, list) else None
     if base is not None:

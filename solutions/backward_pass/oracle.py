@@ -8,13 +8,17 @@ tell a student whose deltas point uphill or are off by a constant factor.
 
 import numpy as np
 
-LOSS = "E = ½(target − output)²"
+# The words the grader's sentences use: "Gradient check (...): your delta_w_h_o is 0.5 times the gradient-descent step".
+NAME = "Gradient check (finite differences of E = ½(target − output)²)"
+WHAT = "the gradient-descent step"
+# The deltas are a step: "opposite" and "uphill" mean something for them.
+DIRECTIONAL = True
 # Central differences err by O(STEP²) from truncation and by O(1e-16 / STEP) from rounding;
 # 1e-6 keeps both far below the grader's tolerance (atol 1e-8).
 STEP = 1e-6
 
 
-def deltas(reference, inputs: dict) -> dict:
+def values(reference, inputs: dict) -> dict:
     """The gradient-descent step for each weight matrix, by name of the returned value."""
     x, target = inputs["x"], inputs["target"]
     weights_input_to_hidden = np.array(inputs["weights_input_to_hidden"], dtype=np.float64)

@@ -1,0 +1,261 @@
+"""The step model on real exercise code: steps per loop iteration, `+=` steps, one returned value, locals in formulas.
+
+Two exercises are written as an instructor would (tests/loop_exercise.py), their stubs generated
+with `grade-stub`, and every submission graded through the real `grade` command.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from grader.cli import grade, make_stub
+from tests import loop_exercise as exercise
+from tests import unprivileged
+from tests.conftest import CLEAN_ENV, invoke_grade, steps_of
+
+EPOCH = exercise.EPOCH_SIGNATURE
+RIGHT_LOOP = """
+n_records, n_features = features.shape
+del_w = np.zeros(weights.shape)
+for x, y in zip(features, targets):
+    output = sigmoid(np.dot(x, weights))
+    error = y - output
+    error_term = error * output * (1 - output)
+    del_w += error_term * x
+{tail}
+"""
+RIGHT_TAIL = "new_weights = weights + learnrate * del_w / n_records\nreturn new_weights"
+
+
+def loop(**replacements: str) -> str:
+    """The right epoch with some lines replaced (by their step name) and an optional `tail`."""
+    body = RIGHT_LOOP.replace("{tail}", replacements.pop("tail", RIGHT_TAIL))
+    lines = []
+    for line in body.splitlines():
+        name = line.strip().split(" ", 1)[0]
+        inside = line.startswith("    ")  # only the loop's lines: `del_w = np.zeros(...)` stays
+        lines.append("    " + replacements[name] if inside and name in replacements else line)
+    return "\n".join(lines)
+
+
+SUBMISSIONS = {
+    "reference": None,
+    "stub": None,
+    # Uses the previous record's output in the error term: right on record 1 only.
+    "previous_output": """
+n_records, n_features = features.shape
+del_w = np.zeros(weights.shape)
+previous = None
+for x, y in zip(features, targets):
+    output = sigmoid(np.dot(x, weights))
+    error = y - output
+    if previous is None:
+        previous = output
+    error_term = error * previous * (1 - previous)
+    previous = output
+    del_w += error_term * x
+new_weights = weights + learnrate * del_w / n_records
+return new_weights
+""",
+    "not_accumulated": loop(del_w="del_w = error_term * x"),
+    "crash_on_record_2": """
+n_records, n_features = features.shape
+del_w = np.zeros(weights.shape)
+for index in range(n_records):
+    x, y = features[index], targets[index]
+    output = sigmoid(np.dot(x, weights))
+    error = y - output
+    error_term = error * output * (1 - output)
+    del_w += error_term * x
+    if index == 1:
+        raise ValueError("no second record")
+new_weights = weights + learnrate * del_w / n_records
+return new_weights
+""",
+    "vectorised": """
+n_records = features.shape[0]
+output = sigmoid(features @ weights)
+error = targets - output
+error_term = error * output * (1 - output)
+del_w = error_term @ features
+return weights + learnrate * del_w / n_records
+""",
+    "tuple_of_one": loop(tail="return (weights + learnrate * del_w / n_records,)"),
+    "sign_flipped": loop(error="error = output - y"),
+    "tiny_constants": loop(output="output = 1e-200", error="error = 1e-200", error_term="error_term = 1e-200",
+                           del_w="del_w = np.full(weights.shape, 1e-200)", tail="return np.full(weights.shape, 1e-200)"),
+    "constants": loop(output="output = 0.37", error="error = 0.37", error_term="error_term = 0.37",
+                      del_w="del_w = np.full(weights.shape, 0.37)", tail="return np.full(weights.shape, 0.37)"),
+    "tiny_error": loop(error="error = 1e-200 * y"),
+    "constant_error_term": loop(error_term="error_term = 0.25"),
+}
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory) -> dict:
+    """Every submission of SUBMISSIONS graded in one `grade` run; rows by student."""
+    root = tmp_path_factory.mktemp("steps")
+    solutions = exercise.write_solutions(root / "solutions")
+    assignments = root / "assignments"
+    result = CliRunner().invoke(make_stub, ["--solutions", str(solutions), "--assignments", str(assignments)],
+                                env=CLEAN_ENV)
+    assert result.exit_code == 0, result.output
+    check = CliRunner().invoke(make_stub, ["--solutions", str(solutions), "--assignments", str(assignments), "--check"],
+                               env=CLEAN_ENV)
+    assert check.exit_code == 0, check.output
+    class_dir = root / "class"
+    class_dir.mkdir()
+    for name, body in SUBMISSIONS.items():
+        target = class_dir / f"{name}.ipynb"
+        if name == "reference":
+            target.write_bytes((solutions / "gradient_descent" / "gradient_descent.ipynb").read_bytes())
+        elif name == "stub":
+            target.write_bytes((assignments / "gradient_descent" / "gradient_descent.ipynb").read_bytes())
+        else:
+            exercise.student(target, EPOCH, body)
+    run = invoke_grade(class_dir, "--assignment", "gradient_descent", solutions=solutions)
+    assert run.exit_code in (0, 1) and run.doc is not None, run.stderr
+    rows = {row["student"]: row for row in run.doc["submissions"]}
+    return {"rows": rows, "solutions": solutions, "assignments": assignments, "root": root}
+
+
+def test_reference_full_marks_and_stub_zero(graded):
+    """The reference scores full marks and its generated stub (with `del_w += 0  # TODO`) runs and scores zero."""
+    rows = graded["rows"]
+    assert rows["reference"]["score"] == rows["reference"]["max_score"] == 8.0
+    assert rows["stub"]["status"] == "graded" and rows["stub"]["score"] == 0.0
+    stub = json.loads((graded["assignments"] / "gradient_descent" / "gradient_descent.ipynb").read_text())
+    source = "".join(cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+                     for cell in stub["cells"])
+    assert "del_w += 0  # TODO" in source and "SOLUTION" not in source and "error_term * x" not in source
+
+
+def test_first_wrong_record_is_named(graded):
+    """Per-iteration comparison: a step wrong from record 2 on is named with the rubric's iteration word."""
+    row = graded["rows"]["previous_output"]
+    steps = steps_of(row)
+    assert steps["output"]["status"] == steps["error"]["status"] == "pass"
+    assert steps["error_term"]["status"] == "fail"
+    assert "public case: error_term is wrong from record 2 on" in steps["error_term"]["message"]
+    assert row["first_wrong_step"] == "error_term"
+    # Downstream steps are right given the student's own error_term, per record (`+=` with its own del_w).
+    assert steps["del_w"]["carried_forward"] and steps["new_weights"]["carried_forward"]
+    assert row["score"] == 8.0 - 2.0
+
+
+def test_public_values_show_the_first_wrong_record(graded):
+    """The first wrong step's public got/expected show the record that went wrong first, not a cut sequence."""
+    notebook = graded["root"] / "class" / "previous_output.ipynb"
+    result = CliRunner().invoke(grade, [str(notebook), "--assignment", "gradient_descent", "--solutions",
+                                        str(graded["solutions"]), "--jobs", "1"], env=CLEAN_ENV)
+    assert "got (public case):      record 2: -0.115" in result.stdout, result.stdout
+    assert "expected (public case): record 2: -0.114" in result.stdout
+
+
+def test_assignment_instead_of_accumulation_is_named(graded):
+    """A catalogue formula over the loop variable names `del_w = error_term * x`; one written with del_w's
+    previous value (`del_w - error_term * x`) is told apart from it."""
+    row = graded["rows"]["not_accumulated"]
+    steps = steps_of(row)
+    assert steps["del_w"]["status"] == "fail" and "wrong from record 2 on" in steps["del_w"]["message"]
+    assert [d["misconception"] for d in row["diagnoses"] if d["step"] == "del_w"] == ["step_not_accumulated"]
+
+
+def test_crash_on_record_two_is_reported_with_earlier_records_judged(graded):
+    """A crash inside the loop is reported with its iteration; values of the records before it are judged right."""
+    row = graded["rows"]["crash_on_record_2"]
+    steps = steps_of(row)
+    assert row["status"] == "error"
+    assert any("ValueError: no second record on record 2 (cell" in message for message in row["messages"])
+    assert "is right up to record 1, then has no value" in steps["del_w"]["message"]
+    assert "raised ValueError: no second record on record 2" in steps["del_w"]["message"]
+    assert steps["new_weights"]["status"] == "missing" and "on record 2" in steps["new_weights"]["message"]
+
+
+def test_vectorised_and_single_value_returns_get_full_marks(graded):
+    """Steps computed without a loop are judged through the returned value; a bare array and a 1-tuple both count."""
+    vectorised = graded["rows"]["vectorised"]
+    assert vectorised["score"] == 8.0, vectorised["steps"]
+    assert "computed without a loop" in steps_of(vectorised)["del_w"]["message"]
+    assert graded["rows"]["tuple_of_one"]["score"] == 8.0
+
+
+def test_carried_forward_with_locals_and_loop_variables(graded):
+    """A flipped error sign carries through formulas that use the loop variable `x`, del_w's previous value and the
+    local `n_records`: only the error's point is lost, and the mistake is named."""
+    row = graded["rows"]["sign_flipped"]
+    steps = steps_of(row)
+    assert steps["error"]["status"] == "fail"
+    for name in ("error_term", "del_w", "new_weights"):
+        assert steps[name]["status"] == "pass" and steps[name]["carried_forward"], steps[name]
+    assert row["score"] == 7.0
+    assert "error_sign_flipped" in [d["misconception"] for d in row["diagnoses"]]
+
+
+@pytest.mark.parametrize("student, points", [("tiny_constants", 0.0), ("constants", 0.0), ("tiny_error", 1.0),
+                                             ("constant_error_term", 6.0)])
+def test_degenerate_values_earn_nothing(graded, student, points):
+    """The earned rule per iteration: values nothing can be read from carry no credit downstream and name no mistake.
+
+    Tiny values carry their tininess downstream: the returned weights are the inputs handed back, and earn
+    nothing. A constant error term earns nothing itself; del_w, computed from it (and the loop variable x)
+    with the right `+=`, is carried, as a constant upstream value is in backward_pass."""
+    row = graded["rows"][student]
+    assert row["score"] == points, row["steps"]
+    assert not [d for d in row["diagnoses"] if d["step"] in ("error_term", "new_weights")]
+
+
+def test_training_loop_epochs_by_records(tmp_path):
+    """Epochs x records flatten in execution order and are named "epoch 2, record 1"; an argument meant to be
+    updated in place is a step (its value after the call) and draws no in-place warning."""
+    solutions = exercise.write_solutions(tmp_path / "solutions")
+    signature, setup = exercise.TRAINING_SIGNATURE, exercise.SETUP + "\nEPOCHS = 3\n"
+    reference = exercise.TRAINING_BODY.replace("  # SOLUTION", "")
+    no_reset = reference.replace("    del_w = np.zeros(weights.shape)\n", "").replace(
+        "n_records = features.shape[0]\n", "n_records = features.shape[0]\ndel_w = np.zeros(weights.shape)\n")
+    rebinds = reference.replace("weights += learnrate", "weights = weights + learnrate")
+    for name, body in (("right", reference), ("no_reset", no_reset), ("rebinds", rebinds)):
+        exercise.student(tmp_path / "class" / f"{name}.ipynb", signature, body, setup)
+    run = invoke_grade(tmp_path / "class", "--assignment", "training_loop", solutions=solutions)
+    rows = {row["student"]: row for row in run.doc["submissions"]}
+    assert rows["right"]["score"] == 4.0
+    assert not [message for message in rows["right"]["messages"] if "in place" in message]
+    assert "del_w is wrong from epoch 2, record 1 on" in steps_of(rows["no_reset"])["del_w"]["message"]
+    rebound = steps_of(rows["rebinds"])
+    # Rebinding trains right inside the function, but leaves the caller's array as it was.
+    assert rebound["weights"]["status"] == "fail" and rebound["del_w"]["status"] == "pass"
+
+
+@pytest.mark.skipif(unprivileged.unavailable() is not None, reason=str(unprivileged.unavailable()))
+def test_step_model_as_an_ordinary_user():
+    """The same loop exercise graded as uid 65534: capture per iteration does not depend on who grades."""
+    chosen = ("test_reference_full_marks_and_stub_zero", "test_first_wrong_record_is_named",
+              "test_crash_on_record_two_is_reported_with_earlier_records_judged")
+    done = unprivileged.run_unprivileged(*(f"{Path(__file__)}::{name}" for name in chosen))
+    assert done.returncode == 0 and "3 passed" in done.stdout, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+@pytest.mark.parametrize("change, message", [
+    (('name = "del_w"\n', 'name = "del_w"\ncarried = "del_w + eror_term"\n'), "eror_term"),
+    (('name = "new_weights"\n', 'name = "new_weights"\ncapture = "iteration"\n'), "captured once"),
+    (('name = "del_w"\npoints = 2\ncapture = "iteration"\n', 'name = "del_w"\npoints = 2\n'), "captured once"),
+    (('iteration = "record"\n', 'iteration = "record"\nupdates = ["weigths"]\n'), "weigths"),
+    (('capture = "iteration"\nhint = "The output', 'capture = "per record"\nhint = "The output'), "capture"),
+])
+def test_rubric_mistakes_are_configuration_errors(tmp_path, change, message):
+    """A rubric the step model cannot honour stops the run with exit 2 and a one-line message: a formula naming
+    nothing known, a returned step per iteration, an accumulated step captured once without `carried`, an
+    `updates` name that is no parameter, an unknown capture."""
+    solutions = exercise.write_solutions(tmp_path / "solutions")
+    rubric = solutions / "gradient_descent" / "rubric.toml"
+    text = rubric.read_text()
+    assert change[0] in text
+    rubric.write_text(text.replace(change[0], change[1], 1))
+    notebook = Path(tmp_path / "alice.ipynb")
+    exercise.student(notebook, EPOCH, loop())
+    run = invoke_grade(notebook, "--assignment", "gradient_descent", solutions=solutions)
+    assert run.exit_code == 2 and message in run.stderr and "Traceback" not in run.stderr, run.stderr
