@@ -12,6 +12,7 @@ credit. One `grade` run grades them all; the module runs again as uid 65534.
 
 from __future__ import annotations
 
+import os
 import random
 import re
 from pathlib import Path
