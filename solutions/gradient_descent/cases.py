@@ -51,11 +51,9 @@ def _draw(rng, n_records: int, n_features: int, kind: str) -> tuple[str, dict]:
     weights = rng.normal(0.0, n_features ** -0.5, n_features)
     if kind == "saturated outputs":
         weights *= SATURATED / max(float(np.abs(features @ weights).max()), 1e-3)
-    if kind == "targets between 0 and 1":
-        targets = rng.uniform(0.0, 1.0, n_records)
-    else:
-        # Targets are 0/1 labels, as in the course's admissions data.
-        targets = rng.integers(0, 2, n_records)
+    # Targets are 0/1 labels, as in the course's admissions data, unless the case says otherwise.
+    binary = kind != "targets between 0 and 1"
+    targets = rng.integers(0, 2, n_records) if binary else rng.uniform(0.0, 1.0, n_records)
     inputs = {
         "features": features,
         "targets": targets,
