@@ -90,7 +90,10 @@ def _entry(item: Any, where: str, rubric: Rubric, reference: Reference) -> Misco
         raise ConfigError(f"{where}: formula must be an expression, or a list of expressions")
     # Names a formula may use, checked now: a typo would otherwise just never match anyone. A later step is
     # never available (at this point the reference has not computed it).
-    known = reference.known_names() - set(rubric.step_names[rubric.step_names.index(step) + 1:])
+    # A later step is not known yet, unless it is also a parameter (an argument updated in place):
+    # then the name means the argument as it is at that point.
+    later = set(rubric.step_names[rubric.step_names.index(step) + 1:]) - set(reference.parameters)
+    known = reference.known_names() - later
     formulas = tuple(compile_formula(source, known, where) for source in sources)
     return Misconception(item["name"].strip(), step, formulas, item["explanation"].strip(), item["hint"].strip())
 
