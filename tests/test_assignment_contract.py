@@ -32,8 +32,9 @@ _ANSWER = re.compile(r"#+\s*SOLUTION\s*$")
 _BEGIN = re.compile(r"^\s*#+\s*BEGIN SOLUTION\s*$")
 _END = re.compile(r"^\s*#+\s*END SOLUTION\s*$")
 _STEP_LINE = re.compile(r"^\s*(?P<target>[A-Za-z_]\w*)\s*(?P<op>[-+*/]?)=(?!=)")
-# terminal lines of a step: "  pass     error                1/1  ..."
-_STEP_ROW = re.compile(r"^  (?P<status>pass|fail|missing|not_run|carried)\s+(?P<step>\w+)\s+\S+/\S+", re.MULTILINE)
+# The terminal's line of a step: "  pass     error                1/1  correct on the public case".
+_STEP_ROW = re.compile(r"^  (?P<status>pass|carried|FAIL|missing|not run)\s+(?P<step>\w+)\s+\S+/\S+\s+(?P<message>.*)$",
+                       re.MULTILINE)
 
 
 def _rubric(name: str) -> dict:
@@ -175,38 +176,49 @@ def test_oracle_agrees_with_the_reference(name):
 def test_every_catalogue_entry_is_recognised(graded):
     """Each known mistake, written into the reference alone, is diagnosed by name at its step, the first wrong step.
 
-    A mistaken notebook with full marks would be an entry equal to the reference on every case: a broken catalogue.
+    A mistake that makes the function raise on some case (shapes that do not broadcast) leaves that case's
+    earlier steps without a value, so its first wrong step may come earlier; its diagnosis is required all the same.
+    A mistaken notebook passing the step would be an entry equal to the reference on every case: a broken catalogue.
     """
-    _, run, mistakes = graded
+    name, run, mistakes = graded
+    raised = f"{_rubric(name)['assignment']['function']}() raised an exception"
     unrecognised = []
     for student, entry in mistakes:
         row = _row(run, student)
         named = {(diagnosis["step"], diagnosis["misconception"]) for diagnosis in row["diagnoses"]}
         assert steps_of(row)[entry["step"]]["status"] != "pass", f"{entry['name']} equals the reference on every case"
-        if (entry["step"], entry["name"]) not in named or row["first_wrong_step"] != entry["step"]:
+        first_ok = row["first_wrong_step"] == entry["step"] or any(message.startswith(raised) for message in row["messages"])
+        if (entry["step"], entry["name"]) not in named or not first_ok:
             unrecognised.append((entry["name"], entry["step"], row["first_wrong_step"], sorted(named)))
     assert unrecognised == []
 
 
-def _self_check(notebook: Path, *options: str) -> dict[str, str]:
+def _self_check(notebook: Path, *options: str) -> tuple[dict[str, tuple[str, str]], str]:
+    """`grade-check` on a notebook: each step's (status, message) as printed, and the whole output."""
     result = CliRunner().invoke(check, [str(notebook), *options], env=CLEAN_ENV)
     assert result.exit_code == 0, result.output
-    return {match["step"]: match["status"] for match in _STEP_ROW.finditer(result.output)} | {"": result.output}
+    return {match["step"]: (match["status"], match["message"]) for match in _STEP_ROW.finditer(result.output)}, result.output
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_self_check_on_the_public_case(name, tmp_path):
-    """`grade-check` needs no solutions: the reference is right on every step of the public case, the stub not attempted."""
+    """`grade-check` needs no solutions: the reference is right on every step of the public case, the stub not attempted.
+
+    A stub step whose given code still produces a value (an accumulator set to zeros before its loop) may show as
+    wrong rather than missing; no stub step may show as right, and every missing one is said not attempted.
+    """
     notebook = _rubric(name)["assignment"]["notebook"]
     public = ASSIGNMENTS / name / "public_case.json"
     shutil.copyfile(SOLUTIONS / name / notebook, tmp_path / notebook)
-    reference = _self_check(tmp_path / notebook, "--public-case", str(public))
-    output = reference.pop("")
-    assert reference == dict.fromkeys(_steps(name), "pass"), output
-    stub = _self_check(ASSIGNMENTS / name / notebook)
-    output = stub.pop("")
-    assert set(stub) == set(_steps(name)) and "pass" not in stub.values(), output
-    assert "Not attempted" in output
+    reference, output = _self_check(tmp_path / notebook, "--public-case", str(public))
+    assert {step: status for step, (status, _) in reference.items()} == dict.fromkeys(_steps(name), "pass"), output
+    assert "All steps are right" in output
+    stub, output = _self_check(ASSIGNMENTS / name / notebook)
+    assert list(stub) == _steps(name), output
+    assert not {"pass", "carried"} & {status for status, _ in stub.values()}, output
+    missing = [message for status, message in stub.values() if status == "missing"]
+    assert missing and all(message.startswith("not attempted") for message in missing), output
+    assert "All steps are right" not in output
 
 
 def _readable(path: Path) -> bool:
