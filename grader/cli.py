@@ -12,8 +12,7 @@ from pathlib import Path
 
 import click
 
-from grader import __version__, assignment, autograder, batch, lock, merge, routing, selfcheck, session, shard, stub
-from grader import cases as case_builder
+from grader import __version__, assignment, autograder, batch, lock, merge, routing, selfcheck, session, shard, stub, validate
 from grader.errors import ConfigError, GraderError, InternalError
 from grader.report import class_reports, files, github, html, summary, terminal
 from grader.report.gradescope import HIDDEN_VISIBILITIES
@@ -413,15 +412,16 @@ def make_stub(names, solutions, assignments_dir, check_only):
     replaces every answer line marked `# SOLUTION` (or inside `# BEGIN SOLUTION` /
     `# END SOLUTION`) by `name = None`, clears outputs, tags the notebook with its assignment
     and writes it, with public_case.json (the demo inputs and every step's expected value),
-    to ASSIGNMENTS/<assignment>/.
+    to ASSIGNMENTS/<assignment>/. Each folder is checked whole first (rubric, reference, cases,
+    catalogue, oracle); a problem is one line naming the file, exit status 2, nothing written.
     """
     def run():
         solutions_dir = _solutions_dir(solutions)
         chosen = list(names) or assignment.available(solutions_dir)
+        # Every folder is checked before anything is written: a broken one leaves every file as it was.
+        checked = [validate.folder(solutions_dir, name) for name in chosen]
         stale = []
-        for name in chosen:
-            loaded = assignment.load(solutions_dir, name)
-            built = case_builder.build(loaded, loaded.rubric.seed)
+        for loaded, built in checked:
             for path, text in stub.outputs(loaded, built, assignments_dir).items():
                 current = path.read_text(encoding="utf-8") if path.is_file() else None
                 if current == text:
