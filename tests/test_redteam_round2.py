@@ -20,8 +20,8 @@ import tempfile
 import threading
 from pathlib import Path
 
-from tests.conftest import invoke_grade
-from tests.notebooks import SOLUTIONS, student_notebook, write
+from tests.conftest import invoke_grade, steps_of
+from tests.notebooks import SOLUTIONS, reference_body, student_notebook, write
 from tests.unprivileged import run_unprivileged
 
 WRONG = "return np.zeros_like(hidden_layer_out), np.zeros((len(x), len(hidden_layer_out)))\n"
@@ -116,6 +116,19 @@ for _ in range(40_000):
         break
 """
 INODE_COUNT = "FOUND = [f'{len(MADE)} directories made'] if len(MADE) >= 150_000 else []"
+
+
+# The output error term without its error factor (the catalogue's `output_error_missing`), graded
+# honestly, and then behind an `error` that is one and the same number on every case: the very
+# same wrong values become "correct given your own error".
+WITHOUT_ERROR = "output_layer_out * (1 - output_layer_out)"
+CONSTANT_UPSTREAM = {
+    "honest": reference_body(output_error_term=WITHOUT_ERROR),
+    "error_one": reference_body(error="1.0", output_error_term=WITHOUT_ERROR),
+    "error_ones_like": reference_body(error="np.ones_like(output_layer_out)"),
+    "error_half": reference_body(error="0.5", output_error_term="0.5 * " + WITHOUT_ERROR),
+    "error_minus_two": reference_body(error="-2.0"),
+}
 
 
 def _leaks(row: dict) -> list[str]:
@@ -214,6 +227,22 @@ def test_scratch_folder_caps_its_inodes(tmp_path: Path) -> None:
     run = invoke_grade(tmp_path, "--timeout", "10", "--no-cache", jobs=1)
     assert not _leaks(run.submission("mallory")), _leaks(run.submission("mallory"))
     assert run.submission("zoe")["score"] == 10
+
+
+def test_constant_upstream_value_carries_no_credit(tmp_path: Path) -> None:
+    """Mechanism: error carried forward from an upstream value that is the same constant on every case
+    (1, 0.5, -2: computed from nothing). The downstream values are then the reference's formulas with
+    the error left out or scaled, a known mistake; behind the constant they count as "correct given
+    your own error", so doing less (no error at all) scores more than the honest mistake."""
+    for name, body in CONSTANT_UPSTREAM.items():
+        write(student_notebook(body), tmp_path / f"{name}.ipynb")
+    run = invoke_grade(tmp_path, "--timeout", "5", "--no-cache")
+    honest = run.submission("honest")
+    assert honest["score"] == 8, honest["messages"]
+    for name in CONSTANT_UPSTREAM:
+        row = run.submission(name)
+        carried = {step: result["score"] for step, result in steps_of(row).items() if result.get("carried_forward")}
+        assert row["score"] <= honest["score"] and "output_error_term" not in carried, (name, row["score"], carried)
 
 
 def test_round_two_as_an_ordinary_user() -> None:
