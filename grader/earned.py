@@ -115,3 +115,20 @@ def varies(values: Sequence[np.ndarray], tolerance: Tolerance) -> bool:
     if first.size == 0:
         return False
     return not all(value.size and same(value.ravel(), np.full(value.size, first[0]), tolerance) for value in values)
+
+
+def input_dependent(values: Sequence[object], tolerance: Tolerance) -> bool:
+    """Whether a step's values (one per case) change with the inputs' values, not only with their shapes.
+
+    Values equal on every case of one shape (`1.0`, `np.ones_like(...)`, `np.arange(n)`) were
+    computed from nothing. Cases are grouped by the value's shape; a group of two or more whose
+    values all agree shows it. Without such a group, one number throughout shows it too.
+    """
+    arrays = [value for value in values if isinstance(value, np.ndarray) and value.size]
+    groups: dict[tuple[int, ...], list[np.ndarray]] = {}
+    for value in arrays:
+        groups.setdefault(value.shape, []).append(value)
+    for members in groups.values():
+        if len(members) >= 2 and all(same(member, members[0], tolerance) for member in members[1:]):
+            return False
+    return varies(arrays, tolerance)

@@ -256,6 +256,7 @@ class _Judgement:
         self._checked: dict[tuple[str, int], tuple[Check, bool]] = {}
         # For each carried-forward pass, whether matching it could have failed there (see _could_fail).
         self._could_fail_at: dict[tuple[str, int], bool] = {}
+        self._depends: dict[str, bool] = {}
         self._step_names = rubric.step_names
         self._per_iteration = frozenset(rubric.iteration_steps)
         self._got = {step: [case.values.get(step, _ABSENT) for case in run.cases] for step in self._step_names}
@@ -404,6 +405,12 @@ class _Judgement:
         names = self._step_names[: self._step_names.index(step) + 1]
         return {name: got for name in names if isinstance(got := self._value(name, index), np.ndarray)}
 
+    def _input_dependent(self, step: str) -> bool:
+        """Whether the student's values of `step` change with the inputs' values (earned.input_dependent), remembered."""
+        if step not in self._depends:
+            self._depends[step] = earned.input_dependent(self._got[step], self.rubric.tolerance)
+        return self._depends[step]
+
     def _wrong_upstream_on(self, step: str, index: int) -> list[str]:
         """The earlier steps whose value on this case is the student's own and wrong."""
         return [earlier for earlier in self._step_names[: self._step_names.index(step)]
@@ -429,6 +436,10 @@ class _Judgement:
             return False
         wrong = self._wrong_upstream_on(step, index)
         if not all(earned.comparable(found[name], case.expected[name], tolerance) for name in wrong):
+            return False
+        # A wrong earlier value that is the same on every case of a shape (1.0, ones) was computed from
+        # nothing: what the reference makes of it is a formula with that factor left out, not this step.
+        if not all(self._input_dependent(name) for name in wrong):
             return False
         perturbed = self._evaluate(step, index, {**found, **{name: found[name] * earned.PERTURBATION for name in wrong}})
         if perturbed is None or earned.same(perturbed, carried, tolerance):
