@@ -105,9 +105,8 @@ def _check_rubric(path: Path) -> None:
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
         raise ConfigError(f"{path}: step name(s) used twice: {', '.join(repeated)}")
+    # An empty list is allowed: a function that only updates its arguments in place returns nothing graded.
     returns = data["assignment"]["returns"]
-    if not returns:
-        raise ConfigError(f"{path}: [assignment] returns must name at least one step")
     strays = [name for name in returns if name not in names]
     if strays:
         raise ConfigError(f"{path}: [assignment] returns names {', '.join(strays)}, not a step (steps: {', '.join(names)})")

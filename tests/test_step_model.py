@@ -197,13 +197,14 @@ def test_carried_forward_with_locals_and_loop_variables(graded):
 
 
 @pytest.mark.parametrize("student, points", [("tiny_constants", 0.0), ("constants", 0.0), ("tiny_error", 1.0),
-                                             ("constant_error_term", 6.0)])
+                                             ("constant_error_term", 2.0)])
 def test_degenerate_values_earn_nothing(graded, student, points):
     """The earned rule per iteration: values nothing can be read from carry no credit downstream and name no mistake.
 
     Tiny values carry their tininess downstream: the returned weights are the inputs handed back, and earn
-    nothing. A constant error term earns nothing itself; del_w, computed from it (and the loop variable x)
-    with the right `+=`, is carried, as a constant upstream value is in backward_pass."""
+    nothing. A constant error term earns nothing itself, nor does anything computed from it: the same
+    number on every record of every case was computed from nothing, so what the reference makes of it
+    (del_w without the error term's factor) is not the student's step done right."""
     row = graded["rows"][student]
     assert row["score"] == points, row["steps"]
     assert not [d for d in row["diagnoses"] if d["step"] in ("error_term", "new_weights")]
