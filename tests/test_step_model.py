@@ -166,13 +166,14 @@ def test_assignment_instead_of_accumulation_is_named(graded):
 
 
 def test_crash_on_record_two_is_reported_with_earlier_records_judged(graded):
-    """A crash inside the loop is reported with its iteration; values of the records before it are judged right."""
+    """A crash inside the loop is reported with its iteration; the values of the records before it, and of the
+    record that raised when assigned before the raise (capture's marker calls), are judged right."""
     row = graded["rows"]["crash_on_record_2"]
     steps = steps_of(row)
     assert row["status"] == "error"
     assert any("ValueError: no second record on record 2 (cell" in message for message in row["messages"])
-    assert "is right up to record 1, then has no value" in steps["del_w"]["message"]
-    assert "raised ValueError: no second record on record 2" in steps["del_w"]["message"]
+    assert ("is right up to record 2, where update_weights() raised ValueError: no second record on record 2"
+            in steps["del_w"]["message"]), steps["del_w"]["message"]
     assert steps["new_weights"]["status"] == "missing" and "on record 2" in steps["new_weights"]["message"]
 
 
