@@ -139,10 +139,9 @@ def _mark_assignments(block: list[ast.stmt], names: frozenset[str], chain: tuple
         elif isinstance(statement, ast.With | ast.AsyncWith):
             _mark_assignments(statement.body, names, chain, after)
         elif isinstance(statement, ast.Try | ast.TryStar):
+            # A handler runs instead of the rest of the body, as an `else` branch does: it marks its own assignments.
             closing = after | (assigned_names(statement.finalbody) & names)
-            tail = closing | (assigned_names(statement.orelse) & names)
-            caught = {name for handler in statement.handlers for name in assigned_names(handler.body)} & names
-            _mark_assignments(statement.body, names, chain, tail | caught)
+            _mark_assignments(statement.body, names, chain, closing | (assigned_names(statement.orelse) & names))
             for handler in statement.handlers:
                 _mark_assignments(handler.body, names, chain, closing)
             _mark_assignments(statement.orelse, names, chain, closing)
