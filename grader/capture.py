@@ -6,7 +6,13 @@ Steps captured per iteration (rubric `capture = "iteration"`) add one more trans
 of every loop that assigns such a step (and of every loop around one) is wrapped so the hook
 learns when an iteration begins, ends, or raises. An iteration's values are those of the steps
 assigned directly in that loop's body, read when the iteration ends (after `continue` or
-`break` too); an iteration that raises records nothing but its place ("record 3").
+`break` too). In the iteration that raises, a step counts as computed when the statement that
+gives it its last value of the iteration has run: each such statement is followed by a marker
+call, and the handler reads the marked steps' values then (the place of the crash is kept too,
+"record 3"). A step assigned again later in the body is marked only after that later statement
+(its earlier value is not yet the iteration's), branches of one `if` excepted.
+When the function returns or raises, the hook also learns which steps its loops assign, so a
+step with no value per iteration is told apart from one computed without a loop.
 The same transform serves the student's code (in the sandbox child) and the reference (in the
 grader), so both are observed the same way; only what each recorder keeps differs.
 """
@@ -32,19 +38,18 @@ def instrument(tree: ast.Module, function: str, iteration_steps: Iterable[str] =
     for node in ast.walk(tree):
         if isinstance(node, ast.FunctionDef) and node.name == function:
             found = True
-            if names:
-                _instrument_loops(node, names)
-            _wrap(node)
+            looped = _instrument_loops(node, names) if names else ()
+            _wrap(node, looped)
     return found
 
 
-def _wrap(node: ast.FunctionDef) -> None:
+def _wrap(node: ast.FunctionDef, looped: tuple[str, ...]) -> None:
     # New nodes take the place of the body's first and last lines; the student's own nodes keep
     # theirs, so tracebacks still point at the student's lines (and nothing else is walked again).
     first, last = node.body[0], node.body[-1]
     name = ast.copy_location(ast.Name(HOOK_NAME, ast.Load()), last)
-    call = ast.copy_location(ast.Call(func=name, args=[], keywords=[]), last)
-    report = ast.copy_location(ast.Expr(call), last)
+    call = ast.copy_location(ast.Call(func=name, args=[ast.Constant(looped)], keywords=[]), last)
+    report = ast.fix_missing_locations(ast.copy_location(ast.Expr(call), last))
     wrapper = ast.Try(body=node.body, handlers=[], orelse=[], finalbody=[report])
     wrapper.lineno, wrapper.col_offset = first.lineno, first.col_offset
     wrapper.end_lineno, wrapper.end_col_offset = last.end_lineno, last.end_col_offset
@@ -80,9 +85,11 @@ def _nested_loops(statements: list[ast.stmt]) -> list[ast.For | ast.While | ast.
     return found
 
 
-def _instrument_loops(function: ast.FunctionDef, steps: frozenset[str]) -> None:
-    """Wrap the body of each loop of `function` that assigns a step of `steps`, or holds such a loop."""
+def _instrument_loops(function: ast.FunctionDef, steps: frozenset[str]) -> tuple[str, ...]:
+    """Wrap the body of each loop of `function` that assigns a step of `steps`, or holds such a loop; the steps
+    some loop assigns."""
     counter = iter(range(1, 1_000_000))
+    looped: set[str] = set()
 
     def visit(node: ast.AST, chain: tuple[int, ...]) -> bool:
         """Instrument the loops under `node`; True when one of them (or `node`) assigns a step."""
@@ -106,12 +113,53 @@ def _instrument_loops(function: ast.FunctionDef, steps: frozenset[str]) -> None:
         nested = visit(ast.Module(body=node.body, type_ignores=[]), inner)
         if not (names or nested):
             return False
+        looped.update(names)
+        if names:
+            _mark_assignments(node.body, frozenset(names), inner, frozenset())
         _wrap_iteration(node, inner, names)
         # The else branch runs once after the loop: it belongs to the enclosing level.
         visit(ast.Module(body=node.orelse, type_ignores=[]), chain)
         return True
 
     visit(function, ())
+    return tuple(sorted(looped))
+
+
+def _mark_assignments(block: list[ast.stmt], names: frozenset[str], chain: tuple[int, ...],
+                      later: frozenset[str]) -> None:
+    """After each statement of `block` that gives a step of `names` its last value of the iteration, insert
+    `hook.mark(chain, name)`; `later` holds the steps assigned by statements that may still run after `block`."""
+    marked: list[ast.stmt] = []
+    for position, statement in enumerate(block):
+        after = later | (assigned_names(block[position + 1:]) & names)
+        marked.append(statement)
+        if isinstance(statement, ast.If):
+            _mark_assignments(statement.body, names, chain, after)
+            _mark_assignments(statement.orelse, names, chain, after)
+        elif isinstance(statement, ast.With | ast.AsyncWith):
+            _mark_assignments(statement.body, names, chain, after)
+        elif isinstance(statement, ast.Try | ast.TryStar):
+            # A handler runs instead of the rest of the body, as an `else` branch does: it marks its own assignments.
+            closing = after | (assigned_names(statement.finalbody) & names)
+            _mark_assignments(statement.body, names, chain, closing | (assigned_names(statement.orelse) & names))
+            for handler in statement.handlers:
+                _mark_assignments(handler.body, names, chain, closing)
+            _mark_assignments(statement.orelse, names, chain, closing)
+            _mark_assignments(statement.finalbody, names, chain, after)
+        elif isinstance(statement, ast.Match):
+            for case in statement.cases:
+                _mark_assignments(case.body, names, chain, after)
+        elif not isinstance(statement, _LOOPS + _SCOPES):
+            for name in sorted((assigned_names([statement]) & names) - after):
+                marked.append(_hook_call("mark", statement, chain, name))
+    block[:] = marked
+
+
+def _hook_call(method: str, place: ast.AST, *arguments: Any) -> ast.Expr:
+    """`hook.method(*arguments)` at the place of `place`, so line numbers stay the student's."""
+    target = ast.Attribute(ast.Name(HOOK_NAME, ast.Load()), method, ast.Load())
+    expression = ast.Call(func=target, args=[ast.Constant(argument) for argument in arguments], keywords=[])
+    return ast.fix_missing_locations(ast.copy_location(ast.Expr(expression), place))
 
 
 def _wrap_iteration(node: ast.For | ast.While | ast.AsyncFor, chain: tuple[int, ...], names: tuple[str, ...]) -> None:
@@ -119,9 +167,7 @@ def _wrap_iteration(node: ast.For | ast.While | ast.AsyncFor, chain: tuple[int, 
     first, last = node.body[0], node.body[-1]
 
     def call(method: str, *arguments: Any) -> ast.Expr:
-        target = ast.Attribute(ast.Name(HOOK_NAME, ast.Load()), method, ast.Load())
-        expression = ast.Call(func=target, args=[ast.Constant(argument) for argument in arguments], keywords=[])
-        return ast.copy_location(ast.Expr(expression), last)
+        return _hook_call(method, last, *arguments)
 
     handler = ast.ExceptHandler(type=ast.Name("BaseException", ast.Load()), name=None,
                                 body=[call("crash", chain), ast.copy_location(ast.Raise(), last)])
@@ -154,10 +200,18 @@ class Recorder:
         self.raised_at: tuple[int, ...] | None = None
         """The iteration numbers (outermost first) of the loop iteration where the call raised, if it did."""
         self.overflow: set[str] = set()
+        self.partial: set[str] = set()
+        """Steps whose last kept value is from the iteration that raised (assigned there before the raise)."""
+        self.looped: frozenset[str] = frozenset()
+        """The steps that the loops of the last finished call's function assign."""
         self._counts: dict[int, int] = {}
+        self._marked: dict[tuple[int, ...], set[str]] = {}
+        self._crashed: set[tuple[int, ...]] = set()
+        self._raised_in: tuple[int, ...] = ()
 
-    def __call__(self) -> None:
+    def __call__(self, looped: tuple[str, ...] = ()) -> None:
         self.snapshot = dict(sys._getframe(1).f_locals)
+        self.looped = frozenset(looped)
 
     def begin(self, chain: tuple[int, ...]) -> None:
         number = chain[-1]
@@ -165,20 +219,38 @@ class Recorder:
         # A nested loop counts its iterations afresh within each iteration of the loop around it.
         for inner in [key for key in self._counts if key > number and key not in chain]:
             del self._counts[inner]
+        self._marked[chain] = set()
         self.began(chain, sys._getframe(1).f_locals)
 
     def began(self, chain: tuple[int, ...], frame_locals: dict) -> None:
         """What a subclass keeps at the start of an iteration (nothing here)."""
 
+    def mark(self, chain: tuple[int, ...], name: str) -> None:
+        """`name` has its value of this iteration: if the iteration raises later, that value is kept."""
+        self._marked[chain].add(name)
+
     def crash(self, chain: tuple[int, ...]) -> None:
-        if self.raised_at is None:  # the innermost loop's handler runs first
+        if self.raised_at is None:  # the innermost loop's handler runs first, then those of the loops around it
             self.raised_at = tuple(self._counts.get(number, 0) for number in chain)
+            self._raised_in = chain
+        elif chain in self._crashed or chain != self._raised_in[: len(chain)]:
+            return  # after an exception the function caught, nothing more is kept (as in `end`)
+        self._crashed.add(chain)
+        frame_locals = sys._getframe(1).f_locals
+        marked = [name for name in sorted(self._marked.get(chain, ())) if name in frame_locals]
+        self.partial.update(self._keep_values(chain, marked, frame_locals))
 
     def end(self, chain: tuple[int, ...], names: tuple[str, ...]) -> None:
         if self.raised_at is not None:
             return
         frame_locals = sys._getframe(1).f_locals
+        self._keep_values(chain, names, frame_locals)
+        self.ended(chain, names, frame_locals)
+
+    def _keep_values(self, chain: tuple[int, ...], names: Iterable[str], frame_locals: dict) -> list[str]:
+        """Keep the values of `names` for this iteration; the names kept (not cut by MAX_ITERATIONS)."""
         position = tuple(self._counts.get(number, 0) for number in chain)
+        done = []
         for name in names:
             kept = self.iterations.setdefault(name, [])
             if len(kept) >= MAX_ITERATIONS:
@@ -186,7 +258,8 @@ class Recorder:
                 continue
             kept.append(self._keep(frame_locals.get(name)))
             self.positions.setdefault(name, []).append(position)
-        self.ended(chain, names, frame_locals)
+            done.append(name)
+        return done
 
     def ended(self, chain: tuple[int, ...], names: tuple[str, ...], frame_locals: dict) -> None:
         """What a subclass keeps at the end of an iteration (nothing here)."""

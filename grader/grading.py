@@ -32,6 +32,10 @@ _ABSENT = object()
 # The value of a step meant per iteration that the student computed without a loop (vectorised): judged
 # through what it feeds (right returned values make it count).
 NO_LOOP = "not captured: computed without a loop"
+# The value of a step meant per iteration whose loop ran to the end without ever assigning it.
+NEVER_IN_LOOP = "never assigned inside its loop"
+# A per-iteration step right on every row it has where the function raised inside its loop.
+_AS_FAR_AS_RAN = Check(compare.OK, "right as far as the code ran")
 _MAX_WARNINGS = 10
 _HIDDEN_EXAMPLES = 3
 
@@ -52,6 +56,10 @@ class CaseRun:
     """Arguments it changed in place."""
     returned_problem: str | None
     """What was wrong with the returned value's form, if anything."""
+    partial: frozenset[str] = frozenset()
+    """Per-iteration steps whose last value is from the iteration that raised (assigned there before the raise)."""
+    raised_in_loop: bool = False
+    """Whether the function raised inside an iteration of a loop that assigns steps."""
 
 
 @dataclass(frozen=True)
@@ -177,23 +185,33 @@ def _parse_case(raw: dict, case: Case, rubric: Rubric, decoder: values.Decoder) 
     if raw["name"] != case.name:
         raise MalformedResult("cases out of order")
     per_iteration = set(rubric.iteration_steps)
+    iterations = raw.get("iterations", {})
+    if not isinstance(iterations, dict):
+        raise MalformedResult("iterations are not an object")
+    raised_at = raw.get("raised_at")
+    if raised_at is not None and (not isinstance(raised_at, list) or not 0 < len(raised_at) <= 16):
+        raise MalformedResult("raised_at is not a short list")
+    looped = _names(raw["looped"], per_iteration, "looped")
+    partial = _names(raw["partial"], set(iterations), "partial")
+    if partial and raised_at is None:
+        raise MalformedResult("values of an iteration that raised, but no iteration raised")
     found: dict = {}
     for name, encoded in raw["locals"].items():
         if name not in case.expected:
             raise MalformedResult(f"unknown step {name!r}")
         value = decoder.decode(encoded)
-        # A step meant per iteration that has a value but no loop around it: computed without one (vectorised).
-        found[name] = NO_LOOP if name in per_iteration and value is not None else value
-    iterations = raw.get("iterations", {})
-    if not isinstance(iterations, dict):
-        raise MalformedResult("iterations are not an object")
+        if name not in per_iteration or value is None:
+            found[name] = value
+        elif name not in looped:
+            # A step meant per iteration that has a value but no loop around it: computed without one (vectorised).
+            found[name] = NO_LOOP
+        elif raw.get("exception") is None:
+            found[name] = NEVER_IN_LOOP
+        # Else its loop raised before it was ever assigned there: it has no value (the exception says why).
     for name, entries in iterations.items():
         if name not in per_iteration or not isinstance(entries, list) or not 0 < len(entries) <= capture.MAX_ITERATIONS + 1:
             raise MalformedResult(f"bad iterations of {name!r}")
         found[name] = _sequence([decoder.decode(entry) for entry in entries])
-    raised_at = raw.get("raised_at")
-    if raised_at is not None and (not isinstance(raised_at, list) or not 0 < len(raised_at) <= 16):
-        raise MalformedResult("raised_at is not a short list")
     where_raised = f" on {rubric.label([_count(number) for number in raised_at])}" if raised_at else ""
     problem = None
     returned = raw.get("returned")
@@ -227,7 +245,44 @@ def _parse_case(raw: dict, case: Case, rubric: Rubric, decoder: values.Decoder) 
             found.update({name: f"{compare.NOT_RETURNED}, but {rubric.function}() raised {exception_text} instead"
                           for name in rubric.returns})
     mutated = tuple(name for name in raw.get("mutated", []) if isinstance(name, str) and name not in rubric.updates)[:10]
-    return CaseRun(found, exception_text, mutated, problem)
+    return CaseRun(found, exception_text, mutated, problem, partial, raised_at is not None and exception is not None)
+
+
+def _names(value, allowed: set[str], what: str) -> frozenset[str]:
+    """A list of distinct step names from the child, each one of `allowed`, or the document is malformed."""
+    if not isinstance(value, list) or len(value) > len(allowed) or len(set(map(str, value))) != len(value) \
+            or not all(isinstance(name, str) and name in allowed for name in value):
+        raise MalformedResult(f"bad {what} steps")
+    return frozenset(value)
+
+
+def _as_far_as_ran(case: Case, case_run: CaseRun, steps: tuple[str, ...]) -> tuple[Case, frozenset[str]]:
+    """The case cut to the iterations that ran before the function raised, and the steps right only that far.
+
+    A step with a value from the iteration that raised is expected on its rows; one without is expected
+    on one row more (the iteration that raised, where it has no value). The reference's positions and
+    locals are cut alike, so error carried forward and the earned rule work on the rows that exist.
+    """
+    cut = {}
+    for step in steps:
+        got = case_run.values.get(step, _ABSENT)
+        if got is not _ABSENT and not (isinstance(got, np.ndarray) and got.ndim >= 1):
+            continue
+        rows = 0 if got is _ABSENT else len(got)
+        expected = len(case.expected[step])
+        wanted = min(rows if step in case_run.partial else rows + 1, expected)
+        if wanted < expected:
+            cut[step] = wanted
+    if not cut:
+        return case, frozenset()
+
+    def shortened(by_step: dict) -> dict:
+        return {**by_step, **{step: by_step[step][:rows] for step, rows in cut.items() if step in by_step}}
+
+    run = case.run and dataclasses.replace(case.run, iterations=shortened(case.run.iterations),
+                                           before=shortened(case.run.before))
+    case = dataclasses.replace(case, expected=shortened(case.expected), positions=shortened(case.positions), run=run)
+    return case, frozenset(step for step in cut if step in case_run.partial)
 
 
 def _sequence(decoded: list) -> np.ndarray | str | None:
@@ -247,8 +302,17 @@ class _Judgement:
 
     def __init__(self, submission, rubric: Rubric, cases: list[Case], run: StudentRun, reference: Reference | None,
                  public_values: bool, feedback: Feedback | None):
-        self.submission, self.rubric, self.cases, self.run, self.reference = submission, rubric, cases, run, reference
+        self.submission, self.rubric, self.run, self.reference = submission, rubric, run, reference
         self.public_values, self.feedback = public_values, feedback
+        # Where the function raised inside a loop, per-iteration steps are judged as far as the code ran: on the
+        # reference's first rows. Not when it raised on every case: then such rows earn nothing (nothing ran to the end).
+        self._raised_everywhere = bool(run.cases) and all(case.exception for case in run.cases)
+        self._cut: list[frozenset[str]] = [frozenset()] * len(cases)
+        self.cases = list(cases)
+        if not self._raised_everywhere:
+            for index, case_run in enumerate(run.cases):
+                if case_run.raised_in_loop:
+                    self.cases[index], self._cut[index] = _as_far_as_ran(cases[index], case_run, rubric.iteration_steps)
         self.hidden_total = sum(not case.public for case in cases)
         # Direct checks against the reference, by (step, case index): carried-forward scoring and
         # messages ask for the same ones many times.
@@ -304,6 +368,8 @@ class _Judgement:
         indices, got_parts, expected_parts = [], [], []
         for index, got in enumerate(self._got[step]):
             expected = self.cases[index].expected[step]
+            if step in self._cut[index]:
+                continue  # right only as far as the code ran: `_iteration_check` says so
             if type(got) is np.ndarray and got.shape == expected.shape and expected.size:
                 indices.append(index)
                 got_parts.append(got)
@@ -345,13 +411,16 @@ class _Judgement:
             if not check.ok:
                 label = rubric.label(positions[row]) if row < len(positions) else f"{word} {row + 1}"
                 return Check(check.kind, f"is wrong from {label} on: {check.detail}")
-        exception = self.run.cases[index].exception
-        if len(got) < len(expected) and exception:
+        case_run = self.run.cases[index]
+        if len(got) < len(expected) and case_run.exception:
+            if step in case_run.partial:  # its last row is from the iteration that raised
+                return Check(compare.MISSING, f"is right up to {rubric.label(positions[len(got) - 1])}, where "
+                                              f"{rubric.function}() raised {case_run.exception}")
             return Check(compare.MISSING, f"is right up to {rubric.label(positions[len(got) - 1])}, then has no value: "
-                                          f"{rubric.function}() raised {exception}")
+                                          f"{rubric.function}() raised {case_run.exception} before computing it")
         if len(got) != len(expected):
             return Check(compare.SHAPE, f"has values for {len(got)} iterations ({word}s) where {len(expected)} are expected")
-        return compare.PASSED
+        return _AS_FAR_AS_RAN if step in self._cut[index] else compare.PASSED
 
     def _check(self, step: str, index: int) -> tuple[Check, bool]:
         """(check against the reference, passed only thanks to error carried forward), remembered."""
@@ -484,6 +553,10 @@ class _Judgement:
                     message += f": {credit:.0%} of the points"
                 return StepResult(step.name, PASS, step.points * credit, step.points, passed, total, message, True)
             where = "on the public case" if total == 1 else f"on all {total} cases"
+            cut = sum(check is _AS_FAR_AS_RAN for check, _ in checks)
+            if cut:
+                where += (f" ({'' if total == 1 else f'{cut} of them '}as far as the code ran: "
+                          f"{self.rubric.function}() raised before the end of its loop)")
             return StepResult(step.name, PASS, step.points, step.points, passed, total, f"correct {where}")
         return StepResult(step.name, FAIL, 0.0, step.points, passed, total, self._failure_message(step.name, checks))
 
@@ -570,6 +643,9 @@ class _Judgement:
                     return dataclasses.replace(
                         result, public_got=f"{label}: {compare.format_value(got[wrong_row])}",
                         public_expected=f"{label}: {compare.format_value(case.expected[result.name][wrong_row])}")
+                if got is _ABSENT and self.run.cases[index].exception:
+                    return dataclasses.replace(result, public_got=f"no value ({self.rubric.function}() raised first)",
+                                               public_expected=compare.format_value(case.expected[result.name]))
                 return dataclasses.replace(result, public_got=compare.format_value(None if got is _ABSENT else got),
                                            public_expected=compare.format_value(case.expected[result.name]))
         return result

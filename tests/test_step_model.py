@@ -7,6 +7,9 @@ with `grade-stub`, and every submission graded through the real `grade` command.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +19,7 @@ from grader.cli import grade, make_stub
 from tests import loop_exercise as exercise
 from tests import unprivileged
 from tests.conftest import CLEAN_ENV, invoke_grade, steps_of
+from tests.notebooks import REPO
 
 EPOCH = exercise.EPOCH_SIGNATURE
 RIGHT_LOOP = """
@@ -41,6 +45,19 @@ def loop(**replacements: str) -> str:
         lines.append("    " + replacements[name] if inside and name in replacements else line)
     return "\n".join(lines)
 
+
+CRASH_ON_RECORD_3 = """
+n_records, n_features = features.shape
+del_w = np.zeros(weights.shape)
+for index in range(n_records):
+    x, y = features[index], targets[index]
+    output = sigmoid(np.dot(x, weights))
+    error = y - output
+    error_term = error * output * (1 - output) * (1.0 if index != 2 else None)
+    del_w += error_term * x
+new_weights = weights + learnrate * del_w / n_records
+return new_weights
+"""
 
 SUBMISSIONS = {
     "reference": None,
@@ -76,6 +93,23 @@ for index in range(n_records):
 new_weights = weights + learnrate * del_w / n_records
 return new_weights
 """,
+    # Crashes on record 3 (cases of 3 records or more) in error_term's line, after output and error are assigned.
+    "crash_on_record_3": CRASH_ON_RECORD_3,
+    # The same crash, with output wrong on record 3 only: the iteration that raised keeps its own values.
+    "output_wrong_where_it_crashed": CRASH_ON_RECORD_3.replace(
+        "output = sigmoid(np.dot(x, weights))", "output = sigmoid(np.dot(x, weights)) * (1.5 if index == 2 else 1.0)"),
+    # error assigned twice, the second assignment raising on record 3: its first value is not the record's.
+    "assigned_twice_crash": CRASH_ON_RECORD_3.replace("    error = y - output\n", "    error = y\n").replace(
+        "    error_term = error * output * (1 - output) * (1.0 if index != 2 else None)\n",
+        "    error = (error - output) * (1.0 if index != 2 else None)\n    error_term = error * output * (1 - output)\n"),
+    # Raises on record 1 of every case, after output and error are assigned.
+    "crash_everywhere": loop(error_term="error_term = error * output * (1 - output) * None"),
+    # Like mateo's broadcasting mistake: runs to the end only on the cases with 4 features, raises on record 1 elsewhere.
+    "shape_crash": loop(del_w="del_w += error_term * x + np.zeros(4)"),
+    # The same, with error wrong (doubled) on the cases where the function raises.
+    "shape_crash_error_wrong_where_it_raised": loop(
+        del_w="del_w += error_term * x + np.zeros(4)",
+        error="error = (y - output) * (1.0 if n_features == 4 else 2.0)"),
     "vectorised": """
 n_records = features.shape[0]
 output = sigmoid(features @ weights)
@@ -166,14 +200,92 @@ def test_assignment_instead_of_accumulation_is_named(graded):
 
 
 def test_crash_on_record_two_is_reported_with_earlier_records_judged(graded):
-    """A crash inside the loop is reported with its iteration; values of the records before it are judged right."""
+    """A crash inside the loop is reported with its iteration; the values of the records before it, and of the
+    record that raised when assigned before the raise (capture's marker calls), are judged right."""
     row = graded["rows"]["crash_on_record_2"]
     steps = steps_of(row)
     assert row["status"] == "error"
     assert any("ValueError: no second record on record 2 (cell" in message for message in row["messages"])
-    assert "is right up to record 1, then has no value" in steps["del_w"]["message"]
-    assert "raised ValueError: no second record on record 2" in steps["del_w"]["message"]
+    assert ("is right up to record 2, where update_weights() raised ValueError: no second record on record 2"
+            in steps["del_w"]["message"]), steps["del_w"]["message"]
     assert steps["new_weights"]["status"] == "missing" and "on record 2" in steps["new_weights"]["message"]
+
+
+def test_crash_on_record_3_judges_what_ran(graded):
+    """capture's marker calls keep the steps assigned in the iteration that raised; judging compares them with the
+    reference's first rows: output and error are right as far as the code ran, error_term (whose line raised) is
+    the first wrong step, named with record 3, and only it carries the advice to fix the exception first."""
+    row = graded["rows"]["crash_on_record_3"]
+    steps = steps_of(row)
+    assert row["status"] == "graded"  # the 2-record hidden case runs to the end
+    for name in ("output", "error"):
+        assert steps[name]["status"] == "pass" and "as far as the code ran" in steps[name]["message"], steps[name]
+    assert row["first_wrong_step"] == "error_term"
+    message = steps["error_term"]["message"]
+    assert ("public case: error_term is right up to record 2, then has no value: update_weights() raised TypeError"
+            in message and "on record 3 (cell" in message), message
+    assert "is right up to record 2, then has no value" in steps["del_w"]["message"]
+    advice = [text for text in row["messages"] if "fix the exception below first" in text]
+    assert len(advice) == 1 and advice[0].startswith("First wrong step: error_term,"), row["messages"]
+    assert row["score"] == 2.0, row["steps"]
+
+
+def test_iteration_that_raised_keeps_its_own_values(graded):
+    """The values kept for the iteration that raised are that iteration's (not the previous one's): an output wrong
+    on record 3 only is caught; a step assigned twice whose second assignment raised has no value there."""
+    wrong_output = graded["rows"]["output_wrong_where_it_crashed"]
+    assert wrong_output["first_wrong_step"] == "output"
+    assert "output is wrong from record 3 on" in steps_of(wrong_output)["output"]["message"]
+    twice = graded["rows"]["assigned_twice_crash"]
+    assert twice["first_wrong_step"] == "error"
+    message = steps_of(twice)["error"]["message"]
+    assert "error is right up to record 2, then has no value" in message and "on record 3" in message, message
+    assert steps_of(twice)["output"]["status"] == "pass"
+
+
+def test_crash_on_every_case_earns_nothing(graded):
+    """Rows right as far as the code ran earn nothing when the function raised on every case (nothing returned)."""
+    row = graded["rows"]["crash_everywhere"]
+    assert (row["status"], row["score"]) == ("error", 0.0), row["steps"]
+    assert not [step for step in row["steps"] if step["status"] == "pass"]
+    assert "is right up to record 1, where update_weights() raised TypeError" in steps_of(row)["output"]["message"]
+
+
+def test_crash_on_some_cases_only(graded):
+    """A shape-dependent crash (mateo's kind): the steps before the crash line keep their points when right on
+    every case where they ran, the crashing step is the first wrong one, and its loop is not called missing."""
+    row = graded["rows"]["shape_crash"]
+    steps = steps_of(row)
+    assert row["status"] == "graded"
+    assert [steps[name]["status"] for name in ("output", "error", "error_term")] == ["pass"] * 3, row["steps"]
+    assert row["first_wrong_step"] == "del_w"
+    message = steps["del_w"]["message"]
+    assert "public case: del_w has no value: update_weights() raised ValueError" in message and "on record 1" in message
+    assert "computed without a loop" not in json.dumps(row)
+    assert row["score"] == 4.0, row["steps"]
+    wrong = graded["rows"]["shape_crash_error_wrong_where_it_raised"]
+    assert steps_of(wrong)["error"]["status"] == "fail" and wrong["first_wrong_step"] == "error"
+    assert "error is wrong from record 1 on" in steps_of(wrong)["error"]["message"]
+
+
+def test_mateo_crash_names_the_crashing_step():
+    """Regression (issue 10): mateo's broadcasting error at del_w_input_hidden on record 1 makes that step the first
+    wrong one, the steps computed before it keep their points, and no step is called computed without a loop."""
+    notebook = REPO / "examples" / "train_network" / "mateo.ipynb"
+    command = [sys.executable, "-m", "grader", str(notebook), "--assignment", "train_network", "--no-cache"]
+    env = {key: value for key, value in os.environ.items() if key not in CLEAN_ENV}
+    env["GRADER_SOLUTIONS"] = str(REPO / "solutions")
+    text = subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
+    report = subprocess.run(command + ["--json", "-"], capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
+    row = json.loads(report.stdout)["submissions"][0]
+    assert row["first_wrong_step"] == "del_w_input_hidden", row
+    assert "computed without a loop" not in text.stdout + report.stdout, text.stdout
+    steps = steps_of(row)
+    assert "del_w_input_hidden has no value: train_epoch() raised ValueError" in steps["del_w_input_hidden"]["message"]
+    assert "on record 1" in steps["del_w_input_hidden"]["message"]
+    assert [steps[name]["status"] for name in ("error", "output_error_term", "hidden_error", "hidden_error_term",
+                                               "del_w_hidden_output")] == ["pass"] * 5
+    assert row["score"] == 5.0
 
 
 def test_vectorised_and_single_value_returns_get_full_marks(graded):
@@ -235,9 +347,9 @@ def test_training_loop_epochs_by_records(tmp_path):
 def test_step_model_as_an_ordinary_user():
     """The same loop exercise graded as uid 65534: capture per iteration does not depend on who grades."""
     chosen = ("test_reference_full_marks_and_stub_zero", "test_first_wrong_record_is_named",
-              "test_crash_on_record_two_is_reported_with_earlier_records_judged")
+              "test_crash_on_record_two_is_reported_with_earlier_records_judged", "test_crash_on_record_3_judges_what_ran")
     done = unprivileged.run_unprivileged(*(f"{Path(__file__)}::{name}" for name in chosen))
-    assert done.returncode == 0 and "3 passed" in done.stdout, done.stdout[-3000:] + done.stderr[-3000:]
+    assert done.returncode == 0 and "4 passed" in done.stdout, done.stdout[-3000:] + done.stderr[-3000:]
 
 
 @pytest.mark.parametrize("change, message", [

@@ -206,6 +206,7 @@ def _call(graded, case, job, recorder, seconds, encoder):
                                 "cell": where[0] if where else None, "line": where[1] if where else None,
                                 "traceback": _student_traceback(error, public)}
     snapshot = recorder.take() or {}
+    looped, partial = recorder.looped, recorder.partial
     iterations, _, raised_at, overflow = recorder.take_iterations()
     # An argument the function is meant to update in place is, as a step, its value after the call.
     snapshot.update({name: argument for name, argument in zip(job["parameters"], arguments)
@@ -219,6 +220,10 @@ def _call(graded, case, job, recorder, seconds, encoder):
                                            if name in overflow else [])
                              for name, kept in iterations.items() if type(name) is str and name in per_iteration}
     outcome["raised_at"] = list(raised_at) if raised_at is not None and outcome["exception"] is not None else None
+    # Which steps the function's own loops assign, so one without values per iteration is not called vectorised;
+    # and which kept a value from the iteration that raised.
+    outcome["looped"] = sorted(name for name in looped if name in per_iteration)
+    outcome["partial"] = sorted(name for name in partial if name in outcome["iterations"]) if outcome["raised_at"] else []
     outcome["mutated"] = [name for name, before, after in zip(job["parameters"], pristine, arguments)
                           if type(before) is _ndarray and not _same(before, after)]
     return outcome
