@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import traceback
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from grader.cli import grade
+from grader.sandbox import namespaces
 from tests.notebooks import ASSIGNMENTS, SOLUTIONS
 
 # Variables of the user's shell that would change what the grader does.
@@ -75,6 +77,16 @@ def _private_cache_home(tmp_path_factory):
         os.environ.pop("XDG_CACHE_HOME", None)
     else:
         os.environ["XDG_CACHE_HOME"] = saved
+
+
+@pytest.fixture
+def python_prefix_modes():
+    """As root, `grade-gradescope run` may make the Python's ancestors traversable (o+x): put this machine's modes back."""
+    ancestors = {str(parent) for path in namespaces.readable_paths() for parent in Path(path).parents}
+    modes = {path: stat.S_IMODE(os.stat(path).st_mode) for path in ancestors}
+    yield
+    for path, mode in modes.items():
+        os.chmod(path, mode)
 
 
 @pytest.fixture(scope="session")

@@ -22,15 +22,8 @@ from tests import container
 from tests.exports_support import CLEAN_ENV, NO_OUTER, check_gradescope_document
 from tests.notebooks import REFERENCE_BODY, SOLUTIONS, student_notebook, write
 
-
-@pytest.fixture(autouse=True)
-def python_prefix_modes():
-    """As root, the run step may make the Python's ancestors traversable (o+x): put this machine's modes back."""
-    ancestors = {str(parent) for path in namespaces.readable_paths() for parent in Path(path).parents}
-    modes = {path: stat.S_IMODE(os.stat(path).st_mode) for path in ancestors}
-    yield
-    for path, mode in modes.items():
-        os.chmod(path, mode)
+# As root, the run step may make the Python's ancestors traversable (o+x): each test puts them back.
+pytestmark = pytest.mark.usefixtures("python_prefix_modes")
 
 
 @pytest.fixture(scope="module")

@@ -280,6 +280,7 @@ def test_several_assignments_with_the_same_function(tmp_path):
         "carol": "backward_pass", "dan": "backward_pass", "erin": "bp_three"}
 
 
+@pytest.mark.usefixtures("python_prefix_modes")
 def test_metadata_naming_an_assignment_not_held_here_is_refused(course, tmp_path):
     """Routing rule 1: with only forward_pass's solutions, a backward_pass notebook (whose given forward_pass the
     grader cannot tell from an answer) is refused by its metadata, in `grade` and in the Gradescope run."""
