@@ -121,32 +121,62 @@ def diagnose(catalogue: Catalogue, rubric: Rubric, cases: Sequence[Case], values
         if not earned.varies([values[index][step] for index in produced], rubric.tolerance):
             continue  # one value on every case: computed from nothing, it tells no mistake
         entries = [entry for entry in catalogue.entries if entry.step == step]
-        computed = {index: _candidates(catalogue, entries, cases[index], values[index], step, rubric) for index in produced}
-        support = {}
-        for entry in entries:
-            support[entry] = max((sum(_telling(computed[index], entry, formula, values[index], cases[index], step, rubric)
-                                      for index in produced if index in wrong[step])
-                                  for formula in range(len(entry.formulas))
-                                  if all(_same_value(values[index][step], computed[index][0][entry][formula], rubric.tolerance)
-                                         for index in produced)), default=0)
-        best = max(entries, key=lambda entry: support[entry], default=None)
-        if best is not None and support[best] > 0:
-            diagnoses.append(Diagnosis(step, best.name, best.message))
+        candidates = _Candidates(catalogue, entries, cases, values, step, rubric)
+        matching = [(entry, formula) for entry in entries for formula in range(len(entry.formulas))
+                    if all(_same_value(values[index][step], candidates.value(entry, formula, index), rubric.tolerance)
+                           for index in produced)]
+        telling = [index for index in produced if index in wrong[step]]
+        # One candidate needs one case that tells it apart; several are ranked by how many do.
+        supported = [(_support(candidates, entry, formula, telling, values, cases, step, rubric, len(matching) > 1),
+                      position, entry) for position, (entry, formula) in enumerate(matching)]
+        best = max(supported, key=lambda item: (item[0], -item[1]), default=None)
+        if best is not None and best[0] > 0:
+            diagnoses.append(Diagnosis(step, best[2].name, best[2].message))
     if not any(diagnosis.step in rubric.returns for diagnosis in diagnoses):
         diagnoses += _through_the_returned_values(catalogue, rubric, cases, values, wrong)
     return tuple(diagnoses)
 
 
+def _support(candidates: _Candidates, entry: Misconception, formula: int, telling: Sequence[int],
+             values: Sequence[Mapping[str, Any]], cases: Sequence[Case], step: str, rubric: Rubric, count: bool) -> int:
+    """How many of the wrong cases tell this formula apart (`count`), or 1 if any does."""
+    told = (_telling(candidates.on(index), entry, formula, values[index], cases[index], step, rubric) for index in telling)
+    return sum(told) if count else int(any(told))
+
+
 _Computed = tuple[dict[Misconception, list[np.ndarray | None]], np.ndarray | None]
 
 
-def _candidates(catalogue: Catalogue, entries: Sequence[Misconception], case: Case, found: Mapping[str, Any],
-                step: str, rubric: Rubric) -> _Computed:
-    """On one case: every formula's value for `step` (None where it raises), and the reference's own."""
-    steps = rubric.steps
-    computed = {entry: [formulas.evaluate(formula, catalogue.namespace, steps, case, found, step)
-                        for formula in entry.formulas] for entry in entries}
-    return computed, formulas.evaluate(catalogue.steps[step], catalogue.namespace, steps, case, found, step)
+class _Candidates:
+    """Every formula's value for one step (None where it raises) and the reference's own, each evaluated once, when asked.
+
+    Most entries differ from the student's value on the first case looked at: asking lazily evaluates
+    them there only.
+    """
+
+    def __init__(self, catalogue: Catalogue, entries: Sequence[Misconception], cases: Sequence[Case],
+                 values: Sequence[Mapping[str, Any]], step: str, rubric: Rubric) -> None:
+        self._catalogue, self._entries, self._cases, self._values = catalogue, entries, cases, values
+        self._step, self._steps = step, rubric.steps
+        self._evaluated: dict[tuple[int, int, int], np.ndarray | None] = {}
+        self._position = {id(entry): position for position, entry in enumerate(entries)}
+        self._right: dict[int, np.ndarray | None] = {}
+
+    def value(self, entry: Misconception, formula: int, index: int) -> np.ndarray | None:
+        key = (self._position[id(entry)], formula, index)
+        if key not in self._evaluated:
+            self._evaluated[key] = formulas.evaluate(entry.formulas[formula], self._catalogue.namespace, self._steps,
+                                                     self._cases[index], self._values[index], self._step)
+        return self._evaluated[key]
+
+    def on(self, index: int) -> _Computed:
+        """On one case: every formula's value for the step, and the reference's own."""
+        if index not in self._right:
+            self._right[index] = formulas.evaluate(self._catalogue.steps[self._step], self._catalogue.namespace,
+                                                   self._steps, self._cases[index], self._values[index], self._step)
+        computed = {entry: [self.value(entry, formula, index) for formula in range(len(entry.formulas))]
+                    for entry in self._entries}
+        return computed, self._right[index]
 
 
 def _telling(computed: _Computed, entry: Misconception, formula: int, found: Mapping[str, Any], case: Case,

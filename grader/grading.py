@@ -319,7 +319,8 @@ class _Judgement:
         self._direct: dict[tuple[str, int], Check] = {}
         self._checked: dict[tuple[str, int], tuple[Check, bool]] = {}
         # For each carried-forward pass, whether matching it could have failed there (see _could_fail).
-        self._could_fail_at: dict[tuple[str, int], bool] = {}
+        self._carried_at: dict[tuple[str, int], tuple[dict, np.ndarray]] = {}
+        """Each carried-forward pass's (student values, carried value): whether it could have failed is asked lazily."""
         self._depends: dict[str, bool] = {}
         self._step_names = rubric.step_names
         self._per_iteration = frozenset(rubric.iteration_steps)
@@ -437,7 +438,7 @@ class _Judgement:
         found = self._carried_scope(step, index)
         carried = None if found is None else self._evaluate(step, index, found)
         if carried is not None and compare.check(got, carried, self.rubric.tolerance, explain=False).ok:
-            self._could_fail_at[(step, index)] = self._could_fail(step, index, found, carried)
+            self._carried_at[(step, index)] = (found, carried)
             return compare.PASSED, True
         return direct, False
 
@@ -450,10 +451,15 @@ class _Judgement:
         the step nor against it.
         """
         carried = [index for index, (_, was_carried) in enumerate(checks) if was_carried]
-        could_fail = sum(self._could_fail_at[(step, index)] for index in carried)
-        if 2 * could_fail >= len(carried) and earned.varies([self._value(step, index) for index in carried],
-                                                            self.rubric.tolerance):
-            return checks
+        if earned.varies([self._value(step, index) for index in carried], self.rubric.tolerance):
+            # Asked case by case only until the answer is known: each question evaluates formulas.
+            needed, could_fail = (len(carried) + 1) // 2 if carried else 1, 0
+            for position, index in enumerate(carried):
+                could_fail += self._could_fail(step, index, *self._carried_at[(step, index)])
+                if could_fail >= needed or could_fail + len(carried) - position - 1 < needed:
+                    break
+            if could_fail >= needed:
+                return checks
         for index in carried:
             self._checked[(step, index)] = (self._direct_check(step, index), False)
         return [self._checked[(step, index)] if index in carried else check for index, check in enumerate(checks)]
