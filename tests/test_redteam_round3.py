@@ -1,0 +1,171 @@
+"""Third red-team round: the step model (loops captured per iteration), and the loop assignments' degenerate answers.
+
+One grade run per assignment holds every notebook of that assignment; each test reads its
+students' rows and states one promise. The last test re-runs the module as uid 65534.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from tests.conftest import invoke_grade, steps_of
+from tests.notebooks import SOLUTIONS
+from tests.unprivileged import run_unprivileged
+
+GD_SIGNATURE = "def update_weights(features, targets, weights, learnrate):\n"
+TN_SIGNATURE = "def train_epoch(features, targets, weights_input_hidden, weights_hidden_output, learnrate):\n"
+GD_LOOP_STEPS = ("output", "error", "error_term", "del_w")
+
+GD_BODY = """    n_records = features.shape[0]
+    del_w = np.zeros(weights.shape)
+    for x, y in zip(features, targets):
+        output = sigmoid(np.dot(x, weights))
+        error = y - output
+        error_term = error * output * (1 - output)
+        DELW
+        AFTER
+    new_weights = NEW
+    return new_weights
+"""
+
+# The public case has 4 records of 3 features: anything else is a hidden case.
+RAISE_ON_HIDDEN = "if features.shape != (4, 3) and n_records > 1: raise RuntimeError('stop')"
+
+# Vectorised, then the capture hook called by hand, one forged iteration per record.
+FORGED_ITERATIONS = """    H = __backprop_grader_capture__
+    n_records = features.shape[0]
+    outputs = 1 / (1 + np.exp(-(features @ weights)))
+    errors = targets - outputs
+    terms = errors * outputs * (1 - outputs)
+    running = np.cumsum(terms[:, None] * features, axis=0)
+    for i in range(n_records):
+        H.begin((1,))
+        output, error, error_term, del_w = outputs[i], errors[i], terms[i], running[i]
+        H.end((1,), ('del_w', 'error', 'error_term', 'output'))
+    return weights + 0.5 * learnrate * running[-1] / n_records
+"""
+
+TN_BODY = """    n_records = features.shape[0]
+    del_w_input_hidden = np.zeros(weights_input_hidden.shape)
+    del_w_hidden_output = np.zeros(weights_hidden_output.shape)
+    for x, y in zip(features, targets):
+        hidden_output = sigmoid(np.dot(x, weights_input_hidden))
+        output = sigmoid(np.dot(hidden_output, weights_hidden_output))
+        error = y - output
+        output_error_term = error * output * (1 - output)
+        hidden_error = np.dot(output_error_term, weights_hidden_output)
+        hidden_error_term = hidden_error * hidden_output * (1 - hidden_output)
+        del_w_hidden_output += SCALE * output_error_term * hidden_output
+        del_w_input_hidden += SCALE * hidden_error_term * x[:, None]
+    UPDATE
+    return weights_input_hidden, weights_hidden_output
+"""
+TN_UPDATE = ("weights_input_hidden += learnrate * del_w_input_hidden / n_records\n"
+             "    weights_hidden_output += learnrate * del_w_hidden_output / n_records")
+
+
+def _gd(delw: str = "del_w += error_term * x", after: str = "pass",
+        new: str = "weights + learnrate * del_w / n_records") -> str:
+    return GD_BODY.replace("DELW", delw).replace("AFTER", after).replace("NEW", new)
+
+
+def _tn(scale: str, update: str) -> str:
+    return TN_BODY.replace("SCALE", scale).replace("UPDATE", update)
+
+
+GD_NOTEBOOKS = {
+    "gd_correct": _gd(),
+    "gd_raises_after_record_one": _gd(after=RAISE_ON_HIDDEN),
+    "gd_overwrites_and_raises": _gd(delw="del_w = error_term * x", after=RAISE_ON_HIDDEN),
+    "gd_weights_unchanged": _gd(new="weights.copy()"),
+    "gd_weights_plus_tiny": _gd(new="weights + 1e-9"),
+    "gd_forged_iterations": FORGED_ITERATIONS,
+}
+TN_NOTEBOOKS = {
+    "tn_correct": _tn("1.0", TN_UPDATE),
+    "tn_never_updates": _tn("1.0", "pass"),
+    "tn_updates_by_tiny": _tn("1.0", "weights_input_hidden += 1e-12\n    weights_hidden_output += 1e-12"),
+    "tn_tiny_deltas_unchanged": _tn("1e-9", "pass"),
+}
+
+
+def _notebook(assignment: str, signature: str, body: str, path: Path) -> None:
+    """The reference notebook with its graded function's body replaced and no routing metadata."""
+    node = nbformat.read(SOLUTIONS / assignment / f"{assignment}.ipynb", as_version=4)
+    cells = [cell for cell in node.cells if cell.cell_type == "code" and signature in cell.source]
+    assert len(cells) == 1
+    cells[0].source = signature + body
+    node.metadata.pop("backprop_grader", None)
+    nbformat.write(node, path)
+
+
+def _grade(tmp_path_factory, assignment: str, signature: str, notebooks: dict[str, str]) -> dict[str, dict]:
+    folder = tmp_path_factory.mktemp(assignment)
+    for name, body in notebooks.items():
+        _notebook(assignment, signature, body, folder / f"{name}.ipynb")
+    run = invoke_grade(folder, "--assignment", assignment)
+    assert run.doc is not None, run.stderr
+    return {name: run.submission(name) for name in notebooks}
+
+
+@pytest.fixture(scope="module")
+def gradient_descent(tmp_path_factory) -> dict[str, dict]:
+    return _grade(tmp_path_factory, "gradient_descent", GD_SIGNATURE, GD_NOTEBOOKS)
+
+
+@pytest.fixture(scope="module")
+def train_network(tmp_path_factory) -> dict[str, dict]:
+    return _grade(tmp_path_factory, "train_network", TN_SIGNATURE, TN_NOTEBOOKS)
+
+
+def test_the_right_loops_get_full_marks(gradient_descent, train_network) -> None:
+    """Control: the notebooks the attacks below are cut from score full marks."""
+    assert gradient_descent["gd_correct"]["score"] == 10
+    assert train_network["tn_correct"]["score"] == 10
+
+
+def test_raising_after_the_first_record_earns_no_full_per_record_credit(gradient_descent) -> None:
+    """As far as the code ran, deliberately: a loop that raises at the end of its first record on every hidden
+    case (computing 1 record of up to 200) gets every per-record step's full points, as if it had run them all.
+    The same loop stopped by `break` instead of `raise` earns nothing for those steps."""
+    steps = steps_of(gradient_descent["gd_raises_after_record_one"])
+    earned = sum(steps[name]["score"] for name in GD_LOOP_STEPS)
+    full = sum(steps[name]["max_score"] for name in GD_LOOP_STEPS)
+    assert earned < full, {name: steps[name]["message"] for name in GD_LOOP_STEPS}
+
+
+def test_raising_early_does_not_hide_a_step_wrong_from_record_two(gradient_descent) -> None:
+    """As far as the code ran cannot launder a mistake that shows only from record 2 on (del_w overwritten, not
+    accumulated): the public case still runs to the end and shows it."""
+    assert steps_of(gradient_descent["gd_overwrites_and_raises"])["del_w"]["score"] == 0
+
+
+def test_forged_iterations_through_the_capture_hook_earn_nothing_the_values_do_not(gradient_descent) -> None:
+    """The capture hook called by hand (begin/end per record around vectorised values) buys no step whose value is
+    wrong: the returned weights (half the step) stay wrong, the forged per-record values are only what they are."""
+    steps = steps_of(gradient_descent["gd_forged_iterations"])
+    assert steps["new_weights"]["score"] == 0
+
+
+@pytest.mark.parametrize("student", ["gd_weights_unchanged", "gd_weights_plus_tiny"])
+def test_gradient_descent_weights_not_moved_earn_nothing(gradient_descent, student: str) -> None:
+    """Degenerate update: the input weights returned unchanged, or plus a tiny constant, within rtol 1e-3."""
+    assert steps_of(gradient_descent[student])["new_weights"]["score"] == 0
+
+
+@pytest.mark.parametrize("student", ["tn_never_updates", "tn_updates_by_tiny", "tn_tiny_deltas_unchanged"])
+def test_train_network_weights_not_moved_earn_nothing(train_network, student: str) -> None:
+    """Degenerate in-place update: weights never updated, updated by a tiny constant, or left unchanged behind
+    deltas scaled by 1e-9 (error carried forward must not credit weights that equal the old ones)."""
+    steps = steps_of(train_network[student])
+    assert steps["weights_input_hidden"]["score"] == 0
+    assert steps["weights_hidden_output"]["score"] == 0
+
+
+def test_round_three_as_an_ordinary_user() -> None:
+    """The same promises as uid 65534, where children share the grader's uid."""
+    done = run_unprivileged(str(Path(__file__)), "-k", "not ordinary_user", timeout=200)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
