@@ -82,6 +82,12 @@ def _gd(delw: str = "del_w += error_term * x", after: str = "pass",
     return GD_BODY.replace("DELW", delw).replace("AFTER", after).replace("NEW", new)
 
 
+def _scaled_error(scale: str, term: str, change: str, new: str) -> str:
+    """The loop with its error scaled by `scale`, and the later steps as given."""
+    return _gd(delw=f"del_w += {change}", new=new).replace("error = y - output", f"error = {scale} * (y - output)") \
+        .replace("error_term = error * output * (1 - output)", f"error_term = {term}")
+
+
 def _tn(scale: str, update: str) -> str:
     return TN_BODY.replace("SCALE", scale).replace("UPDATE", update)
 
@@ -95,6 +101,10 @@ GD_NOTEBOOKS = {
     "gd_forged_iterations": FORGED_ITERATIONS,
     "gd_hook_silenced": QUIET_HOOK + _gd(new="weights + 0.5 * learnrate * del_w / n_records").replace(
         "error = y - output", "error = output - y").replace("error_term = error", "error_term = -error"),
+    "gd_error_times_1e-12_rest_zero": _scaled_error("1e-12", "0.0 * error", "0.0 * x", "weights.copy()"),
+    "gd_error_times_1e-200_rest_zero": _scaled_error("1e-200", "0.0 * error", "0.0 * x", "weights.copy()"),
+    "gd_error_times_1e-12_weights_unchanged": _scaled_error("1e-12", "error * output * (1 - output)",
+                                                             "error_term * x", "weights.copy()"),
     "gd_stops_after_record_one": _gd(after=RAISE_ON_HIDDEN.replace("raise RuntimeError('stop')", "break")),
 }
 TN_NOTEBOOKS = {
@@ -192,6 +202,16 @@ def test_gradient_descent_weights_not_moved_earn_nothing(gradient_descent, stude
     assert steps_of(gradient_descent[student])["new_weights"]["score"] == 0
 
 
+@pytest.mark.parametrize("student", ["gd_error_times_1e-12_rest_zero", "gd_error_times_1e-200_rest_zero",
+                                     "gd_error_times_1e-12_weights_unchanged"])
+def test_a_scaled_down_error_carries_nothing_per_record(gradient_descent, student: str) -> None:
+    """Carried forward per record behind a tiny or denormal error (it depends on the inputs, scaled by 1e-12 or
+    1e-200): zeros or unchanged weights downstream fall inside atol of what the reference computes from it, yet earn
+    nothing."""
+    steps = steps_of(gradient_descent[student])
+    assert [steps[name]["score"] for name in ("error_term", "del_w", "new_weights")] == [0, 0, 0]
+
+
 @pytest.mark.parametrize("student", ["tn_never_updates", "tn_updates_by_tiny", "tn_tiny_deltas_unchanged"])
 def test_train_network_weights_not_moved_earn_nothing(train_network, student: str) -> None:
     """Degenerate in-place update: weights never updated, updated by a tiny constant, or left unchanged behind
@@ -199,6 +219,31 @@ def test_train_network_weights_not_moved_earn_nothing(train_network, student: st
     steps = steps_of(train_network[student])
     assert steps["weights_input_hidden"]["score"] == 0
     assert steps["weights_hidden_output"]["score"] == 0
+
+
+# A forward pass of the student's own words (not the code any stub gives), added to a gradient_descent notebook.
+OWN_FORWARD_PASS = """def forward_pass(x, weights_input_to_hidden, weights_hidden_to_output):
+    h = 1 / (1 + np.exp(-np.dot(x, weights_input_to_hidden)))
+    o = 1 / (1 + np.exp(-np.dot(h, weights_hidden_to_output)))
+    return h, o
+"""
+
+
+def test_metadata_cannot_send_a_notebook_to_an_easier_assignment(tmp_path: Path) -> None:
+    """Routing by edited metadata: a gradient_descent notebook whose update_weights is wrong (8/10), plus a
+    forward_pass of the student's own and `metadata.backprop_grader.assignment = "forward_pass"`, is graded in a
+    class run (no --assignment) as forward_pass, 10/10, in the same gradebook as its classmates' gradient_descent
+    rows. Two graded functions of its own leave the choice to the metadata the student wrote."""
+    for student in ("alice", "bob"):
+        _notebook("gradient_descent", GD_SIGNATURE, _gd(), tmp_path / f"{student}.ipynb")
+    mallory = tmp_path / "mallory.ipynb"
+    _notebook("gradient_descent", GD_SIGNATURE, _gd(new="weights.copy()"), mallory)
+    node = nbformat.read(mallory, as_version=4)
+    node.cells.append(nbformat.v4.new_code_cell(OWN_FORWARD_PASS))
+    node.metadata["backprop_grader"] = {"assignment": "forward_pass"}
+    nbformat.write(node, mallory)
+    row = invoke_grade(tmp_path).submission("mallory")
+    assert (row.get("assignment"), row["score"]) != ("forward_pass", row["max_score"]), row["messages"]
 
 
 def test_round_three_as_an_ordinary_user() -> None:
