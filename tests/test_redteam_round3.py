@@ -117,6 +117,24 @@ TN_NOTEBOOKS = {
 }
 
 
+FP_SIGNATURE = "def forward_pass(x, weights_input_to_hidden, weights_hidden_to_output):\n"
+# A layer's input scaled down to nothing, and the layer's output then a constant 0.5 that sigmoid(tiny) is.
+FP_NOTEBOOKS = {
+    "fp_tiny_hidden_in_half_out": """    hidden_layer_in = 1e-12 * np.dot(x, weights_input_to_hidden)
+    hidden_layer_out = np.full(np.shape(hidden_layer_in), 0.5)
+    output_layer_in = np.dot(hidden_layer_out, weights_hidden_to_output)
+    output_layer_out = sigmoid(output_layer_in)
+    return hidden_layer_out, output_layer_out
+""",
+    "fp_tiny_output_in_half_out": """    hidden_layer_in = np.dot(x, weights_input_to_hidden)
+    hidden_layer_out = sigmoid(hidden_layer_in)
+    output_layer_in = 1e-12 * np.dot(hidden_layer_out, weights_hidden_to_output)
+    output_layer_out = np.full(np.shape(output_layer_in), 0.5)
+    return hidden_layer_out, output_layer_out
+""",
+}
+
+
 def _notebook(assignment: str, signature: str, body: str, path: Path) -> None:
     """The reference notebook with its graded function's body replaced and no routing metadata."""
     node = nbformat.read(SOLUTIONS / assignment / f"{assignment}.ipynb", as_version=4)
@@ -144,6 +162,21 @@ def gradient_descent(tmp_path_factory) -> dict[str, dict]:
 @pytest.fixture(scope="module")
 def train_network(tmp_path_factory) -> dict[str, dict]:
     return _grade(tmp_path_factory, "train_network", TN_SIGNATURE, TN_NOTEBOOKS)
+
+
+@pytest.fixture(scope="module")
+def forward_pass(tmp_path_factory) -> dict[str, dict]:
+    return _grade(tmp_path_factory, "forward_pass", FP_SIGNATURE, FP_NOTEBOOKS)
+
+
+def test_forward_pass_half_behind_a_tiny_layer_input_earns_nothing(forward_pass) -> None:
+    """Carried forward behind a layer input scaled by 1e-12: the reference's sigmoid of it is 0.5 within rtol, so a
+    constant 0.5 'output' would match; it earns nothing, nor does what is computed from it."""
+    hidden = steps_of(forward_pass["fp_tiny_hidden_in_half_out"])
+    assert [hidden[name]["score"] for name in hidden] == [0, 0, 0, 0]
+    output = steps_of(forward_pass["fp_tiny_output_in_half_out"])
+    assert (output["output_layer_in"]["score"], output["output_layer_out"]["score"]) == (0, 0)
+    assert (output["hidden_layer_in"]["score"], output["hidden_layer_out"]["score"]) == (3, 2)
 
 
 def test_the_right_loops_get_full_marks(gradient_descent, train_network) -> None:
