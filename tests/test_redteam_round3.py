@@ -262,21 +262,40 @@ OWN_FORWARD_PASS = """def forward_pass(x, weights_input_to_hidden, weights_hidde
 """
 
 
-def test_metadata_cannot_send_a_notebook_to_an_easier_assignment(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def routed(tmp_path_factory) -> dict[str, dict]:
+    """A class run without --assignment: two right gradient_descent notebooks, and two whose update_weights is
+    wrong (8/10) that also define a forward_pass of their own: mallory's metadata names forward_pass, eve's
+    names nothing."""
+    folder = tmp_path_factory.mktemp("routing")
+    for student in ("alice", "bob"):
+        _notebook("gradient_descent", GD_SIGNATURE, _gd(), folder / f"{student}.ipynb")
+    for student, named in (("mallory", "forward_pass"), ("eve", None)):
+        path = folder / f"{student}.ipynb"
+        _notebook("gradient_descent", GD_SIGNATURE, _gd(new="weights.copy()"), path)
+        node = nbformat.read(path, as_version=4)
+        node.cells.append(nbformat.v4.new_code_cell(OWN_FORWARD_PASS))
+        if named:
+            node.metadata["backprop_grader"] = {"assignment": named}
+        nbformat.write(node, path)
+    run = invoke_grade(folder)
+    return {student: run.submission(student) for student in ("alice", "bob", "mallory", "eve")}
+
+
+def test_metadata_cannot_send_a_notebook_to_an_easier_assignment(routed) -> None:
     """Routing by edited metadata: a gradient_descent notebook whose update_weights is wrong (8/10), plus a
     forward_pass of the student's own and `metadata.backprop_grader.assignment = "forward_pass"`, is graded in a
     class run (no --assignment) as forward_pass, 10/10, in the same gradebook as its classmates' gradient_descent
     rows. Two graded functions of its own leave the choice to the metadata the student wrote."""
-    for student in ("alice", "bob"):
-        _notebook("gradient_descent", GD_SIGNATURE, _gd(), tmp_path / f"{student}.ipynb")
-    mallory = tmp_path / "mallory.ipynb"
-    _notebook("gradient_descent", GD_SIGNATURE, _gd(new="weights.copy()"), mallory)
-    node = nbformat.read(mallory, as_version=4)
-    node.cells.append(nbformat.v4.new_code_cell(OWN_FORWARD_PASS))
-    node.metadata["backprop_grader"] = {"assignment": "forward_pass"}
-    nbformat.write(node, mallory)
-    row = invoke_grade(tmp_path).submission("mallory")
+    row = routed["mallory"]
     assert (row.get("assignment"), row["score"]) != ("forward_pass", row["max_score"]), row["messages"]
+
+
+def test_a_notebook_defining_two_graded_functions_goes_with_its_class(routed) -> None:
+    """Several graded functions of its own and no metadata: the notebook is graded with the class's assignment
+    (gradient_descent, 8/10), not with the easier one it also defines."""
+    assert (routed["eve"]["assignment"], routed["eve"]["score"]) == ("gradient_descent", 8)
+    assert [routed[student]["score"] for student in ("alice", "bob")] == [10, 10]
 
 
 def test_round_three_as_an_ordinary_user() -> None:
