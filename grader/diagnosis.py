@@ -10,6 +10,7 @@ arrays only.
 
 from __future__ import annotations
 
+import ast
 import tomllib
 import types
 from collections.abc import Mapping, Sequence
@@ -89,10 +90,15 @@ def _entry(item: Any, where: str, rubric: Rubric, reference: Reference) -> Misco
     if not sources or not all(isinstance(source, str) for source in sources):
         raise ConfigError(f"{where}: formula must be an expression, or a list of expressions")
     # Names a formula may use, checked now: a typo would otherwise just never match anyone. A later step is
-    # never available (at this point the reference has not computed it).
-    # A later step is not known yet, unless it is also a parameter (an argument updated in place):
-    # then the name means the argument as it is at that point.
+    # not available (at this point the reference has not computed it), unless it is also a parameter (an
+    # argument updated in place): then the name means the argument as it is at that point.
     later = set(rubric.step_names[rubric.step_names.index(step) + 1:]) - set(reference.parameters)
+    for source in sources:
+        named = _later_steps_named(source, later)
+        if named:
+            raise ConfigError(f"{where}: formula {source!r} uses {', '.join(named)}, a step after {step}: a formula "
+                              "may use the parameters, the reference function's locals, the earlier steps and the "
+                              "notebook's names")
     known = reference.known_names() - later
     formulas = tuple(compile_formula(source, known, where) for source in sources)
     return Misconception(item["name"].strip(), step, formulas, item["explanation"].strip(), item["hint"].strip())
@@ -135,6 +141,14 @@ def diagnose(catalogue: Catalogue, rubric: Rubric, cases: Sequence[Case], values
     if not any(diagnosis.step in rubric.returns for diagnosis in diagnoses):
         diagnoses += _through_the_returned_values(catalogue, rubric, cases, values, wrong)
     return tuple(diagnoses)
+
+
+def _later_steps_named(source: str, later: set[str]) -> list[str]:
+    try:
+        tree = ast.parse(source.strip(), mode="eval")
+    except SyntaxError:
+        return []  # compile_formula says what is wrong with it
+    return sorted({node.id for node in ast.walk(tree) if isinstance(node, ast.Name)} & later)
 
 
 def _support(candidates: _Candidates, entry: Misconception, formula: int, telling: Sequence[int],

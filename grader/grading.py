@@ -308,6 +308,8 @@ class _Judgement:
         # reference's first rows. Not when it raised on every case: then such rows earn nothing (nothing ran to the end).
         self._raised_everywhere = bool(run.cases) and all(case.exception for case in run.cases)
         self._cut: list[frozenset[str]] = [frozenset()] * len(cases)
+        self._short: set[str] = set()
+        """Steps right only as far as the code ran, on most cases: failed, but not where the code went wrong first."""
         self.cases = list(cases)
         if not self._raised_everywhere:
             for index, case_run in enumerate(run.cases):
@@ -339,7 +341,8 @@ class _Judgement:
         )
         if returned_right:
             results = [self._implied(result) for result in results]
-        first_wrong = next((r.name for r in results if r.status == FAIL), None)
+        first_wrong = next((r.name for r in results if r.status == FAIL and r.name not in self._short),
+                           next((r.name for r in results if r.status == FAIL), None))
         if first_wrong is None and not returned_right and not self._not_attempted():
             first_wrong = next((r.name for r in results if r.status == MISSING), None)
         results = [self._with_public_values(result) if self.public_values or result.name == first_wrong else result
@@ -560,6 +563,13 @@ class _Judgement:
                 return StepResult(step.name, PASS, step.points * credit, step.points, passed, total, message, True)
             where = "on the public case" if total == 1 else f"on all {total} cases"
             cut = sum(check is _AS_FAR_AS_RAN for check, _ in checks)
+            if 2 * cut > total:
+                # Right only as far as the code ran, on most cases: a loop stopped early (by a raise) shows
+                # little of a per-iteration step, so it earns nothing; the step that raised is named first.
+                self._short.add(step.name)
+                message = (f"right as far as the code ran, but {self.rubric.function}() raised before the end of its "
+                           f"loop on {cut} of {total} cases: its later values were never computed")
+                return StepResult(step.name, FAIL, 0.0, step.points, passed - cut, total, message)
             if cut:
                 where += (f" ({'' if total == 1 else f'{cut} of them '}as far as the code ran: "
                           f"{self.rubric.function}() raised before the end of its loop)")
