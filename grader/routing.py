@@ -9,9 +9,12 @@ The rule, per notebook:
    gives it). One candidate left that does not merely copy: the notebook is for it. This code
    wins over metadata naming another assignment held here, so editing the metadata never buys
    the marks of another assignment whose code the stub hands out.
-3. Else its metadata: the assignment its stub recorded (`metadata.backprop_grader.assignment`).
-   (A backward_pass notebook whose backward_pass was deleted or renamed still goes to
-   backward_pass, never to the forward_pass it copies.)
+3. Else, when no candidate is its own, its metadata: the assignment its stub recorded
+   (`metadata.backprop_grader.assignment`). (A backward_pass notebook whose backward_pass was
+   deleted or renamed still goes to backward_pass, never to the forward_pass it copies.) With
+   the graded functions of several assignments written by the student, the metadata does not
+   decide (it could pick the easiest), unless those assignments grade one same function; the
+   notebook is then unknown among them (rule 5).
 4. Else the only assignment whose graded function it defines, even as a copy (a forward pass
    written exactly as the course gives it, in a notebook without metadata).
 5. Else it is unknown: unreadable, defining no graded function, or defining the graded
@@ -118,7 +121,10 @@ def identify(path: Path, known: Sequence[Signature]) -> Identity:
            if not _copied(signature.function, defining[signature.function], signature, known)]
     if len(own) == 1:
         return Identity(own[0])
-    if named is not None:
+    # The graded functions of two assignments, written by the student: the metadata, which the student can
+    # edit, must not pick the easier one. It still tells apart assignments that grade one same function.
+    function_of = {signature.name: signature.function for signature in known}
+    if named is not None and all(function_of[name] == function_of.get(named) for name in own):
         return Identity(named)
     if len(candidates) == 1:
         return Identity(candidates[0].name)

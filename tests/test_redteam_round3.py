@@ -279,7 +279,9 @@ def routed(tmp_path_factory) -> dict[str, dict]:
             node.metadata["backprop_grader"] = {"assignment": named}
         nbformat.write(node, path)
     run = invoke_grade(folder)
-    return {student: run.submission(student) for student in ("alice", "bob", "mallory", "eve")}
+    # A run over one assignment names it once, at the top of the report.
+    return {student: {"assignment": run.doc["assignment"], **run.submission(student)}
+            for student in ("alice", "bob", "mallory", "eve")}
 
 
 def test_metadata_cannot_send_a_notebook_to_an_easier_assignment(routed) -> None:
