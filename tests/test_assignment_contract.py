@@ -265,3 +265,24 @@ def test_example_class_grades_cleanly(name):
             assert not _readable(path), (row["student"], row["messages"])
         else:
             assert row["status"] == "graded", (row["student"], row["messages"])
+
+
+def test_one_run_over_every_assignment_grades_each_against_its_own(tmp_path: Path) -> None:
+    """Issue 10: one `grade` (no --assignment) over a folder mixing every assignment's reference and stub gives each
+    reference full marks and each stub zero, each row graded against its own assignment."""
+    for name in NAMES:
+        notebook = _rubric(name)["assignment"]["notebook"]
+        for kind, source in (("reference", SOLUTIONS / name / notebook), ("stub", ASSIGNMENTS / name / notebook)):
+            target = tmp_path / f"{kind}-{name}" / notebook
+            target.parent.mkdir()
+            shutil.copyfile(source, target)
+    run = invoke_grade(tmp_path)
+    assert run.exit_code == 0, run.stderr
+    rows = {row["student"]: row for row in run.doc["submissions"]}
+    assert len(rows) == 2 * len(NAMES)
+    for name in NAMES:
+        reference, stub = rows[f"reference-{name}"], rows[f"stub-{name}"]
+        assigned = [row.get("assignment", run.doc["assignment"]) for row in (reference, stub)]
+        assert assigned == [name, name], (name, assigned)
+        assert reference["score"] == reference["max_score"], (name, reference["messages"])
+        assert stub["score"] == 0, (name, stub["steps"])
