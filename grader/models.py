@@ -10,7 +10,7 @@ import numpy as np
 
 from grader.text import path_name, printable
 
-# Submission statuses (DESIGN.md §5).
+# Submission statuses (the JSON report's `status`, README).
 GRADED, ERROR, TIMEOUT, INVALID = "graded", "error", "timeout", "invalid"
 # Step statuses.
 PASS, FAIL, MISSING, NOT_RUN = "pass", "fail", "missing", "not_run"

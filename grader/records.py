@@ -1,6 +1,6 @@
 """A grade as a plain JSON record and back: what the results log, the cache and the merge store.
 
-The record is the submission's JSON report entry (DESIGN.md §5) plus what the terminal view
+The record is the submission's JSON report entry (README, "The JSON report") plus what the terminal view
 needs besides (printed output, run time, public-case values of the first wrong step, the
 hidden-case part of a failed step's message kept apart for Gradescope), so a grade read back
 renders exactly as it did when it was made. It holds no hidden expected value.

@@ -133,7 +133,7 @@ HOSTILE: dict[str, list[str]] = {
                      "        except OSError:\n            pass",
                      WRONG_FUNCTION],
     "read_solutions": ["import numpy as np, os, glob, sys",
-                       "found = []\nfor root in ['{solutions}', '{tree}', '/work/shared', '/etc/shadow']:\n"
+                       "found = []\nfor root in ['{solutions}', '{tree}', '/etc/shadow']:\n"
                        "    for path in ([root] + glob.glob(root + '/**', recursive=True))[:200]:\n"
                        "        try:\n            found.append(path + open(path).read()[:100])\n"
                        "        except OSError:\n            pass",

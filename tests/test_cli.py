@@ -1,4 +1,4 @@
-"""The command line's contracts (DESIGN.md §4-§6): finding notebooks, ids, order, reports, exit codes."""
+"""The command line's contracts (README: commands, reports, exit status): finding notebooks, ids, order, reports, exit codes."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ from tests.notebooks import ASSIGNMENTS, REFERENCE, SOLUTIONS, STEPS, STUB
 
 PUBLIC_CASE = ASSIGNMENTS / "backward_pass" / "public_case.json"
 
-# DESIGN.md §1: what the course publishes for the demo cell.
+# What the course publishes for the demo cell (the public case).
 COURSE_OUTPUT = """\
 Change in weights for hidden layer to output layer:
 [0.00804047 0.00555918]

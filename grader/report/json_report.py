@@ -1,4 +1,4 @@
-"""The JSON report of DESIGN.md §5 (plus the documented additions `first_wrong_step` and `carried_forward`)."""
+"""The JSON report (README, "The JSON report"; plus the documented additions `first_wrong_step` and `carried_forward`)."""
 
 from __future__ import annotations
 
