@@ -104,10 +104,8 @@ class ClassRun:
                     self._entries.append(_Entry(position, submission, number))
                 position += 1
         self.submissions = [entry.submission for entry in self._entries]
-        self.positions = [entry.position for entry in self._entries]
         self.assignment_of = {entry.submission.given: self.groups[entry.group].assignment.name for entry in self._entries}
         """Submission (as given) -> the assignment it is graded against."""
-        self._entry_of = {entry.submission.given: entry for entry in self._entries}
         self._scratch = None
         if settings.out is None:
             self._scratch = tempfile.TemporaryDirectory(prefix="backprop-grader-log-")
