@@ -86,24 +86,4 @@ def copy_arguments(arguments: dict[str, Any]) -> dict[str, Any]:
 def case_to_wire(case: Case) -> dict:
     """A case as the sandbox child receives it: its name, whether it is public, its arguments. No expected value."""
     return {"name": case.name, "public": case.public,
-            "arguments": {name: to_wire(value) for name, value in case.arguments.items()}}
-
-
-def to_wire(value: Any) -> dict:
-    """An argument as plain data for the sandbox child, keeping its Python type."""
-    if isinstance(value, (float, int)) and not isinstance(value, (bool, np.generic)):
-        return {"kind": "float", "value": float(value)}
-    array = np.asarray(value, dtype=np.float64)
-    if isinstance(value, np.generic) or array.ndim == 0:
-        return {"kind": "scalar", "value": float(array)}
-    return {"kind": "array", "value": array.tolist()}
-
-
-def from_wire(encoded: dict) -> Any:
-    """The inverse of `to_wire`, for the student self-check (which reads the public case file)."""
-    kind, value = encoded["kind"], encoded["value"]
-    if kind == "float":
-        return float(value)
-    if kind == "scalar":
-        return np.float64(value)
-    return np.array(value, dtype=np.float64)
+            "arguments": {name: values.encode_argument(value) for name, value in case.arguments.items()}}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grader import batch, grading, notebook
+from grader import batch, grading, notebook, values
 from grader import cases as case_builder
 from grader.assignment import Rubric
 from grader.errors import ConfigError
@@ -62,7 +62,7 @@ def rubric_and_case(document: dict, timeout: float) -> tuple[Rubric, Case, list[
         )
         positions = {str(name): tuple(tuple(int(number) for number in position) for position in listed)
                      for name, listed in document.get("positions", {}).items()}
-        arguments = {name: case_builder.from_wire(value) for name, value in document["arguments"].items()}
+        arguments = {name: values.decode_argument(value) for name, value in document["arguments"].items()}
         expected = {name: np.array(value, dtype=np.float64) for name, value in document["expected"].items()}
         parameters = [str(name) for name in document["parameters"]]
     except (KeyError, TypeError, ValueError) as error:

@@ -20,8 +20,7 @@ from pathlib import Path
 
 import nbformat
 
-from grader import cases as case_builder
-from grader import notebook
+from grader import notebook, values
 from grader.assignment import Assignment, Rubric
 from grader.models import Case
 
@@ -83,7 +82,7 @@ def public_case(assignment: Assignment, cases: list) -> dict:
         "steps": [{"name": step.name, "points": step.points, "hint": step.hint}
                   | ({"capture": step.capture} if step.per_iteration else {}) for step in rubric.steps],
         "tolerance": {"rtol": rubric.tolerance.rtol, "atol": rubric.tolerance.atol},
-        "arguments": {name: case_builder.to_wire(value) for name, value in public.arguments.items()},
+        "arguments": {name: values.encode_argument(value) for name, value in public.arguments.items()},
         "expected": {name: value.tolist() for name, value in public.expected.items()},
     } | _loop_keys(rubric, public)
 

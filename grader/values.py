@@ -1,6 +1,8 @@
-"""Plain-data encoding of numeric values that cross the sandbox boundary.
+"""Plain-data encoding of numeric values that cross the sandbox boundary, both ways.
 
-The child encodes with an exact type check (never a method of a student-defined class), the
+The graded function's arguments go to the child as JSON numbers with their Python type kept
+(`encode_argument`, `decode_argument`: the one codec both sides use). Its values come back another
+way. The child encodes with an exact type check (never a method of a student-defined class), the
 grader decodes into float64 arrays. All of a submission's numbers travel as one buffer of
 little-endian float64 bytes in base64; each value is an offset and a shape into it, checked
 against the buffer on arrival. Plain data, and far cheaper than printing and parsing every
@@ -12,7 +14,7 @@ from __future__ import annotations
 import math
 from base64 import b64encode
 from binascii import a2b_base64 as _a2b_base64
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 import numpy as np
 
@@ -35,7 +37,36 @@ _asarray = np.asarray
 _stack = np.stack
 _b64encode = b64encode
 _frombuffer = np.frombuffer
+_array = np.array
+_generic = np.generic
 _LITTLE_F8 = np.dtype("<f8")
+
+
+class Argument(TypedDict):
+    """One argument of the graded function as it crosses to the child."""
+
+    kind: Literal["float", "scalar", "array"]
+    value: float | list
+
+
+def encode_argument(value: Any) -> Argument:
+    """An argument as plain data for the sandbox child, keeping its Python type: float, numpy scalar or array."""
+    if isinstance(value, (float, int)) and not isinstance(value, (bool, _generic)):
+        return {"kind": "float", "value": float(value)}
+    array = _asarray(value, dtype=_float64)
+    if isinstance(value, _generic) or array.ndim == 0:
+        return {"kind": "scalar", "value": float(array)}
+    return {"kind": "array", "value": array.tolist()}
+
+
+def decode_argument(encoded: Argument) -> Any:
+    """The inverse of `encode_argument`: a new float, float64 scalar or float64 array."""
+    kind, value = encoded["kind"], encoded["value"]
+    if kind == "float":
+        return float(value)
+    if kind == "scalar":
+        return _float64(value)
+    return _array(value, dtype=_float64)
 
 
 class Unsupported(Exception):
