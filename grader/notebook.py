@@ -38,8 +38,6 @@ class Notebook:
     """The code cells, in order."""
     assignment: str | None
     """The assignment named in the notebook's metadata, if any."""
-    version: int
-    """The nbformat major version of the file as it was on disk."""
 
 
 def read(path: Path) -> Notebook:
@@ -49,7 +47,7 @@ def read(path: Path) -> Notebook:
 
 def parse(raw: bytes) -> Notebook:
     """The notebook these bytes hold (as `read_bytes` returned them); raise InvalidNotebook otherwise."""
-    node, version = parse_node(raw)
+    node, _ = parse_node(raw)
     cells = []
     for index, cell in enumerate(node.get("cells", []), start=1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
@@ -62,7 +60,7 @@ def parse(raw: bytes) -> Notebook:
     metadata = node.get("metadata")
     tag = metadata.get(METADATA_KEY) if isinstance(metadata, dict) else None
     assignment = tag.get("assignment") if isinstance(tag, dict) else None
-    return Notebook(tuple(cells), assignment if isinstance(assignment, str) else None, version)
+    return Notebook(tuple(cells), assignment if isinstance(assignment, str) else None)
 
 
 def read_node(path: Path) -> tuple[nbformat.NotebookNode, int]:
