@@ -14,9 +14,10 @@ from grader import feedback, grading, notebook
 from grader.assignment import Assignment, Rubric
 from grader.errors import ConfigError
 from grader.models import ERROR, INVALID, Case, Grade, Submission
-from grader.sandbox.client import SCRATCH_BYTES, SandboxReply
+from grader.sandbox.client import SCRATCH_BYTES
 from grader.sandbox.layers import Layer
 from grader.sandbox.pipeline import Pipeline
+from grader.sandbox.wire import Job, SandboxReply
 from grader.store import GRADER_FAILURE
 
 SKIPPED_FOLDERS = frozenset({".ipynb_checkpoints", "__MACOSX", "__pycache__", ".git"})
@@ -121,18 +122,18 @@ def rubric_with(rubric: Rubric, timeout: float | None) -> Rubric:
     return dataclasses.replace(rubric, limits=limits)
 
 
-def sandbox_job(book: notebook.Notebook, rubric: Rubric, parameters: Iterable[str]) -> dict:
+def sandbox_job(book: notebook.Notebook, rubric: Rubric, parameters: Iterable[str]) -> Job:
     """What the sandbox child needs to run a notebook: its cells, the function, the step names, the limits."""
-    return {
-        "cells": [{"index": cell.index, "source": cell.source} for cell in book.cells],
-        "function": rubric.function,
-        "parameters": list(parameters),
-        "steps": list(rubric.step_names),
-        "returns": list(rubric.returns),
-        "iterations": list(rubric.iteration_steps),
-        "updates": list(rubric.updates),
-        "limits": rubric.limits.as_wire(),
-    }
+    return Job(
+        cells=[{"index": cell.index, "source": cell.source} for cell in book.cells],
+        function=rubric.function,
+        parameters=list(parameters),
+        steps=list(rubric.step_names),
+        returns=list(rubric.returns),
+        iterations=list(rubric.iteration_steps),
+        updates=list(rubric.updates),
+        limits=rubric.limits.as_wire(),
+    )
 
 
 @dataclass(frozen=True)

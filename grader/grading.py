@@ -25,7 +25,7 @@ from grader.assignment import Reference, Rubric
 from grader.compare import Check
 from grader.feedback import Feedback, review
 from grader.models import ERROR, FAIL, GRADED, INVALID, MISSING, NOT_RUN, PASS, TIMEOUT, Case, Grade, StepResult, Submission
-from grader.sandbox.client import SandboxReply
+from grader.sandbox.wire import SandboxReply
 from grader.text import printable
 
 _ABSENT = object()

@@ -1,7 +1,7 @@
 """The forked child's work: run a notebook's cells, then call the graded function on every case.
 
-Everything here runs next to untrusted code. It produces plain data only (see `values`);
-the verdict is made later, in the grader's process.
+Everything here runs next to untrusted code. It produces plain data only (the `wire.Document`,
+numbers through `values`); the verdict is made later, in the grader's process.
 """
 
 from __future__ import annotations
@@ -17,13 +17,11 @@ import time
 import numpy as np
 
 from grader import capture, values
-from grader.sandbox import source
+from grader.sandbox import source, wire
 
 _MESSAGE_CHARS = 300
-_TRACEBACK_CHARS = 2000
-_float64 = np.float64
-_array = np.array
 _ndarray = np.ndarray
+_decode_argument = values.decode_argument
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)
 
 
@@ -49,7 +47,7 @@ def _with_budget(call, seconds: float):
         signal.setitimer(signal.ITIMER_REAL, 0)
 
 
-def run(job: dict, cases: list[dict]) -> dict:
+def run(job: wire.Job, cases: list[wire.WireCase]) -> wire.Document:
     """Execute `job` (cells, function, limits) and return the plain-data result document."""
     encoder = values.Encoder()
     result = _run(job, cases, encoder)
@@ -75,7 +73,7 @@ def _restore_numpy_1_names() -> None:
             setattr(np, name, value)
 
 
-def _run(job: dict, cases: list[dict], encoder: values.Encoder) -> dict:
+def _run(job: wire.Job, cases: list[wire.WireCase], encoder: values.Encoder) -> wire.Document:
     # As in a Jupyter kernel, modules in the working folder (the scratch folder: what the notebook
     # itself wrote there) are importable.
     sys.path.insert(0, os.getcwd())
@@ -90,7 +88,8 @@ def _run(job: dict, cases: list[dict], encoder: values.Encoder) -> dict:
     recorder = capture.Recorder(keep=encoder.encode)
     namespace[capture.HOOK_NAME] = recorder
     function = job["function"]
-    result = {"warnings": [], "notes": [], "syntax_error": None, "function": None, "cases": [], "stopped": None}
+    result: wire.Document = {"warnings": [], "notes": [], "syntax_error": None, "function": None, "cases": [],
+                             "stopped": None}
     unparsed = []
     for cell in job["cells"]:
         _run_cell(cell, function, job.get("iterations", ()), namespace, result, unparsed, module_deadline,
@@ -188,9 +187,9 @@ def _write_file(index: int, name: str, body: str, append: bool, result: dict) ->
 
 
 def _call(graded, case, job, recorder, seconds, encoder):
-    arguments = [_build_argument(case["arguments"][name]) for name in job["parameters"]]
+    arguments = [_decode_argument(case["arguments"][name]) for name in job["parameters"]]
     pristine = [argument.copy() if type(argument) is _ndarray else argument for argument in arguments]
-    outcome = {"name": case["name"], "returned": None, "exception": None, "timeout": False, "mutated": []}
+    outcome: wire.CaseOutcome = {"name": case["name"], "returned": None, "exception": None, "timeout": False, "mutated": []}
     recorder.take()
     recorder.take_iterations()
     try:
@@ -203,8 +202,7 @@ def _call(graded, case, job, recorder, seconds, encoder):
         # A hidden case's exception text could quote its inputs or the student's (right) values.
         public = bool(case.get("public"))
         outcome["exception"] = {"message": _describe(error) if public else _builtin_kind(type(error), "an exception"),
-                                "cell": where[0] if where else None, "line": where[1] if where else None,
-                                "traceback": _student_traceback(error, public)}
+                                "cell": where[0] if where else None, "line": where[1] if where else None}
     snapshot = recorder.take() or {}
     looped, partial = recorder.looped, recorder.partial
     iterations, _, raised_at, overflow = recorder.take_iterations()
@@ -235,15 +233,6 @@ def _same(before, after) -> bool:
         return before.shape == after.shape and before.tobytes() == after.tobytes()
     except BaseException:
         return False
-
-
-def _build_argument(encoded):
-    kind, value = encoded["kind"], encoded["value"]
-    if kind == "float":
-        return float(value)
-    if kind == "scalar":
-        return _float64(value)
-    return _array(value, dtype=_float64)
 
 
 def _describe_return(returned, expected_length, encoder, public):
@@ -308,15 +297,3 @@ def _student_frame(tb):
         tb = tb.tb_next
     return found
 
-
-def _student_traceback(error: BaseException, with_message: bool) -> str:
-    lines = []
-    tb = error.__traceback__
-    while tb is not None:
-        filename = tb.tb_frame.f_code.co_filename
-        if filename.startswith("<cell "):
-            code = linecache.getline(filename, tb.tb_lineno).strip()
-            lines.append(f"  {filename[1:-1]}, line {tb.tb_lineno}, in {tb.tb_frame.f_code.co_name}\n    {code}")
-        tb = tb.tb_next
-    lines.append(_describe(error) if with_message else _builtin_kind(type(error), "an exception"))
-    return "\n".join(lines)[-_TRACEBACK_CHARS:]

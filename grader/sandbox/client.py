@@ -1,4 +1,4 @@
-"""The grader's side of one fork server: starting it clean, and the reply to a job.
+"""The grader's side of one fork server: starting it clean, and its pipes.
 
 A server is a new `sys.executable` process image with a scrubbed environment, so it never
 holds what the grader holds (the reference, hidden expected values), whenever it starts.
@@ -15,11 +15,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from grader.errors import InternalError
-from grader.sandbox import protocol
+from grader.sandbox import wire
 from grader.sandbox.layers import Layer
 
 # Thread caps make a 1 GiB address-space limit workable for numpy's BLAS on any machine.
@@ -30,27 +29,9 @@ PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
 # Slack on top of a job's own time limit before the server itself is presumed stuck.
 SERVER_GRACE = 10.0
 # Limits of the probe child that reports the layers (it runs no student code).
-_PROBE_LIMITS = {"timeout": 10.0, "statement": 1.0, "call": 1.0, "memory_mb": 1024, "output_bytes": 1 << 16}
+_PROBE_LIMITS = wire.Limits(timeout=10.0, statement=1.0, call=1.0, memory_mb=1024, output_bytes=1 << 16)
 # The children's scratch tmpfs holds their files and captured output: this much on top of the output caps.
 SCRATCH_BYTES = 64 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class SandboxReply:
-    """What came back from running one job; `document` is untrusted data to be validated."""
-
-    document: dict | None
-    """The child's result document, or None when it sent none."""
-    timed_out: bool
-    exit: str
-    """How the child ended, in words."""
-    stdout: str
-    """The start of what the child printed."""
-    stdout_bytes: int
-    stderr: str
-    seconds: float
-    failure: str | None = None
-    """Set when the sandbox itself failed (the server died or hung), not the student's code."""
 
 
 def server_environment(home: str) -> dict[str, str]:
@@ -73,7 +54,7 @@ def server_environment(home: str) -> dict[str, str]:
 class ForkServer:
     """One fork server process and the pipes to it; `layers` is what its probe child found."""
 
-    def __init__(self, cases: list[dict], hidden: tuple[str, ...] = (), scratch_bytes: int = SCRATCH_BYTES) -> None:
+    def __init__(self, cases: list[wire.WireCase], hidden: tuple[str, ...] = (), scratch_bytes: int = SCRATCH_BYTES) -> None:
         self._home = tempfile.mkdtemp(prefix="backprop-grader-home-")
         self._process = subprocess.Popen(
             [sys.executable, "-s", "-E", "-m", "grader.sandbox.launcher"],
@@ -84,13 +65,12 @@ class ForkServer:
             close_fds=True,
         )
         # The launcher takes the first message (what to hide) and keeps it; the server gets the second.
-        mounts = {"hidden": list(hidden), "scratch_bytes": scratch_bytes}
         try:
-            protocol.write(self._process.stdin, mounts)
-            protocol.write(self._process.stdin, {"cases": cases, "probe_limits": _PROBE_LIMITS})
+            wire.write(self._process.stdin, wire.Mounts(hidden=list(hidden), scratch_bytes=scratch_bytes))
+            wire.write(self._process.stdin, wire.ServerStart(cases=cases, probe_limits=_PROBE_LIMITS))
             answer = self._read(time.monotonic() + _PROBE_LIMITS["timeout"] + SERVER_GRACE)
             report = answer["layers"]
-        except (OSError, protocol.ProtocolError, KeyError, TypeError, ValueError) as error:
+        except (OSError, wire.ProtocolError, KeyError, TypeError, ValueError) as error:
             self.close()
             raise InternalError(f"the sandbox could not start: no answer from its fork server ({error})") from None
         if not isinstance(report, list):
@@ -98,7 +78,7 @@ class ForkServer:
             raise InternalError(f"the sandbox could not start: its probe child failed: {answer.get('failure')}")
         self.layers = tuple(Layer(str(e["name"]), bool(e["active"]), str(e["detail"])) for e in report)
 
-    def _read(self, deadline: float) -> dict:
+    def _read(self, deadline: float) -> wire.ProbeAnswer:
         """One reply, read blocking (the probe's report at start; jobs go through `pipeline`)."""
         fd = self._process.stdout.fileno()
         buffer = bytearray()
@@ -107,18 +87,14 @@ class ForkServer:
             remaining = deadline - time.monotonic()
             ready = select.select([fd], [], [], max(remaining, 0))[0] if remaining > 0 else []
             if not ready:
-                raise protocol.ProtocolError("no answer within the time limit")
+                raise wire.ProtocolError("no answer within the time limit")
             chunk = os.read(fd, 1 << 20)
             if not chunk:
-                raise protocol.ProtocolError("stream closed")
+                raise wire.ProtocolError("stream closed")
             buffer += chunk
-            if needed is None and len(buffer) >= 8:
-                needed = 8 + int.from_bytes(buffer[:8], "big")
-        return json.loads(bytes(buffer[8:needed]))
-
-    @property
-    def alive(self) -> bool:
-        return self._process.poll() is None
+            if needed is None and len(buffer) >= wire.HEADER.size:
+                needed = wire.HEADER.size + wire.HEADER.unpack(buffer[:wire.HEADER.size])[0]
+        return json.loads(bytes(buffer[wire.HEADER.size:needed]))
 
     @property
     def pipes(self) -> tuple[int, int]:
@@ -139,55 +115,6 @@ class ForkServer:
             except OSError:
                 pass
         _remove(self._home)
-
-
-def encode_job(job: dict) -> bytes:
-    """A job as the server reads it: what the server needs (id, limits), then the body only its child parses."""
-    return protocol.encode({"id": job["id"], "limits": job["limits"]}) + protocol.encode(job)
-
-
-# A job's reply: an envelope, then the child's result, stdout excerpt and stderr excerpt as raw bytes.
-REPLY_FRAMES = 4
-
-
-def reply_of_frames(frames: list[bytes], started: float) -> SandboxReply:
-    """The reply from a server's frames for one job (`REPLY_FRAMES` of them)."""
-    envelope = json.loads(frames[0])
-    raw = {"result": frames[1].decode("utf-8", errors="replace") if envelope.get("result") else None,
-           "timed_out": envelope.get("timed_out"), "exit": envelope.get("exit"),
-           "stdout": {"text": frames[2].decode("utf-8", errors="replace"), "bytes": envelope.get("stdout_bytes", 0)},
-           "stderr": {"text": frames[3].decode("utf-8", errors="replace"), "bytes": envelope.get("stderr_bytes", 0)}}
-    return reply_from(raw, started)
-
-
-def reply_from(raw: dict, started: float) -> SandboxReply:
-    text = raw.get("result")
-    document = None
-    if isinstance(text, str):
-        try:
-            parsed = json.loads(text, parse_constant=_no_constant)
-        except (ValueError, RecursionError):
-            parsed = None
-        document = parsed if isinstance(parsed, dict) else None
-    stdout, stderr = raw.get("stdout") or {}, raw.get("stderr") or {}
-    return SandboxReply(
-        document=document,
-        timed_out=bool(raw.get("timed_out")),
-        exit=str(raw.get("exit", "")),
-        stdout=str(stdout.get("text", "")),
-        stdout_bytes=int(stdout.get("bytes", 0)),
-        stderr=str(stderr.get("text", "")),
-        seconds=time.monotonic() - started,
-    )
-
-
-def _no_constant(name: str):
-    """NaN and Infinity are not JSON; the child never writes them (numbers travel as float64 bytes)."""
-    raise ValueError(f"{name} in the result")
-
-
-def failed_reply(reason: str, started: float) -> SandboxReply:
-    return SandboxReply(None, False, "", "", 0, "", time.monotonic() - started, failure=reason)
 
 
 def _remove(path: str) -> None:

@@ -17,13 +17,13 @@ import signal
 import sys
 import tempfile
 
-from grader.sandbox import namespaces, protocol
+from grader.sandbox import namespaces, wire
 
 SERVER_MODULE = "grader.sandbox.server"
 
 
 def main() -> None:
-    request = protocol.read(open(0, "rb", buffering=0, closefd=False))
+    request: wire.Mounts = wire.read(open(0, "rb", buffering=0, closefd=False))
     base = tempfile.mkdtemp(prefix="backprop-grader-")
     # A child running as another uid must reach its scratch dir by absolute path too (traverse, not list).
     os.chmod(os.path.dirname(base), 0o711)

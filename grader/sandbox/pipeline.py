@@ -18,20 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from grader.errors import ConfigError
-from grader.sandbox import process, protocol
-from grader.sandbox.client import (
-    REPLY_FRAMES,
-    SCRATCH_BYTES,
-    SERVER_GRACE,
-    ForkServer,
-    SandboxReply,
-    encode_job,
-    failed_reply,
-    reply_of_frames,
-)
+from grader.sandbox import process, wire
+from grader.sandbox.client import SCRATCH_BYTES, SERVER_GRACE, ForkServer
 from grader.sandbox.layers import Layer
+from grader.sandbox.wire import SandboxReply
 
-_HEADER = 8
+_HEADER = wire.HEADER.size
 _READ_CHUNK = 1 << 20
 
 
@@ -46,7 +38,7 @@ class Finished:
 @dataclass
 class _Pending:
     tag: Any
-    job: dict
+    job: wire.Job
     started: float = 0.0
     """When the server began it: when it was sent, or when the job before it finished."""
 
@@ -60,7 +52,7 @@ class _Lane:
     outgoing: bytearray = field(default_factory=bytearray)
     incoming: bytearray = field(default_factory=bytearray)
     frames: list = field(default_factory=list)
-    """Messages of the reply being received, until there are `REPLY_FRAMES`."""
+    """Messages of the reply being received, until there are `wire.REPLY_FRAMES`."""
 
     def deadline(self) -> float:
         head = self.queue[0]
@@ -70,7 +62,7 @@ class _Lane:
 class Pipeline:
     """Up to `size` fork servers, each with up to `depth` jobs in flight; results in completion order."""
 
-    def __init__(self, cases: list[dict], size: int, depth: int = 2, hidden: tuple[str, ...] = (),
+    def __init__(self, cases: list[wire.WireCase], size: int, depth: int = 2, hidden: tuple[str, ...] = (),
                  scratch_bytes: int = SCRATCH_BYTES) -> None:
         if not hasattr(os, "fork"):
             raise ConfigError("grading needs fork server processes, which this platform (Windows) cannot run: "
@@ -98,7 +90,7 @@ class Pipeline:
     def in_flight(self) -> int:
         return sum(len(lane.queue) for lane in self._lanes) + len(self._retry)
 
-    def submit(self, tag: Any, job: dict, fresh: bool = False) -> None:
+    def submit(self, tag: Any, job: wire.Job, fresh: bool = False) -> None:
         """Queue `job` on the least busy server (starting one while fewer than `size` run).
 
         `fresh`: on a server started for it (a retry after a grader-side failure must not meet
@@ -112,11 +104,11 @@ class Pipeline:
             lane = self._start()
         elif lane is None or (lane.queue and len(self._lanes) < self._size):
             lane = self._start()
-        pending = _Pending(tag, dict(job, id=next(self._ids)))
+        pending = _Pending(tag, job)
         if not lane.queue:
             pending.started = time.monotonic()
         lane.queue.append(pending)
-        lane.outgoing += encode_job(pending.job)
+        lane.outgoing += wire.encode_job(job, next(self._ids))
         self._watch(lane)
 
     def wait(self) -> list[Finished]:
@@ -139,7 +131,7 @@ class Pipeline:
                 self._fail(lane, "no answer within the time limit", finished)
         return finished
 
-    def run(self, job: dict) -> SandboxReply:
+    def run(self, job: wire.Job) -> SandboxReply:
         """Run one job and wait for its reply (a self-check; a class goes through `submit`/`wait`)."""
         self.submit(None, job)
         return self.wait()[0].reply
@@ -196,17 +188,17 @@ class Pipeline:
         lane.incoming += chunk
         while len(lane.incoming) >= _HEADER:
             length = int.from_bytes(lane.incoming[:_HEADER], "big")
-            if length > protocol.MAX_MESSAGE:
+            if length > wire.MAX_MESSAGE:
                 self._fail(lane, f"message of {length} bytes is too large", finished)
                 return
             if len(lane.incoming) < _HEADER + length:
                 break
             lane.frames.append(bytes(lane.incoming[_HEADER:_HEADER + length]))
             del lane.incoming[:_HEADER + length]
-            if len(lane.frames) < REPLY_FRAMES:
+            if len(lane.frames) < wire.REPLY_FRAMES:
                 continue
             try:
-                reply = reply_of_frames(lane.frames, lane.queue[0].started)
+                reply = wire.decode_reply(lane.frames, lane.queue[0].started)
             except ValueError as error:
                 self._fail(lane, f"reply is not JSON: {error}", finished)
                 return
@@ -221,7 +213,7 @@ class Pipeline:
         """The server died or hung: its current job fails, the jobs queued behind it go elsewhere."""
         head = lane.queue.popleft()
         message = f"the sandbox process stopped while running this submission ({reason})"
-        finished.append(Finished(head.tag, failed_reply(message, head.started)))
+        finished.append(Finished(head.tag, wire.failed_reply(message, head.started)))
         self._retry.extend(lane.queue)
         lane.queue.clear()
         self._retire(lane)

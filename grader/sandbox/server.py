@@ -3,7 +3,7 @@
 `launcher` sets up its namespaces and execs it, from `sys.executable` with a scrubbed
 environment; it imports numpy and the child runner only, never the reference solution or a
 hidden expected value, so no child can find them in the memory it inherits. It talks to the
-grader over stdin/stdout (`protocol`), enforces each child's wall clock and relays the child's
+grader over stdin/stdout (`wire`), enforces each child's wall clock and relays the child's
 result bytes; the grader parses and judges them.
 
 Every job child inherits this process's memory, so what one submission sent or produced must
@@ -22,26 +22,22 @@ import os
 import select
 import shutil
 import signal
-import struct
 import sys
 import tempfile
 import time
 import traceback
 from dataclasses import dataclass
 
-from grader.sandbox import child, layers, limits, namespaces, process, protocol
+from grader.sandbox import child, layers, limits, namespaces, process, wire
 
 RESULT_FD = 3
-MAX_RESULT = 16 * 1024 * 1024
-OUTPUT_EXCERPT = 4096
-_RESULT_HEADER = struct.Struct(">Q")
 
 
 @dataclass(frozen=True)
 class Sandbox:
     """What every child of this server shares: the cases, the namespaces set up, the layers to apply."""
 
-    cases: list[dict]
+    cases: list[wire.WireCase]
     setup: namespaces.ServerSetup
     plan: frozenset[str]
     base: str
@@ -56,17 +52,17 @@ def main(setup_fd: int) -> None:
     setup, base = namespaces.ServerSetup(**given["setup"]), given["base"]
     requests = open(0, "rb", buffering=0, closefd=False)
     replies = open(1, "wb", buffering=0, closefd=False)
-    request = protocol.read(requests)
+    request: wire.ServerStart = wire.read(requests)
     hardening = process.harden_parent()
     os.chdir(base)
     try:
         probe = Sandbox(request["cases"], setup, frozenset(), base)
-        reply = run_job({"id": 0, "probe": hardening, "limits": request["probe_limits"]}, None, probe)
+        reply = run_job(wire.ProbeJob(id=0, limits=request["probe_limits"], probe=hardening), None, probe)
         document = json.loads(bytes(reply.result or b"{}"))
         report = document.get("layers")
         # A probe that failed says why in words (its last line), for the grader's error message.
         failure = None if report is not None else _probe_failure(document, reply.envelope)
-        _send(replies, [protocol.encode({"layers": report, "failure": failure})])
+        _send(replies, [wire.encode(wire.ProbeAnswer(layers=report, failure=failure))])
         if report is None:
             return
         sandbox = Sandbox(request["cases"], setup, layers.plan_of([layers.Layer(**entry) for entry in report]), base)
@@ -75,19 +71,18 @@ def main(setup_fd: int) -> None:
         gc.freeze()
         while True:
             try:
-                job = protocol.read(requests)
-                body = protocol.read_into(requests)
-            except protocol.ProtocolError:
+                job: wire.JobHeader = wire.read(requests)
+                body = wire.read_into(requests)
+            except wire.ProtocolError:
                 return
             reply = run_job(job, body, sandbox)
-            _send(replies, [protocol.encode(reply.envelope), *protocol.frame(reply.result or b""),
-                            *protocol.frame(reply.stdout), *protocol.frame(reply.stderr)])
-            protocol.wipe(reply.result, reply.stdout, reply.stderr)
+            _send(replies, wire.encode_reply(reply.envelope, reply.result, reply.stdout))
+            wire.wipe(reply.result, reply.stdout)
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def _probe_failure(document: dict, envelope: dict) -> str:
+def _probe_failure(document: dict, envelope: wire.Envelope) -> str:
     internal = str(document.get("internal") or "").strip()
     if internal:
         return internal.splitlines()[-1]
@@ -98,10 +93,9 @@ def _probe_failure(document: dict, envelope: dict) -> str:
 class Reply:
     """What a job produced: a small envelope of facts, and the child's bytes in wipeable buffers."""
 
-    envelope: dict
+    envelope: wire.Envelope
     result: bytearray | None
     stdout: bytearray
-    stderr: bytearray
 
 
 def _send(replies, parts: list) -> None:
@@ -111,7 +105,7 @@ def _send(replies, parts: list) -> None:
             view = view[replies.write(view):]
 
 
-def run_job(job: dict, body: bytearray | None, sandbox: Sandbox) -> Reply:
+def run_job(job: wire.JobHeader | wire.ProbeJob, body: bytearray | None, sandbox: Sandbox) -> Reply:
     """Fork a child for `job`, wait for its result under the wall clock, clean up after it.
 
     Every job gets a new folder: the child may wreck its own (swap files for links, remove
@@ -133,7 +127,7 @@ def run_job(job: dict, body: bytearray | None, sandbox: Sandbox) -> Reply:
     pid = os.fork()
     if pid == 0:
         _child(job, body, sandbox, scratch, out, err, write_end)
-    protocol.wipe(body)
+    wire.wipe(body)
     os.close(write_end)
     deadline = started + job["limits"]["timeout"]
     try:
@@ -142,21 +136,20 @@ def run_job(job: dict, body: bytearray | None, sandbox: Sandbox) -> Reply:
         os.close(read_end)
     status = process.finish(pid, deadline)
     stdout, stdout_bytes = _excerpt(out)
-    stderr, stderr_bytes = _excerpt(err)
-    envelope = {"id": job["id"], "result": payload is not None, "timed_out": timed_out or status is None,
-                "exit": process.describe_status(status), "seconds": round(time.monotonic() - started, 4),
-                "stdout_bytes": stdout_bytes, "stderr_bytes": stderr_bytes}
+    envelope = wire.Envelope(id=job["id"], result=payload is not None, timed_out=timed_out or status is None,
+                             exit=process.describe_status(status), seconds=round(time.monotonic() - started, 4),
+                             stdout_bytes=stdout_bytes)
     os.close(out)
     os.close(err)
     try:
         process.remove_tree(job_dir)
     except Exception:  # whatever the child left there, it must not end this server's loop
         pass
-    return Reply(envelope, payload, stdout, stderr)
+    return Reply(envelope, payload, stdout)
 
 
-def _child(job: dict, body: bytearray | None, sandbox: Sandbox, scratch: str, out: int, err: int,
-           write_end: int) -> None:
+def _child(job: wire.JobHeader | wire.ProbeJob, body: bytearray | None, sandbox: Sandbox, scratch: str, out: int,
+           err: int, write_end: int) -> None:
     """In the forked child: isolate, run the job, send the result, exit. Never returns."""
     code = 70
     try:
@@ -178,11 +171,10 @@ def _child(job: dict, body: bytearray | None, sandbox: Sandbox, scratch: str, ou
                 document = {"layers": [dataclasses.asdict(layer) for layer in report]}
             else:
                 layers.apply(sandbox.setup, sandbox.plan, scratch)
-                document = child.run(json.loads(bytes(body)), sandbox.cases)
+                document = child.run(wire.decode_job(body), sandbox.cases)
         except BaseException:
             document = {"internal": traceback.format_exc()[-4000:]}
-        payload = json.dumps(document, separators=(",", ":")).encode()
-        _write_all(RESULT_FD, _RESULT_HEADER.pack(len(payload)) + payload)
+        _write_all(RESULT_FD, wire.encode_document(document))
         code = 0
         for stream in (sys.stdout, sys.stderr):
             try:
@@ -201,15 +193,15 @@ def _write_all(fd: int, data: bytes) -> None:
 
 def _read_result(fd: int, deadline: float) -> tuple[bytearray | None, bool]:
     """The child's framed result (None if absent or malformed), and whether time ran out."""
-    header = bytearray(_RESULT_HEADER.size)
+    header = bytearray(wire.HEADER.size)
     if not _fill(fd, header, deadline):
         return None, time.monotonic() >= deadline
-    (expected,) = _RESULT_HEADER.unpack(header)
-    if expected > MAX_RESULT:
+    (expected,) = wire.HEADER.unpack(header)
+    if expected > wire.MAX_RESULT:
         return None, False
     payload = bytearray(expected)
     if not _fill(fd, payload, deadline):
-        protocol.wipe(payload)
+        wire.wipe(payload)
         return None, time.monotonic() >= deadline
     return payload, False
 
@@ -230,7 +222,7 @@ def _fill(fd: int, buffer: bytearray, deadline: float) -> bool:
 
 def _excerpt(fd: int) -> tuple[bytearray, int]:
     """The start of a captured output file, and its size."""
-    head = bytearray(OUTPUT_EXCERPT)
+    head = bytearray(wire.OUTPUT_EXCERPT)
     try:
         size = os.fstat(fd).st_size
         count = os.preadv(fd, [head], 0)

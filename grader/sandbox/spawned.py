@@ -17,16 +17,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from grader.sandbox import child, client
+from grader.sandbox import child, client, wire
 
 RESULT_FILE = "result.json"
-MAX_RESULT = 16 * 1024 * 1024
-OUTPUT_EXCERPT = 4096
 MISSING_PROTECTIONS = ("this platform cannot fork, so your notebook ran in a separate Python process with a time "
                        "limit only: no memory cap, no file or network restrictions")
 
 
-def run(job: dict, cases: list[dict]) -> client.SandboxReply:
+def run(job: wire.Job, cases: list[wire.WireCase]) -> wire.SandboxReply:
     """Run `job` in a new interpreter under the job's time limit; the reply, as a fork server would give it."""
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="backprop-grader-spawned-") as folder:
@@ -34,8 +32,8 @@ def run(job: dict, cases: list[dict]) -> client.SandboxReply:
         scratch.mkdir()
         request = Path(folder, "request.json")
         request.write_text(json.dumps({"job": job, "cases": cases, "scratch": str(scratch)}), encoding="utf-8")
-        stdout_path, stderr_path = Path(folder, "stdout"), Path(folder, "stderr")
-        with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
+        stdout_path = Path(folder, "stdout")
+        with open(stdout_path, "wb") as out, open(Path(folder, "stderr"), "wb") as err:
             # Started from the package's parent folder so `-m` finds the grader, as the fork servers are.
             runner = subprocess.Popen([sys.executable, "-s", "-E", "-m", "grader.sandbox.spawned", str(request)],
                                       stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=client.PACKAGE_PARENT,
@@ -48,23 +46,13 @@ def run(job: dict, cases: list[dict]) -> client.SandboxReply:
                 runner.wait()
                 timed_out = True
         result_path = scratch / RESULT_FILE
-        payload = None
-        if not timed_out and result_path.is_file() and result_path.stat().st_size <= MAX_RESULT:
-            payload = result_path.read_text(encoding="utf-8", errors="replace")
-        reply = {
-            "result": payload,
-            "timed_out": timed_out,
-            "exit": "killed at the time limit" if timed_out else f"exited with code {runner.returncode}",
-            "stdout": _excerpt(stdout_path),
-            "stderr": _excerpt(stderr_path),
-        }
-        return client.reply_from(reply, started)
-
-
-def _excerpt(path: Path) -> dict:
-    with open(path, "rb") as stream:
-        head = stream.read(OUTPUT_EXCERPT)
-    return {"text": head.decode("utf-8", errors="replace"), "bytes": path.stat().st_size}
+        document = None
+        if not timed_out and result_path.is_file() and result_path.stat().st_size <= wire.MAX_RESULT:
+            document = wire.decode_document(result_path.read_text(encoding="utf-8", errors="replace"))
+        exit = "killed at the time limit" if timed_out else f"exited with code {runner.returncode}"
+        with open(stdout_path, "rb") as stream:
+            stdout = stream.read(wire.OUTPUT_EXCERPT)
+        return wire.reply(document, timed_out, exit, stdout, stdout_path.stat().st_size, started)
 
 
 def main(request_path: str) -> None:

@@ -1,0 +1,322 @@
+"""What crosses the sandbox boundary: the frame, the job, the child's result document, the reply.
+
+Three processes talk, over pipes, in frames: an 8-byte big-endian length, then that many bytes.
+No frame read from a pipe may announce more than `MAX_MESSAGE` bytes.
+
+- Grader -> launcher, once per fork server: `Mounts` (the folders to hide, the scratch size).
+  The launcher keeps it; the server it execs never holds those paths.
+- Grader -> server, once: `ServerStart` (every case's name, publicity and arguments, never an
+  expected value; the probe child's limits). Server -> grader, once: `ProbeAnswer` (the
+  protection layers the probe child found, or why it failed).
+- Grader -> server, per job, two frames: `JobHeader` (id and limits, all the server parses),
+  then the `Job` body as raw JSON bytes, parsed only in the forked child and wiped in the server.
+- Child -> server, on fd 3: one frame holding its `Document` as JSON (at most `MAX_RESULT`
+  bytes; a larger or cut-off one counts as no result). The server relays it unparsed.
+- Server -> grader, per job, `REPLY_FRAMES` frames: the `Envelope` (facts the server saw: exit,
+  time, stdout's size), the child's document bytes (empty when it sent none), then the first
+  `OUTPUT_EXCERPT` bytes of its stdout. Its stderr is captured, under the same output cap, and
+  goes no further. The grader decodes the frames into a `SandboxReply`.
+
+Everything the child sends is untrusted: the grader parses the document with NaN and Infinity
+refused, then validates every field (its `grading` module) before judging. Numbers travel in the
+document as one float64 buffer with offsets into it (`values`, which also holds the argument
+codec both sides use); a value holds at most `values.MAX_ELEMENTS` numbers, a run at most
+`values.MAX_TOTAL`. The child's texts are cut to a few hundred characters at the source and
+bounded again by the grader.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TypedDict
+
+if TYPE_CHECKING:  # the launcher imports this module and must not import numpy (`values` does)
+    from grader.values import Argument
+
+HEADER = struct.Struct(">Q")
+MAX_MESSAGE = 256 * 1024 * 1024
+MAX_RESULT = 16 * 1024 * 1024
+"""Largest child document the server relays."""
+OUTPUT_EXCERPT = 4096
+"""Bytes of the child's stdout that reach the grader (its size too)."""
+REPLY_FRAMES = 3
+"""A job's reply: the envelope, the child's document, its stdout excerpt."""
+
+
+class ProtocolError(Exception):
+    """The other side closed the stream or sent something that is not a message."""
+
+
+# The job (grader -> server -> child).
+
+class Limits(TypedDict):
+    timeout: float
+    statement: float
+    call: float
+    memory_mb: int
+    output_bytes: int
+
+
+class Cell(TypedDict):
+    index: int
+    source: str
+
+
+class WireCase(TypedDict):
+    """A case as the child receives it: never an expected value."""
+
+    name: str
+    public: bool
+    arguments: dict[str, Argument]
+    """By parameter name, each encoded by `values.encode_argument`."""
+
+
+class Job(TypedDict):
+    cells: list[Cell]
+    function: str
+    parameters: list[str]
+    steps: list[str]
+    returns: list[str]
+    iterations: list[str]
+    updates: list[str]
+    limits: Limits
+
+
+class JobHeader(TypedDict):
+    id: int
+    limits: Limits
+
+
+class ProbeJob(JobHeader):
+    """The server's own first job: a child that reports the protection layers and runs no student code."""
+
+    probe: dict[str, bool]
+    """What the server found of its own hardening."""
+
+
+class Mounts(TypedDict):
+    hidden: list[str]
+    scratch_bytes: int
+
+
+class ServerStart(TypedDict):
+    cases: list[WireCase]
+    probe_limits: Limits
+
+
+class ProbeAnswer(TypedDict):
+    layers: list[dict] | None
+    failure: str | None
+
+
+# The child's result document (child -> grader). Every field is untrusted until `grading` validated it.
+
+class Encoded(TypedDict, total=False):
+    """A value: `at` and `shape` into the run's float64 buffer, or why it could not be sent."""
+
+    at: int
+    shape: list[int]
+    unsupported: str
+
+
+class Located(TypedDict):
+    cell: int
+    line: int
+    message: str
+
+
+class Unparsed(Located):
+    defines: bool
+    """Whether the cell or statement that could not run names the graded function."""
+
+
+class Returned(TypedDict, total=False):
+    kind: Literal["sequence", "none", "length", "other"]
+    values: list[Encoded | None]
+    length: int
+    type: str | None
+
+
+class Raised(TypedDict):
+    message: str
+    cell: int | None
+    line: int | None
+
+
+class CaseOutcome(TypedDict):
+    name: str
+    returned: Returned | None
+    exception: Raised | None
+    timeout: bool
+    mutated: list[str]
+    locals: dict[str, Encoded | None]
+    iterations: dict[str, list[Encoded | None]]
+    raised_at: list[int] | None
+    looped: list[str]
+    partial: list[str]
+
+
+class Document(TypedDict, total=False):
+    """A run's result; or `internal` alone (the runner failed), or `layers` alone (the probe child)."""
+
+    warnings: list[Located]
+    notes: list[Located]
+    syntax_error: Unparsed | None
+    function: str | None
+    """"missing", "defined", or "not a function (...)"."""
+    cases: list[CaseOutcome]
+    stopped: Literal["timeout"] | None
+    f8: str
+    """The float64 buffer every `Encoded` points into, in base64."""
+    internal: str
+    layers: list[dict]
+
+
+class Envelope(TypedDict):
+    id: int
+    result: bool
+    timed_out: bool
+    exit: str
+    seconds: float
+    stdout_bytes: int
+
+
+@dataclass(frozen=True)
+class SandboxReply:
+    """What came back from running one job; `document` is untrusted data to be validated."""
+
+    document: dict | None
+    """The child's result document, or None when it sent none (or one that is not a JSON object)."""
+    timed_out: bool
+    exit: str
+    """How the child ended, in words."""
+    stdout: str
+    """The start of what the child printed."""
+    stdout_bytes: int
+    seconds: float
+    failure: str | None = None
+    """Set when the sandbox itself failed (the server died or hung), not the student's code."""
+
+
+# Frames.
+
+def encode(message: Any) -> bytes:
+    """A message as one frame of compact JSON."""
+    payload = json.dumps(message, separators=(",", ":")).encode()
+    return HEADER.pack(len(payload)) + payload
+
+
+def frame(body: bytes | bytearray) -> list[bytes | bytearray]:
+    """A raw body as a frame: its header, then the body itself (not copied)."""
+    return [HEADER.pack(len(body)), body]
+
+
+def write(stream: BinaryIO, message: Any) -> None:
+    stream.write(encode(message))
+    stream.flush()
+
+
+def read(stream: BinaryIO) -> Any:
+    """One frame's JSON message."""
+    length = _length(_read_exactly(stream, HEADER.size))
+    try:
+        return json.loads(_read_exactly(stream, length))
+    except ValueError as error:
+        raise ProtocolError(f"message is not JSON: {error}") from None
+
+
+def read_into(stream: BinaryIO) -> bytearray:
+    """One frame's body, unparsed, in a buffer of its own that the caller can wipe (`wipe`)."""
+    length = _length(_read_exactly(stream, HEADER.size))
+    body = bytearray(length)
+    view, filled = memoryview(body), 0
+    while filled < length:
+        count = stream.readinto(view[filled:])
+        if not count:
+            raise ProtocolError("stream closed")
+        filled += count
+    return body
+
+
+def _length(header: bytes | bytearray) -> int:
+    (length,) = HEADER.unpack(header)
+    if length > MAX_MESSAGE:
+        raise ProtocolError(f"message of {length} bytes is too large")
+    return length
+
+
+def _read_exactly(stream: BinaryIO, size: int) -> bytes:
+    chunks, missing = [], size
+    while missing:
+        chunk = stream.read(missing)
+        if not chunk:
+            raise ProtocolError("stream closed")
+        chunks.append(chunk)
+        missing -= len(chunk)
+    return b"".join(chunks)
+
+
+def wipe(*buffers: bytearray | None) -> None:
+    """Overwrite buffers that held a submission's code or results, so no later child inherits them."""
+    for buffer in buffers:
+        if buffer is not None:
+            buffer[:] = bytes(len(buffer))
+
+
+# One encoding and one decoding per direction.
+
+def encode_job(job: Job, job_id: int) -> bytes:
+    """A job as the server reads it: the header it needs (id, limits), then the body only its child parses."""
+    return encode(JobHeader(id=job_id, limits=job["limits"])) + encode(job)
+
+
+def decode_job(body: bytes | bytearray) -> Job:
+    """In the child: the job body the server relayed."""
+    return json.loads(bytes(body))
+
+
+def encode_document(document: Document) -> bytes:
+    """In the child: its document as the frame it writes to the server."""
+    return encode(document)
+
+
+def encode_reply(envelope: Envelope, result: bytearray | None, stdout: bytearray) -> list[bytes | bytearray]:
+    """In the server: a job's `REPLY_FRAMES` frames, the child's bytes not copied."""
+    return [encode(envelope), *frame(result or b""), *frame(stdout)]
+
+
+def decode_reply(frames: list[bytes], started: float) -> SandboxReply:
+    """In the grader: the reply from a server's frames for one job. Raises ValueError if the envelope is not JSON."""
+    envelope = json.loads(frames[0])
+    document = decode_document(frames[1]) if envelope.get("result") else None
+    return reply(document, bool(envelope.get("timed_out")), str(envelope.get("exit", "")),
+                 frames[2], int(envelope.get("stdout_bytes", 0)), started)
+
+
+def decode_document(raw: bytes | bytearray | str) -> dict | None:
+    """The child's document as untrusted JSON: a dict, or None for anything else (NaN and Infinity refused)."""
+    text = raw if isinstance(raw, str) else raw.decode("utf-8", errors="replace")
+    try:
+        parsed = json.loads(text, parse_constant=_no_constant)
+    except (ValueError, RecursionError):
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def reply(document: dict | None, timed_out: bool, exit: str, stdout: bytes, stdout_bytes: int,
+          started: float) -> SandboxReply:
+    """A reply from what a runner saw; `stdout` is the excerpt's raw bytes."""
+    return SandboxReply(document, timed_out, exit, stdout.decode("utf-8", errors="replace"), stdout_bytes,
+                        time.monotonic() - started)
+
+
+def failed_reply(reason: str, started: float) -> SandboxReply:
+    return SandboxReply(None, False, "", "", 0, time.monotonic() - started, failure=reason)
+
+
+def _no_constant(name: str):
+    """NaN and Infinity are not JSON; the child never writes them (numbers travel as float64 bytes)."""
+    raise ValueError(f"{name} in the result")
