@@ -1,10 +1,12 @@
 """What crosses the sandbox boundary: the frame, the job, the child's result document, the reply.
 
-Three processes talk, over pipes, in frames: an 8-byte big-endian length, then that many bytes.
-No frame read from a pipe may announce more than `MAX_MESSAGE` bytes.
+The grader, each fork server (its launcher first) and the server's forked children talk over
+pipes in frames: an 8-byte big-endian length, then that many bytes. No frame read from a pipe may
+announce more than `MAX_MESSAGE` bytes.
 
 - Grader -> launcher, once per fork server: `Mounts` (the folders to hide, the scratch size).
-  The launcher keeps it; the server it execs never holds those paths.
+  The launcher keeps it; the server it execs never holds those paths (it gets only what was set
+  up, as JSON through an inherited pipe).
 - Grader -> server, once: `ServerStart` (every case's name, publicity and arguments, never an
   expected value; the probe child's limits). Server -> grader, once: `ProbeAnswer` (the
   protection layers the probe child found, or why it failed).
@@ -14,8 +16,12 @@ No frame read from a pipe may announce more than `MAX_MESSAGE` bytes.
   bytes; a larger or cut-off one counts as no result). The server relays it unparsed.
 - Server -> grader, per job, `REPLY_FRAMES` frames: the `Envelope` (facts the server saw: exit,
   time, stdout's size), the child's document bytes (empty when it sent none), then the first
-  `OUTPUT_EXCERPT` bytes of its stdout. Its stderr is captured, under the same output cap, and
-  goes no further. The grader decodes the frames into a `SandboxReply`.
+  `OUTPUT_EXCERPT` bytes of its stdout (the child silences its output before the first hidden
+  case). Its stderr is captured, under the same output cap, and goes no further. The grader
+  decodes the frames into a `SandboxReply`.
+
+Where there is no fork (`spawned`), the same `Job` and cases go to a new interpreter in a request
+file, and its `Document` comes back in a file, under the same `MAX_RESULT` and `OUTPUT_EXCERPT`.
 
 Everything the child sends is untrusted: the grader parses the document with NaN and Infinity
 refused, then validates every field (its `grading` module) before judging. Numbers travel in the
