@@ -8,7 +8,7 @@ result bytes; the grader parses and judges them.
 
 Every job child inherits this process's memory, so what one submission sent or produced must
 not linger in it for the next: a job's code arrives as raw bytes in a buffer of its own, parsed
-only in its child and wiped here once the child is forked; the result and the output excerpts
+only in its child and wiped here once the child is forked; the result and the stdout excerpt
 are read into buffers that are wiped once relayed; stdin is read unbuffered, never ahead into
 the next job.
 """
