@@ -60,13 +60,14 @@ def rubric_from(data: dict, path: Path) -> Rubric:
     """The grading rules of a parsed rubric.toml; KeyError, TypeError or ValueError when a key is missing or bad."""
     head, cases, tolerance = data["assignment"], data["cases"], data["tolerance"]
     scoring = data.get("scoring", {})
+    steps = tuple(_step(step) for step in data["steps"])
     words = data.get("words", {})
     iteration = head.get("iteration", "iteration")
     return Rubric(
         title=str(head["title"]),
         function=str(head["function"]),
         returns=tuple(str(name) for name in head["returns"]),
-        steps=tuple(_step(step) for step in data["steps"]),
+        steps=steps,
         tolerance=Tolerance(float(tolerance["rtol"]), float(tolerance["atol"])),
         carried_forward_credit=float(scoring.get("carried_forward_credit", 1.0)),
         hidden_cases=int(cases["hidden"]),
