@@ -24,8 +24,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from grader import assignment, notebook
-from grader import cases as case_builder
+from grader import assignment, notebook, values
+from grader.assignment import cases as case_builder
 from grader.sandbox import child, landlock, limits, namespaces, seccomp
 
 Layering = Callable[[str], None]
@@ -34,13 +34,13 @@ _PR_SET_NO_NEW_PRIVS = 38
 
 def _job(solutions: Path) -> tuple[dict, list[dict]]:
     loaded = assignment.load(solutions, "backward_pass")
-    built = case_builder.build(loaded, loaded.rubric.seed)
-    book = notebook.read(solutions / "backward_pass" / loaded.rubric.notebook)
+    built = case_builder.build(loaded, loaded.defaults.seed)
+    book = notebook.read(loaded.layout.reference)
     job = {"cells": [{"index": cell.index, "source": cell.source} for cell in book.cells],
            "function": loaded.rubric.function, "parameters": list(loaded.reference.parameters),
            "steps": list(loaded.rubric.step_names), "returns": list(loaded.rubric.returns),
-           "limits": loaded.rubric.limits.as_wire()}
-    wire = [{"name": case.name, "arguments": {name: case_builder.to_wire(value) for name, value in case.arguments.items()}}
+           "limits": loaded.defaults.limits.as_wire()}
+    wire = [{"name": case.name, "arguments": {name: values.encode_argument(value) for name, value in case.arguments.items()}}
             for case in built]
     return job, wire
 

@@ -192,7 +192,7 @@ def run(layout: Layout, assignment_name: str, seed: int | None = None,
     loaded = assignment.load(layout.solutions, assignment_name)
     layers_in_effect = None
     found = batch.find_submissions([layout.submission]) if layout.submission.is_dir() else []
-    wanted = [submission for submission in found if submission.path.name == loaded.rubric.notebook]
+    wanted = [submission for submission in found if submission.path.name == loaded.layout.notebook]
     chosen = wanted if len(wanted) == 1 else found if len(found) == 1 else []
     # Only this assignment's solutions travel in the zip: metadata naming another is what tells a wrong notebook.
     identity = routing.identify(chosen[0].path, routing.signatures(layout.solutions, [assignment_name])) if chosen else None
@@ -204,12 +204,12 @@ def run(layout: Layout, assignment_name: str, seed: int | None = None,
     elif chosen:
         submission = chosen[0]
         submission = Submission(submission.path, submission.path.name, submission.path.stem)
-        with batch.Grader(loaded, loaded.rubric.seed if seed is None else seed, jobs=1) as one_at_a_time:
+        with batch.Grader(loaded, loaded.defaults.seed if seed is None else seed, jobs=1) as one_at_a_time:
             grade = one_at_a_time.grade(submission)
             layers_in_effect = one_at_a_time.layers(start=False)
     else:
         names = ", ".join(s.path.relative_to(layout.submission).as_posix() for s in found) or "none"
-        message = f"Submit one notebook named {loaded.rubric.notebook} (notebooks found: {names})."
+        message = f"Submit one notebook named {loaded.layout.notebook} (notebooks found: {names})."
         grade = grading.unjudged(Submission(layout.submission, "submission", "submission"), loaded.rubric, INVALID,
                                  [message])
     files.write_atomically(layout.results_file, gradescope.render(grade, hidden_visibility))

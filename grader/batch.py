@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader import cases as case_builder
 from grader import feedback, grading, notebook
 from grader.assignment import Assignment, Rubric
+from grader.assignment import cases as case_builder
 from grader.errors import ConfigError
-from grader.models import ERROR, INVALID, Case, Grade, Submission
+from grader.models import ERROR, INVALID, Case, Grade, Limits, Submission
 from grader.sandbox.client import SCRATCH_BYTES
 from grader.sandbox.layers import Layer
 from grader.sandbox.pipeline import Pipeline
@@ -109,20 +108,7 @@ def resolve_assignment_name(available: list[str], requested: str | None) -> str:
     raise ConfigError(f"several assignments here ({', '.join(available)}): pass --assignment NAME")
 
 
-def rubric_with(rubric: Rubric, timeout: float | None) -> Rubric:
-    """The rubric with the user's --timeout, keeping the inner budgets within it."""
-    if timeout is None:
-        return rubric
-    limits = dataclasses.replace(
-        rubric.limits,
-        timeout=timeout,
-        statement=min(rubric.limits.statement, timeout / 4),
-        call=min(rubric.limits.call, timeout / 4),
-    )
-    return dataclasses.replace(rubric, limits=limits)
-
-
-def sandbox_job(book: notebook.Notebook, rubric: Rubric, parameters: Iterable[str]) -> Job:
+def sandbox_job(book: notebook.Notebook, rubric: Rubric, limits: Limits, parameters: Iterable[str]) -> Job:
     """What the sandbox child needs to run a notebook: its cells, the function, the step names, the limits."""
     return Job(
         cells=[{"index": cell.index, "source": cell.source} for cell in book.cells],
@@ -132,7 +118,7 @@ def sandbox_job(book: notebook.Notebook, rubric: Rubric, parameters: Iterable[st
         returns=list(rubric.returns),
         iterations=list(rubric.iteration_steps),
         updates=list(rubric.updates),
-        limits=rubric.limits.as_wire(),
+        limits=limits.as_wire(),
     )
 
 
@@ -174,13 +160,14 @@ class Grader:
 
     def __init__(self, assignment: Assignment, seed: int, jobs: int, timeout: float | None = None) -> None:
         self.assignment = assignment
-        self.rubric = rubric_with(assignment.rubric, timeout)
-        self.cases: list[Case] = case_builder.build(assignment, seed)
+        self.rubric = assignment.rubric
+        self.settings = assignment.defaults.with_options(seed=seed, timeout=timeout)
+        self.cases: list[Case] = case_builder.build(assignment, self.settings.seed)
         self.feedback = feedback.load(assignment, self.cases)
         self.jobs = max(1, jobs)
         wire = [case_builder.case_to_wire(case) for case in self.cases]
         solutions = str(assignment.directory.parent.resolve())
-        scratch = SCRATCH_BYTES + 2 * self.rubric.limits.output_bytes
+        scratch = SCRATCH_BYTES + 2 * self.settings.limits.output_bytes
         self._pipeline = Pipeline(wire, self.jobs, hidden=(solutions,), scratch_bytes=scratch)
 
     def layers(self, start: bool = True) -> tuple[Layer, ...] | None:
@@ -244,7 +231,7 @@ class Grader:
             return grading.unjudged(submission, rubric, INVALID, [f"{submission.given} {error}"])
         if not book.cells:
             return grading.unjudged(submission, rubric, ERROR, [f"the notebook has no code cells, so no {rubric.function}()"])
-        return sandbox_job(book, rubric, self.assignment.reference.parameters)
+        return sandbox_job(book, rubric, self.settings.limits, self.assignment.reference.parameters)
 
     def judge(self, submission: Submission, reply: SandboxReply) -> Grade:
         if reply.failure:
@@ -253,7 +240,7 @@ class Grader:
             return grading.unjudged(submission, self.rubric, ERROR, [message], seconds=reply.seconds)
         try:
             return grading.judge(submission, self.rubric, self.cases, reply, self.assignment.reference,
-                                 feedback=self.feedback)
+                                 limits=self.settings.limits, feedback=self.feedback)
         except Exception as error:  # one submission's row, never the end of the batch
             message = f"internal error of the grader while judging this submission ({type(error).__name__})"
             return grading.unjudged(submission, self.rubric, ERROR, [message])

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import click
 
-from grader import __version__, assignment, autograder, batch, lock, merge, routing, selfcheck, session, shard, stub, validate
+from grader import __version__, assignment, autograder, batch, lock, merge, routing, selfcheck, session, shard
+from grader.assignment import stub, validate
 from grader.errors import ConfigError, GraderError, InternalError
 from grader.report import class_reports, files, github, html, summary, terminal
 from grader.report.gradescope import HIDDEN_VISIBILITIES
@@ -344,7 +345,7 @@ def _groups(paths, solutions_dir: Path, requested: str | None, chosen_shard) -> 
     for name, members in plan.groups.items():
         loaded = assignment.load(solutions_dir, name)
         # Found again knowing the notebook's file name: alice/backward_pass.ipynb belongs to student alice.
-        named = {submission.given: submission for submission in batch.find_submissions(paths, loaded.rubric.notebook)}
+        named = {submission.given: submission for submission in batch.find_submissions(paths, loaded.layout.notebook)}
         submissions = tuple(named.get(submission.given, submission) for submission in members)
         refusals = {s.given: plan.refusals[s.given] for s in members if s.given in plan.refusals}
         groups.append(session.Group(loaded, submissions, refusals))

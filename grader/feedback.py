@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from grader import compare, diagnosis, earned, gradient
-from grader.assignment import Assignment, Rubric
+from grader.assignment import Assignment, Catalogue, Oracle, Rubric
+from grader.assignment import catalogue as catalogue_file
+from grader.assignment import oracle as oracle_file
 from grader.compare import Check
 from grader.models import FAIL, Case, Diagnosis, StepResult
 
@@ -23,17 +25,16 @@ SWAPPED_RETURN = "returned_pair_swapped"
 class Feedback:
     """What an assignment's solutions folder offers for feedback, loaded once per run."""
 
-    catalogue: diagnosis.Catalogue | None
-    oracle: gradient.Oracle | None
+    catalogue: Catalogue | None
+    oracle: Oracle | None
 
 
 def load(assignment: Assignment, cases: Sequence[Case]) -> Feedback:
     """The catalogue and the oracle named by the rubric, each optional."""
-    rubric = assignment.rubric
-    catalogue = (diagnosis.load(assignment.directory / rubric.misconceptions, rubric, assignment.reference)
-                 if rubric.misconceptions else None)
-    oracle = gradient.load(assignment, cases) if rubric.oracle else None
-    return Feedback(catalogue, oracle)
+    layout = assignment.layout
+    catalogue = (catalogue_file.load(layout.directory / layout.misconceptions, assignment.rubric, assignment.reference)
+                 if layout.misconceptions else None)
+    return Feedback(catalogue, oracle_file.load(assignment, cases) if layout.oracle else None)
 
 
 def review(feedback: Feedback | None, rubric: Rubric, cases: Sequence[Case], values: Sequence[Mapping[str, Any]],

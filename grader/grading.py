@@ -24,7 +24,21 @@ from grader import capture, compare, earned, formulas, values
 from grader.assignment import Reference, Rubric
 from grader.compare import Check
 from grader.feedback import Feedback, review
-from grader.models import ERROR, FAIL, GRADED, INVALID, MISSING, NOT_RUN, PASS, TIMEOUT, Case, Grade, StepResult, Submission
+from grader.models import (
+    ERROR,
+    FAIL,
+    GRADED,
+    INVALID,
+    MISSING,
+    NOT_RUN,
+    PASS,
+    TIMEOUT,
+    Case,
+    Grade,
+    Limits,
+    StepResult,
+    Submission,
+)
 from grader.sandbox.wire import SandboxReply
 from grader.text import printable
 
@@ -84,12 +98,14 @@ def unjudged(submission: Submission, rubric: Rubric, status: str, messages: list
 
 
 def judge(submission: Submission, rubric: Rubric, cases: list[Case], reply: SandboxReply,
-          reference: Reference | None = None, *, public_values: bool = False, feedback: Feedback | None = None) -> Grade:
+          reference: Reference | None = None, *, limits: Limits, public_values: bool = False,
+          feedback: Feedback | None = None) -> Grade:
     """Grade one submission from its sandbox reply.
 
-    `reference` enables error carried forward; `public_values` attaches the public case's got
-    and expected values to every step (the self-check), not only to the first wrong one;
-    `feedback` adds diagnoses of known mistakes and the gradient check.
+    `limits` are those the run gave the sandbox (the timeout messages name them); `reference`
+    enables error carried forward; `public_values` attaches the public case's got and expected
+    values to every step (the self-check), not only to the first wrong one; `feedback` adds
+    diagnoses of known mistakes and the gradient check.
     """
     # What the notebook printed is shown only when no hidden case ran in that process (the self-check):
     # printing or writing to a copy of stdout during a hidden case could show its inputs or values.
@@ -98,7 +114,7 @@ def judge(submission: Submission, rubric: Rubric, cases: list[Case], reply: Sand
         return unjudged(submission, rubric, ERROR, [reply.failure], output=output, seconds=reply.seconds)
     if reply.document is None:
         if reply.timed_out:
-            message = f"stopped after {rubric.limits.timeout:g} s without finishing: is there an endless loop?"
+            message = f"stopped after {limits.timeout:g} s without finishing: is there an endless loop?"
             return unjudged(submission, rubric, TIMEOUT, [message], output=output, seconds=reply.seconds)
         message = f"the notebook's code ended the grading process before it could report ({reply.exit})"
         return unjudged(submission, rubric, ERROR, [message], output=output, seconds=reply.seconds)
@@ -117,8 +133,7 @@ def judge(submission: Submission, rubric: Rubric, cases: list[Case], reply: Sand
             message = f"{rubric.function} is {run.function}"
         return unjudged(submission, rubric, ERROR, [message] + context, output=output, seconds=reply.seconds)
     if run.stopped == "timeout":
-        limit = rubric.limits.call
-        message = f"{rubric.function}() did not finish within {limit:g} s on a case: is there an endless loop?"
+        message = f"{rubric.function}() did not finish within {limits.call:g} s on a case: is there an endless loop?"
         return unjudged(submission, rubric, TIMEOUT, [message] + context, output=output, seconds=reply.seconds)
     judgement = _Judgement(submission, rubric, cases, run, reference, public_values, feedback)
     return judgement.grade(context, output, reply.seconds)

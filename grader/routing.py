@@ -37,9 +37,9 @@ from pathlib import Path
 
 from grader import notebook
 from grader.assignment import RUBRIC, load_rubric
+from grader.assignment.stub import strip_solutions
 from grader.errors import ConfigError
 from grader.models import Submission
-from grader.stub import strip_solutions
 
 
 @dataclass(frozen=True)
@@ -82,11 +82,12 @@ def signatures(solutions: Path, names: Iterable[str], skip_broken: bool = False)
     found = []
     for name in names:
         try:
-            rubric = load_rubric(solutions / name / RUBRIC)
+            read = load_rubric(solutions / name / RUBRIC)
+            rubric = read.rubric
             try:
-                book = notebook.read(solutions / name / rubric.notebook)
+                book = notebook.read(read.layout.reference)
             except notebook.InvalidNotebook as error:
-                raise ConfigError(f"reference notebook {solutions / name / rubric.notebook} {error}") from None
+                raise ConfigError(f"reference notebook {read.layout.reference} {error}") from None
         except ConfigError:
             if skip_broken:
                 continue
@@ -97,7 +98,7 @@ def signatures(solutions: Path, names: Iterable[str], skip_broken: bool = False)
                 if node.name != rubric.function:
                     given.setdefault(node.name, set()).add(ast.dump(node))
         frozen = {function: frozenset(dumps) for function, dumps in given.items()}
-        found.append(Signature(name, rubric.function, rubric.notebook, frozen))
+        found.append(Signature(name, rubric.function, read.layout.notebook, frozen))
     return found
 
 

@@ -8,13 +8,11 @@ import os
 import sys
 from pathlib import Path
 
-import numpy as np
-
-from grader import batch, grading, notebook, values
-from grader import cases as case_builder
-from grader.assignment import Rubric
+from grader import batch, grading, notebook
+from grader.assignment import DEFAULT_LIMITS, Rubric, limits_within, public_case
+from grader.assignment import cases as case_builder
 from grader.errors import ConfigError
-from grader.models import ERROR, FAIL, FINAL, INVALID, Case, Grade, Limits, Step, Submission, Tolerance, Words
+from grader.models import ERROR, FAIL, INVALID, Case, Grade, Limits, Submission
 from grader.report import terminal
 from grader.sandbox import spawned
 from grader.sandbox.pipeline import Pipeline
@@ -44,35 +42,15 @@ def load_public_case(explicit: Path | None, submission: Path) -> dict:
     return document
 
 
-def rubric_and_case(document: dict, timeout: float) -> tuple[Rubric, Case, list[str]]:
-    """The grading rules and the single public case described by a public case document."""
-    try:
-        steps = tuple(Step(str(s["name"]), float(s["points"]), str(s.get("hint", "")), str(s.get("capture", FINAL)))
-                      for s in document["steps"])
-        iteration = document.get("iteration", ["iteration"])
-        rubric = Rubric(
-            title=str(document["title"]), notebook="", function=str(document["function"]),
-            returns=tuple(document["returns"]), steps=steps,
-            tolerance=Tolerance(float(document["tolerance"]["rtol"]), float(document["tolerance"]["atol"])),
-            carried_forward_credit=1.0, seed=0, hidden_cases=0, cases_module="",
-            limits=Limits(timeout=timeout, statement=min(1.0, timeout / 4), call=min(2.0, timeout / 4)),
-            iteration=tuple(str(word) for word in iteration), updates=tuple(str(name) for name in document.get("updates", [])),
-            words=Words(**{key: str(value) for key, value in document.get("words", {}).items()
-                           if key in ("unit", "row", "column")}),
-        )
-        positions = {str(name): tuple(tuple(int(number) for number in position) for position in listed)
-                     for name, listed in document.get("positions", {}).items()}
-        arguments = {name: values.decode_argument(value) for name, value in document["arguments"].items()}
-        expected = {name: np.array(value, dtype=np.float64) for name, value in document["expected"].items()}
-        parameters = [str(name) for name in document["parameters"]]
-    except (KeyError, TypeError, ValueError) as error:
-        raise ConfigError(f"the public case document is malformed ({error})") from None
-    return rubric, Case("public", "the demo cell's inputs", True, arguments, expected, positions=positions), parameters
+def rubric_and_case(document: dict, timeout: float) -> tuple[Rubric, Limits, Case, list[str]]:
+    """The grading rules and the single public case described by a public case document, with the run's limits."""
+    rubric, case, parameters = public_case.read(document)
+    return rubric, limits_within(DEFAULT_LIMITS, timeout), case, parameters
 
 
 def check(path: Path, document: dict, timeout: float) -> Grade:
     """Grade one notebook on the public case only."""
-    rubric, case, parameters = rubric_and_case(document, timeout)
+    rubric, limits, case, parameters = rubric_and_case(document, timeout)
     submission = Submission(path, str(path), path.stem)
     try:
         book = notebook.read(path.resolve())  # named by the student on the command line: a link is followed
@@ -81,12 +59,12 @@ def check(path: Path, document: dict, timeout: float) -> Grade:
     if not book.cells:
         return grading.unjudged(submission, rubric, ERROR, [f"the notebook has no code cells, so no {rubric.function}()"])
     wire = [case_builder.case_to_wire(case)]
-    job = batch.sandbox_job(book, rubric, parameters)
+    job = batch.sandbox_job(book, rubric, limits, parameters)
     if hasattr(os, "fork"):
         with Pipeline(wire, 1) as pipeline:
             reply = pipeline.run(job)
-        return grading.judge(submission, rubric, [case], reply, public_values=True)
-    grade = grading.judge(submission, rubric, [case], spawned.run(job, wire), public_values=True)
+        return grading.judge(submission, rubric, [case], reply, limits=limits, public_values=True)
+    grade = grading.judge(submission, rubric, [case], spawned.run(job, wire), limits=limits, public_values=True)
     return dataclasses.replace(grade, messages=(*grade.messages, f"note: {spawned.MISSING_PROTECTIONS}"))
 
 

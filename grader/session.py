@@ -96,7 +96,7 @@ class ClassRun:
         self._fingerprints: list[str] = []
         position = 0
         for number, group in enumerate(self.groups):
-            limits = batch.rubric_with(group.assignment.rubric, settings.timeout).limits.as_wire()
+            limits = group.assignment.defaults.with_options(timeout=settings.timeout).limits.as_wire()
             self._fingerprints.append(store.run_fingerprint(group.assignment.directory, group.assignment.name,
                                                             self._seed(group), limits))
             for submission in group.submissions:
@@ -124,7 +124,7 @@ class ClassRun:
         return Counts(self._counts[GRADED], self._counts[RESUMED], self._counts[CACHED])
 
     def _seed(self, group: Group) -> int:
-        return group.assignment.rubric.seed if self.settings.seed is None else self.settings.seed
+        return group.assignment.defaults.seed if self.settings.seed is None else self.settings.seed
 
     def _grader(self, number: int) -> batch.Grader:
         """The group's grader, made when its group's turn comes (or when the sandbox layers are asked for)."""

@@ -7,13 +7,13 @@ import re
 import numpy as np
 
 from grader import assignment
-from grader import cases as case_builder
+from grader.assignment import cases as case_builder
 from tests.notebooks import SOLUTIONS
 
 
 def hidden_cases() -> list:
     loaded = assignment.load(SOLUTIONS, "backward_pass")
-    return [case for case in case_builder.build(loaded, loaded.rubric.seed) if not case.public]
+    return [case for case in case_builder.build(loaded, loaded.defaults.seed) if not case.public]
 
 
 def spellings(value: float) -> set[str]:

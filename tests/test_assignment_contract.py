@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 
 from grader import assignment, feedback
-from grader import cases as case_builder
+from grader.assignment import cases as case_builder
 from grader.cli import check, make_stub
 from tests.conftest import CLEAN_ENV, GradeRun, invoke_grade, steps_of
 from tests.notebooks import ASSIGNMENTS, REPO, SOLUTIONS
@@ -168,7 +168,7 @@ def test_oracle_agrees_with_the_reference(name):
     if oracle is None:
         return  # the oracle is optional; this assignment has none
     loaded = assignment.load(SOLUTIONS, name)
-    for seed in (loaded.rubric.seed, *OTHER_SEEDS):
+    for seed in (loaded.defaults.seed, *OTHER_SEEDS):
         built = case_builder.build(loaded, seed)
         assert feedback.load(loaded, built).oracle is not None, seed
 

@@ -226,3 +226,10 @@ def test_sys_exit_is_named(timed):
 def test_bom_and_v3_rows_keep_their_steps(graded):
     for student in ("bom", "version3"):
         assert list(steps_of(graded[0].submission(student))) == list(STEPS)
+
+
+def test_timeout_option_gives_each_call_a_quarter_of_it(timed):
+    """Run settings (grader/assignment/settings.py): --timeout 2 caps one call at 2/4 s, under the rubric's call = 2,
+    and the timeout message names the budget the run gave, not the rubric's."""
+    messages = timed[0].submission("endless_loop")["messages"]
+    assert any("did not finish within 0.5 s on a case" in message for message in messages), messages

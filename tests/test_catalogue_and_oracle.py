@@ -8,8 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import assignment, diagnosis, gradient
-from grader import cases as case_builder
+from grader import assignment
+from grader.assignment import cases as case_builder
+from grader.assignment import catalogue as catalogue_file
+from grader.assignment import oracle as oracle_file
 from grader.compare import close
 from grader.errors import ConfigError, InternalError
 from tests.feedback_notebooks import run_grade
@@ -23,11 +25,11 @@ def loaded() -> assignment.Assignment:
 
 @pytest.fixture(scope="module")
 def cases(loaded):
-    return case_builder.build(loaded, loaded.rubric.seed)
+    return case_builder.build(loaded, loaded.defaults.seed)
 
 
 def test_oracle_agrees_with_the_reference_on_every_hidden_case(loaded, cases):
-    oracle = gradient.load(loaded, cases)
+    oracle = oracle_file.load(loaded, cases)
     hidden = [(case, values) for case, values in zip(cases, oracle.values) if not case.public]
     assert len(hidden) == loaded.rubric.hidden_cases
     for case, values in hidden:
@@ -36,7 +38,7 @@ def test_oracle_agrees_with_the_reference_on_every_hidden_case(loaded, cases):
             assert close(values[name], case.expected[name], loaded.rubric.tolerance).all(), (case.label, name)
 
 
-def _entry_values(catalogue: diagnosis.Catalogue, entry: diagnosis.Misconception, case) -> list:
+def _entry_values(catalogue: assignment.Catalogue, entry: assignment.Misconception, case) -> list:
     """Each formula's value on a case, from the reference's own earlier values (None where it raises)."""
     scope = dict(case.arguments) | {name: value for name, value in case.expected.items() if name != entry.step}
     found = []
@@ -57,7 +59,7 @@ def _differs(a: np.ndarray | None, b: np.ndarray | None, tolerance) -> bool:
 
 def test_every_entry_differs_from_the_reference_and_from_its_neighbours(loaded, cases):
     """Otherwise an entry could never fire, or two entries would name the same values."""
-    catalogue = diagnosis.load(SOLUTIONS / "backward_pass" / loaded.rubric.misconceptions, loaded.rubric, loaded.reference)
+    catalogue = catalogue_file.load(SOLUTIONS / "backward_pass" / loaded.layout.misconceptions, loaded.rubric, loaded.reference)
     tolerance = loaded.rubric.tolerance
     values = {entry.name: [_entry_values(catalogue, entry, case) for case in cases] for entry in catalogue.entries}
     for entry in catalogue.entries:
@@ -97,7 +99,7 @@ def test_malformed_catalogue_is_a_configuration_error(tmp_path, loaded, text, sa
     path = tmp_path / "misconceptions.toml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match=said):
-        diagnosis.load(path, loaded.rubric, loaded.reference)
+        catalogue_file.load(path, loaded.rubric, loaded.reference)
 
 
 def _solutions_copy(tmp_path: Path) -> Path:
@@ -123,4 +125,4 @@ def test_wrong_oracle_is_an_internal_error(tmp_path, loaded, cases):
     folder = _solutions_copy(tmp_path)
     (folder / "oracle.py").write_text('NAME = "Check"\nWHAT = "the step"\n\ndef values(reference, inputs):\n    return {}\n')
     with pytest.raises(InternalError, match="fails on case public"):
-        gradient.load(assignment.load(folder.parent, "backward_pass"), cases)
+        oracle_file.load(assignment.load(folder.parent, "backward_pass"), cases)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from grader import assignment
-from grader import cases as case_builder
+from grader.assignment import cases as case_builder
 from tests.conftest import steps_of
 from tests.notebooks import POINTS, SOLUTIONS, STEPS, reference_body, student_notebook, write
 
@@ -114,7 +114,7 @@ def _spellings(value: float) -> set[str]:
 
 def test_no_hidden_expected_value_in_the_report(graded):
     loaded = assignment.load(SOLUTIONS, "backward_pass")
-    cases = case_builder.build(loaded, loaded.rubric.seed)
+    cases = case_builder.build(loaded, loaded.defaults.seed)
     public = {float(v) for case in cases if case.public for value in case.expected.values() for v in np.ravel(value)}
     text = json.dumps(graded.doc)  # floats are written with repr, as the grader writes them
     leaked, checked = set(), 0

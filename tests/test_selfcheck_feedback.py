@@ -64,3 +64,12 @@ def test_a_swapped_return_is_named_without_solutions(tmp_path):
     notebook = write(student_notebook(swapped), tmp_path / "backward_pass.ipynb")
     result = CliRunner().invoke(check, [str(notebook)], env={"GRADER_SOLUTIONS": None})
     assert f"[delta_w_h_o] {SWAPPED_RETURN}: Your function returns its two values in the wrong order" in result.output
+
+
+@pytest.mark.parametrize(("timeout", "budget"), [("2", "0.5 s"), ("12", "2 s")])
+def test_self_check_call_budget_follows_its_timeout(tmp_path, timeout, budget):
+    """Run settings without a rubric (selfcheck.rubric_and_case): one call gets a quarter of --timeout, at most the
+    default 2 s, and the message names that budget."""
+    notebook = write(student_notebook("while True:\n    pass"), tmp_path / "endless.ipynb")
+    result = CliRunner().invoke(check, [str(notebook), "--timeout", timeout], env={"GRADER_SOLUTIONS": None})
+    assert f"did not finish within {budget} on a case" in result.output, result.output

@@ -1,4 +1,4 @@
-"""Generating the student's stub notebook and public case from the instructor's reference.
+"""Generating the student's stub notebook from the instructor's reference (its public case: public_case.py).
 
 Solution markers, as instructors know them from otter-grader and nbgrader:
 - a line ending in `# SOLUTION` is an answer line: `name = expression  # SOLUTION` becomes
@@ -13,18 +13,15 @@ Solution markers, as instructors know them from otter-grader and nbgrader:
 from __future__ import annotations
 
 import copy
-import dataclasses
-import json
 import re
 from pathlib import Path
 
 import nbformat
 
-from grader import notebook, values
-from grader.assignment import Assignment, Rubric
-from grader.models import Case
+from grader import notebook
+from grader.assignment.loader import Assignment
+from grader.assignment.public_case import PUBLIC_CASE, public_case, render_case
 
-PUBLIC_CASE = "public_case.json"
 _ANSWER_LINE = re.compile(r"^(?P<indent>\s*)(?P<code>.*?)\s*#+\s*SOLUTION\s*$")
 _BEGIN = re.compile(r"^\s*#+\s*BEGIN SOLUTION\s*$")
 _END = re.compile(r"^\s*#+\s*END SOLUTION\s*$")
@@ -69,41 +66,9 @@ def _placeholder(indent: str, code: str) -> str:
     return f"{indent}..."
 
 
-def public_case(assignment: Assignment, cases: list) -> dict:
-    """The public case as a self-contained document: enough for a student's self-check."""
-    rubric = assignment.rubric
-    public = next(case for case in cases if case.public)
-    return {
-        "assignment": assignment.name,
-        "title": rubric.title,
-        "function": rubric.function,
-        "parameters": list(assignment.reference.parameters),
-        "returns": list(rubric.returns),
-        "steps": [{"name": step.name, "points": step.points, "hint": step.hint}
-                  | ({"capture": step.capture} if step.per_iteration else {}) for step in rubric.steps],
-        "tolerance": {"rtol": rubric.tolerance.rtol, "atol": rubric.tolerance.atol},
-        "arguments": {name: values.encode_argument(value) for name, value in public.arguments.items()},
-        "expected": {name: value.tolist() for name, value in public.expected.items()},
-    } | _loop_keys(rubric, public)
-
-
-def _loop_keys(rubric: Rubric, public: Case) -> dict:
-    """What the self-check needs of the step model beyond the defaults (absent for an assignment without them)."""
-    keys: dict = {}
-    if rubric.iteration_steps:
-        keys["iteration"] = list(rubric.iteration)
-        keys["positions"] = {name: [list(position) for position in public.positions[name]] for name in rubric.iteration_steps}
-    if rubric.updates:
-        keys["updates"] = list(rubric.updates)
-    words = {key: value for key, value in dataclasses.asdict(rubric.words).items() if value is not None}
-    if words:
-        keys["words"] = words
-    return keys
-
-
 def build_stub(assignment: Assignment, case_document: dict) -> nbformat.NotebookNode:
     """The student's notebook: answers stripped, outputs cleared, tagged with the assignment."""
-    node, _ = notebook.read_node((assignment.directory / assignment.rubric.notebook).resolve())  # links followed
+    node, _ = notebook.read_node(assignment.layout.reference.resolve())  # links followed
     stub = copy.deepcopy(node)
     for cell in stub.cells:
         if cell.get("cell_type") == "code":
@@ -118,15 +83,11 @@ def render(node: nbformat.NotebookNode) -> str:
     return nbformat.writes(node) + "\n"
 
 
-def render_case(document: dict) -> str:
-    return json.dumps(document, indent=1) + "\n"
-
-
 def outputs(assignment: Assignment, cases: list, assignments_dir: Path) -> dict[Path, str]:
     """The files `grade-stub` writes, by path, with their text."""
     document = public_case(assignment, cases)
     folder = assignments_dir / assignment.name
     return {
-        folder / assignment.rubric.notebook: render(build_stub(assignment, document)),
+        folder / assignment.layout.notebook: render(build_stub(assignment, document)),
         folder / PUBLIC_CASE: render_case(document),
     }

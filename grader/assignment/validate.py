@@ -4,8 +4,8 @@ Each problem is reported as one line naming the file of the folder to fix and wh
 with it (a ConfigError: exit 2), in the order an author builds the folder: the rubric's tables
 and keys, the reference notebook, the case module, the reference run on every case, the
 misconception catalogue and the oracle. What the grader checks again when it loads the folder
-to grade (grader/assignment.py, cases.py, diagnosis.py, gradient.py) is run here through those
-same loaders, so `grade-stub` accepts exactly the folders `grade` can use.
+to grade (the other modules of this package) is run here through those same loaders, so
+`grade-stub` accepts exactly the folders `grade` can use.
 """
 
 from __future__ import annotations
@@ -19,8 +19,10 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from grader import assignment, feedback, notebook
-from grader import cases as case_builder
+from grader import notebook
+from grader.assignment import cases as case_builder
+from grader.assignment import catalogue, loader, oracle
+from grader.assignment.modules import CASE_FUNCTIONS, load_module
 from grader.errors import ConfigError, GraderError
 from grader.models import Case
 
@@ -43,34 +45,43 @@ _TABLES: dict[str, tuple[dict[str, str], dict[str, str]]] = {
 _STEP: tuple[dict[str, str], dict[str, str]] = ({"name": _TEXT, "points": _NUMBER},
                                                 {"hint": _TEXT, "capture": _TEXT, "carried": _TEXT})
 _REQUIRED = ("assignment", "cases", "tolerance", "steps")
-_CASE_FUNCTIONS = ("public_inputs", "hidden_inputs", "arguments")
 
 
-def folder(solutions: Path, name: str) -> tuple[assignment.Assignment, list[Case]]:
+def folder(solutions: Path, name: str) -> tuple[loader.Assignment, list[Case]]:
     """Check the assignment folder `solutions/name`; return it loaded, with its cases for the rubric's seed."""
     directory = solutions / name
-    rubric_path = directory / assignment.RUBRIC
+    rubric_path = directory / loader.RUBRIC
     if not rubric_path.is_file():
-        assignment.load(solutions, name)  # raises the loader's own "no assignment" message
+        loader.load(solutions, name)  # raises the loader's own "no assignment" message
     _check_rubric(rubric_path)
-    rubric = _blame(rubric_path, lambda: assignment.load_rubric(rubric_path))
-    for file, key in ((rubric.notebook, "[assignment] notebook"), (rubric.cases_module, "[cases] module"),
-                      (rubric.misconceptions, "[feedback] misconceptions"), (rubric.oracle, "[feedback] oracle")):
+    read = _blame(rubric_path, lambda: loader.load_rubric(rubric_path))
+    rubric, layout = read.rubric, read.layout
+    for file, key in ((layout.notebook, "[assignment] notebook"), (layout.cases_module, "[cases] module"),
+                      (layout.misconceptions, "[feedback] misconceptions"), (layout.oracle, "[feedback] oracle")):
         if file is not None and not (directory / file).is_file():
             raise ConfigError(f"{rubric_path}: {key} names {file}, which is not a file of {directory}")
-    reference_path = directory / rubric.notebook
+    reference_path = layout.reference
     _check_notebook(reference_path, rubric.function)
-    cases_path = directory / rubric.cases_module
-    module = _blame(cases_path, lambda: assignment.load_module(cases_path, "case definition"))
-    absent = [function for function in _CASE_FUNCTIONS if not callable(getattr(module, function, None))]
+    cases_path = layout.cases
+    module = _blame(cases_path, lambda: load_module(cases_path, "case definition"))
+    absent = [function for function in CASE_FUNCTIONS if not callable(getattr(module, function, None))]
     if absent:
         raise ConfigError(f"{cases_path}: does not define {', '.join(f'{function}()' for function in absent)}")
-    loaded = _blame(reference_path, lambda: assignment.load(solutions, name))
+    loaded = _blame(reference_path, lambda: loader.load(solutions, name))
     _check_cases(cases_path, module, loaded)
     # The case module ran cleanly above, so a failure left in building the cases is the reference's.
-    built = _blame(reference_path, lambda: case_builder.build(loaded, rubric.seed))
-    _blame(rubric_path, lambda: feedback.load(loaded, built))
+    built = _blame(reference_path, lambda: case_builder.build(loaded, read.defaults.seed))
+    _blame(rubric_path, lambda: _feedback(loaded, built))
     return loaded, built
+
+
+def _feedback(loaded: loader.Assignment, built: list[Case]) -> None:
+    """Load the catalogue and run the oracle, as `grade` does for its feedback."""
+    layout = loaded.layout
+    if layout.misconceptions:
+        catalogue.load(layout.directory / layout.misconceptions, loaded.rubric, loaded.reference)
+    if layout.oracle:
+        oracle.load(loaded, built)
 
 
 def _blame(path: Path, action: Callable[[], T]) -> T:
@@ -155,13 +166,13 @@ def _check_notebook(path: Path, function: str) -> None:
         raise ConfigError(f"{path}: defines no function {function}() (the rubric's [assignment] function)")
 
 
-def _check_cases(path: Path, module: types.ModuleType, loaded: assignment.Assignment) -> None:
+def _check_cases(path: Path, module: types.ModuleType, loaded: loader.Assignment) -> None:
     """The case module's functions run for the rubric's seed and give every parameter of the graded function."""
     rubric, reference = loaded.rubric, loaded.reference
     facade = types.SimpleNamespace(**reference.namespace)
     public = _run(path, "public_inputs()", module.public_inputs)
     hidden = _run(path, "hidden_inputs()",
-                  lambda: module.hidden_inputs(np.random.default_rng(rubric.seed), rubric.hidden_cases, facade))
+                  lambda: module.hidden_inputs(np.random.default_rng(loaded.defaults.seed), rubric.hidden_cases, facade))
     if (not isinstance(hidden, list) or len(hidden) != rubric.hidden_cases
             or not all(isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[1], dict) for entry in hidden)):
         raise ConfigError(f"{path}: hidden_inputs() must return a list of {rubric.hidden_cases} (label, inputs) pairs "

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from grader import capture, values
-from grader.assignment import Assignment
+from grader.assignment.loader import Assignment
 from grader.errors import InternalError
 from grader.models import Case, ReferenceRun
 
