@@ -14,7 +14,7 @@ from grader import batch, grading, notebook
 from grader import cases as case_builder
 from grader.assignment import Rubric
 from grader.errors import ConfigError
-from grader.models import ERROR, FAIL, FINAL, INVALID, Case, Grade, Limits, Step, Submission, Tolerance, Words
+from grader.models import FAIL, FINAL, Case, Grade, Limits, Step, Submission, Tolerance, Words
 from grader.report import terminal
 from grader.sandbox import spawned
 from grader.sandbox.pipeline import Pipeline
@@ -73,15 +73,12 @@ def rubric_and_case(document: dict, timeout: float) -> tuple[Rubric, Case, list[
 def check(path: Path, document: dict, timeout: float) -> Grade:
     """Grade one notebook on the public case only."""
     rubric, case, parameters = rubric_and_case(document, timeout)
-    submission = Submission(path, str(path), path.stem)
-    try:
-        book = notebook.read(path.resolve())  # named by the student on the command line: a link is followed
-    except notebook.InvalidNotebook as error:
-        return grading.unjudged(submission, rubric, INVALID, [f"{path} {error}"])
-    if not book.cells:
-        return grading.unjudged(submission, rubric, ERROR, [f"the notebook has no code cells, so no {rubric.function}()"])
+    # Named by the student on the command line: a link is followed.
+    submission = Submission(path.resolve(), str(path), path.stem)
+    job = batch.prepare(batch.load(submission), rubric, parameters)
+    if isinstance(job, Grade):
+        return job
     wire = [case_builder.case_to_wire(case)]
-    job = batch.sandbox_job(book, rubric, parameters)
     if hasattr(os, "fork"):
         with Pipeline(wire, 1) as pipeline:
             reply = pipeline.run(job)
