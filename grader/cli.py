@@ -16,7 +16,6 @@ from grader.report import class_reports, github, summary, terminal
 from grader.report.gradescope import HIDDEN_VISIBILITIES
 from grader.report.progress import Progress
 from grader.sandbox import layers
-from grader.sandbox.pipeline import Pipeline
 
 SOLUTIONS_HELP = "Instructor's solutions folder [default: $GRADER_SOLUTIONS, else ./solutions]."
 
@@ -51,9 +50,7 @@ def _sandbox_info(ctx: click.Context, _param, value: bool) -> None:
     """--sandbox-info: print the sandbox layers a probe child finds on this machine, and exit 0."""
     if not value or ctx.resilient_parsing:
         return
-    with Pipeline([], 1) as pipeline:
-        report = _guard(pipeline.layers, False)
-    click.echo(layers.render(report))
+    click.echo(layers.render(_guard(app.sandbox_layers, False)))
     ctx.exit(0)
 
 

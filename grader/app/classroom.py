@@ -1,14 +1,7 @@
-"""The use cases: grade a class, grade one notebook, check a notebook on its public case, make stubs, merge shards.
-
-Each takes a frozen request and reports what happens as typed events passed to `emit` (a grade
-finished, a warning, reports written...), raising a GraderError subclass for what stops it; the
-command line only turns options into requests, events into lines and errors into exit codes.
-Events are emitted while the use case runs, so an interrupt in the listener is the use case's.
-"""
+"""Grading a class: find the notebooks once, route each to its assignment, grade, summarise, write the reports."""
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 from collections.abc import Callable
@@ -16,12 +9,12 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader import assignment, batch, grading, lock, routing, selfcheck, session, shard, stub, validate
-from grader import merge as merging
+from grader import assignment, batch, lock, routing, session, shard
+from grader.app import events
+from grader.app.environment import seed, solutions_folder
 from grader.errors import ConfigError, InternalError
-from grader.models import ERROR, INVALID, Grade, Submission
+from grader.models import Grade
 from grader.report import class_reports, files, github, html, summary
-from grader.report.summary import ClassSummary
 from grader.sandbox import layers
 from grader.sandbox.layers import Layer
 from grader.text import one_line
@@ -38,103 +31,6 @@ class Interrupted(KeyboardInterrupt):
         super().__init__(message)
         self.message, self.exit_code = message, exit_code
 
-
-def solutions_folder(chosen: Path | None) -> Path:
-    """--solutions, else $GRADER_SOLUTIONS, else ./solutions; ConfigError if it is not a folder."""
-    folder = chosen or Path(os.environ.get("GRADER_SOLUTIONS") or "solutions")
-    if not folder.is_dir():
-        raise ConfigError(f"solutions folder {folder} not found: pass --solutions DIR or set GRADER_SOLUTIONS")
-    return folder
-
-
-def _seed(option: int | None) -> int | None:
-    """--seed, else $GRADER_SEED, else None: each assignment's rubric seed."""
-    if option is not None:
-        return option
-    text = os.environ.get("GRADER_SEED")
-    if text:
-        try:
-            return int(text)
-        except ValueError:
-            raise ConfigError(f"GRADER_SEED must be an integer, not {text!r}") from None
-    return None
-
-
-@dataclass(frozen=True)
-class Started:
-    """The submissions to grade are known."""
-
-    total: int
-
-
-@dataclass(frozen=True)
-class Graded:
-    """One submission's grade, in the order of the class."""
-
-    grade: Grade
-
-
-@dataclass(frozen=True)
-class AllGraded:
-    """Every submission has its grade; reports follow."""
-
-
-@dataclass(frozen=True)
-class LayersMissing:
-    """Core sandbox layers not active here (grading goes on: --require-sandbox refuses instead)."""
-
-    layers: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Summarised:
-    """One assignment's class summary (of more than one submission)."""
-
-    assignment: str | None
-    """None when the run grades one assignment only."""
-    summary: ClassSummary
-
-
-@dataclass(frozen=True)
-class Tallied:
-    """How many submissions the run holds and where their grades came from."""
-
-    count: int
-    shard: shard.Shard | None
-    assignments: tuple[str, ...]
-    counts: session.Counts
-
-
-@dataclass(frozen=True)
-class ReportsWritten:
-    folder: Path
-    files: tuple[str, ...]
-    log: str
-
-
-@dataclass(frozen=True)
-class PagesWritten:
-    """Feedback pages (--feedback-html) of one assignment."""
-
-    count: int
-    folder: Path
-
-
-@dataclass(frozen=True)
-class Annotations:
-    """GitHub workflow commands, to print as they are."""
-
-    text: str
-
-
-@dataclass(frozen=True)
-class NoJobSummary:
-    """GitHub mode without $GITHUB_STEP_SUMMARY: no job summary written."""
-
-
-Event = Started | Graded | AllGraded | LayersMissing | Summarised | Tallied | ReportsWritten | PagesWritten | \
-    Annotations | NoJobSummary
-Emit = Callable[[Event], None]
 
 
 @dataclass(frozen=True)
@@ -163,7 +59,7 @@ class GradeClass:
     """The sandbox layers required (--require-sandbox), or None."""
 
 
-def grade_class(request: GradeClass, emit: Emit) -> int:
+def grade_class(request: GradeClass, emit: events.Emit) -> int:
     """Grade, emit and write the reports; return how many submissions scored below --fail-under."""
     solutions_dir = solutions_folder(request.solutions)
     # Locked before the assignments load (seconds), so a second run is refused before it does anything.
@@ -171,11 +67,11 @@ def grade_class(request: GradeClass, emit: Emit) -> int:
         return _grade_locked(request, solutions_dir, emit)
 
 
-def _grade_locked(request: GradeClass, solutions_dir: Path, emit: Emit) -> int:
+def _grade_locked(request: GradeClass, solutions_dir: Path, emit: events.Emit) -> int:
     chosen_shard = shard.parse(request.shard) if request.shard else None
     groups = _groups(request.paths, solutions_dir, request.assignment, chosen_shard)
     cache_dir = (request.cache_dir or session.default_cache_dir(request.out)) if request.cache else None
-    settings = session.Settings(_seed(request.seed), request.jobs, request.timeout, request.out, cache_dir, chosen_shard)
+    settings = session.Settings(seed(request.seed), request.jobs, request.timeout, request.out, cache_dir, chosen_shard)
     infos = {group.assignment.name: class_reports.ClassInfo(
         group.assignment.name, group.assignment.rubric.title, group.assignment.rubric.step_names,
         group.assignment.rubric.max_score, request.fail_under) for group in groups}
@@ -185,21 +81,21 @@ def _grade_locked(request: GradeClass, solutions_dir: Path, emit: Emit) -> int:
         if request.require:
             _check_sandbox(run.layers(), request.require, emit)
         try:
-            emit(Started(len(run.submissions)))
+            emit(events.Started(len(run.submissions)))
             for grade in run.grades():
-                emit(Graded(grade))
+                emit(events.Graded(grade))
                 builders[run.assignment_of[grade.submission.given]].add(grade)
                 below += request.fail_under is not None and grade.percent < request.fail_under
-            emit(AllGraded())
+            emit(events.AllGraded())
             found = run.layers(start=False)  # a run served wholly from the cache starts no sandbox to ask
             if found is not None and not request.require:
                 _check_sandbox(found, None, emit)
             summaries = {name: builder.build() for name, builder in builders.items()}
             for name, class_summary in summaries.items():
                 if class_summary.count > 1:
-                    emit(Summarised(name if len(groups) > 1 else None, class_summary))
+                    emit(events.Summarised(name if len(groups) > 1 else None, class_summary))
             spanning = tuple(infos) if len(groups) > 1 else ()
-            emit(Tallied(len(run.submissions), chosen_shard, spanning, run.counts))
+            emit(events.Tallied(len(run.submissions), chosen_shard, spanning, run.counts))
 
             def sections() -> list[class_reports.Section]:  # each report reads the grades back from the log
                 return [class_reports.Section(info, summaries[name], run.stored(name)) for name, info in infos.items()]
@@ -217,7 +113,7 @@ def _grade_locked(request: GradeClass, solutions_dir: Path, emit: Emit) -> int:
 
 
 def _write_reports(request: GradeClass, run: session.ClassRun, sections: Callable[[], list[class_reports.Section]],
-                   functions: dict[str, str], chosen_shard: shard.Shard | None, emit: Emit) -> None:
+                   functions: dict[str, str], chosen_shard: shard.Shard | None, emit: events.Emit) -> None:
     """The JSON report, the --out reports, feedback pages and GitHub's; a report that failed is said after every
     other one is written (InternalError)."""
     unwritten: list[str] = []
@@ -232,7 +128,7 @@ def _write_reports(request: GradeClass, run: session.ClassRun, sections: Callabl
     if request.out:
         try:
             written = class_reports.write_sections(request.out, sections(), request.formats, chosen_shard)
-            emit(ReportsWritten(request.out, tuple(written), session.RESULTS_LOG))
+            emit(events.ReportsWritten(request.out, tuple(written), session.RESULTS_LOG))
         except class_reports.ReportsFailed as error:
             unwritten.append(str(error))
     for section in sections():
@@ -240,7 +136,7 @@ def _write_reports(request: GradeClass, run: session.ClassRun, sections: Callabl
         if request.feedback_html:
             folder = request.out / html.FOLDER / (name if len(functions) > 1 else "")
             pages = html.write_pages((grade for _, grade in section.entries), functions[name], folder)
-            emit(PagesWritten(len(pages), folder))
+            emit(events.PagesWritten(len(pages), folder))
         if request.github:
             _publish_to_github(section.info, [grade for _, grade in run.stored(name)], request.github_summary, emit)
     if unwritten:
@@ -290,7 +186,7 @@ def _groups(paths: tuple[Path, ...], solutions_dir: Path, requested: str | None,
     return groups
 
 
-def _check_sandbox(report: tuple[Layer, ...], require: str | None, emit: Emit) -> None:
+def _check_sandbox(report: tuple[Layer, ...], require: str | None, emit: events.Emit) -> None:
     """Refuse to grade without the layers --require-sandbox names; otherwise warn about missing core layers."""
     try:
         absent = layers.missing(report, (require or "core").split(","))
@@ -300,115 +196,16 @@ def _check_sandbox(report: tuple[Layer, ...], require: str | None, emit: Emit) -
         raise ConfigError(f"refusing to grade: sandbox layer(s) {', '.join(absent)} not active here "
                           "(see grade --sandbox-info and docs/threat-model.md)")
     if absent:
-        emit(LayersMissing(tuple(absent)))
+        emit(events.LayersMissing(tuple(absent)))
 
 
 def _publish_to_github(info: class_reports.ClassInfo, grades: list[Grade], summary_path: Path | None,
-                       emit: Emit) -> None:
+                       emit: events.Emit) -> None:
     """The job summary into $GITHUB_STEP_SUMMARY (appended: other steps write there too), annotations to the log."""
     if summary_path:
         with open(summary_path, "a", encoding="utf-8") as stream:
             stream.write(github.summary(info.title, info.step_names, grades, info.fail_under) + "\n")
     else:
-        emit(NoJobSummary())
-    emit(Annotations(github.annotations(grades, info.fail_under)))
+        emit(events.NoJobSummary())
+    emit(events.Annotations(github.annotations(grades, info.fail_under)))
 
-
-@dataclass(frozen=True)
-class GradeOne:
-    """One submission folder (Gradescope's) graded against one assignment."""
-
-    solutions: Path
-    assignment: str
-    folder: Path
-    """Where the notebook was submitted: the one named like the assignment's, else the only one, is graded."""
-    seed: int | None = None
-
-
-@dataclass(frozen=True)
-class OneGraded:
-    grade: Grade
-    layers: tuple[Layer, ...] | None
-    """The sandbox layers in effect (None when no child ran)."""
-
-
-def grade_one(request: GradeOne) -> OneGraded:
-    """Grade the submitted notebook; a notebook for another assignment, or none to choose, gets an error grade."""
-    name = request.assignment
-    loaded = assignment.load(request.solutions, name)
-    found = batch.find_submissions([request.folder]) if request.folder.is_dir() else []
-    wanted = [submission for submission in found if submission.path.name == loaded.rubric.notebook]
-    chosen = wanted if len(wanted) == 1 else found if len(found) == 1 else []
-    if not chosen:
-        names = ", ".join(s.path.relative_to(request.folder).as_posix() for s in found) or "none"
-        message = f"Submit one notebook named {loaded.rubric.notebook} (notebooks found: {names})."
-        submission = Submission(request.folder, request.folder.name, request.folder.name)
-        return OneGraded(grading.unjudged(submission, loaded.rubric, INVALID, [message]), None)
-    submission = Submission(chosen[0].path, chosen[0].path.name, chosen[0].path.stem)
-    # Only this assignment's solutions may be at hand: metadata naming another is what tells a wrong notebook.
-    identity = routing.identify(submission.path, routing.signatures(request.solutions, [name]))
-    if identity.assignment not in (None, name):
-        message = (f"this notebook is for assignment {identity.assignment}, not {name}: "
-                   f"submit your {name} notebook here")
-        return OneGraded(grading.unjudged(submission, loaded.rubric, ERROR, [message]), None)
-    with batch.Grader(loaded, loaded.rubric.seed if request.seed is None else request.seed, jobs=1) as one_at_a_time:
-        grade = one_at_a_time.grade(submission)
-        return OneGraded(grade, one_at_a_time.layers(start=False))
-
-
-@dataclass(frozen=True)
-class Check:
-    """`grade-check`: a student's notebook on the public case."""
-
-    notebook: Path
-    public_case: Path | None
-    """The public case file; None: the copy inside the notebook."""
-    timeout: float
-
-
-def check(request: Check) -> Grade:
-    document = selfcheck.load_public_case(request.public_case, request.notebook)
-    return selfcheck.check(request.notebook, document, request.timeout)
-
-
-@dataclass(frozen=True)
-class MakeStub:
-    """`grade-stub`: the student-facing files regenerated from each reference."""
-
-    names: tuple[str, ...]
-    """Assignments; empty: every one in the solutions folder."""
-    solutions: Path | None
-    assignments: Path
-    check_only: bool
-
-
-def make_stub(request: MakeStub) -> list[Path]:
-    """The files that differ from a fresh generation, written unless `check_only`."""
-    solutions_dir = solutions_folder(request.solutions)
-    chosen = list(request.names) or assignment.available(solutions_dir)
-    # Every folder is checked before anything is written: a broken one leaves every file as it was.
-    checked = [validate.folder(solutions_dir, name) for name in chosen]
-    stale = []
-    for loaded, built in checked:
-        for path, text in stub.outputs(loaded, built, request.assignments).items():
-            current = path.read_text(encoding="utf-8") if path.is_file() else None
-            if current == text:
-                continue
-            stale.append(path)
-            if not request.check_only:
-                files.write_atomically(path, text)
-    return stale
-
-
-@dataclass(frozen=True)
-class Merge:
-    """`grade-merge`: the reports of every shard of a split, combined."""
-
-    shards: tuple[Path, ...]
-    out: Path
-
-
-def merge(request: Merge) -> tuple[list[str], int]:
-    """The reports written and the number of submissions merged."""
-    info, grades = merging.load(list(request.shards))
-    return class_reports.write_all(request.out, info, merging.summarise(info, grades), grades), len(grades)
