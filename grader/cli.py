@@ -1,4 +1,4 @@
-"""The command line: parse, call the library, print. No grading logic lives here."""
+"""The command line: options to requests of the use cases (grader/app/), their events to lines, errors to exit codes."""
 
 from __future__ import annotations
 
