@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grader
-from grader import assignment, batch, grading, routing
+from grader import app, assignment, batch
 from grader.errors import ConfigError
-from grader.models import ERROR, INVALID, Grade, Submission
+from grader.models import Grade
 from grader.report import files, gradescope
 from grader.sandbox import namespaces
 from grader.sandbox.layers import Layer
@@ -189,28 +189,6 @@ def run(layout: Layout, assignment_name: str, seed: int | None = None,
         hidden_visibility: str = "after_due_date") -> Run:
     """Grade the submitted notebook and write Gradescope's results.json."""
     notes = confine_container(layout)
-    loaded = assignment.load(layout.solutions, assignment_name)
-    layers_in_effect = None
-    found = batch.find_submissions([layout.submission]) if layout.submission.is_dir() else []
-    wanted = [submission for submission in found if submission.path.name == loaded.layout.notebook]
-    chosen = wanted if len(wanted) == 1 else found if len(found) == 1 else []
-    # Only this assignment's solutions travel in the zip: metadata naming another is what tells a wrong notebook.
-    identity = routing.identify(chosen[0].path, routing.signatures(layout.solutions, [assignment_name])) if chosen else None
-    if identity is not None and identity.assignment not in (None, assignment_name):
-        submission = Submission(chosen[0].path, chosen[0].path.name, chosen[0].path.stem)
-        message = (f"this notebook is for assignment {identity.assignment}, not {assignment_name}: "
-                   f"submit your {assignment_name} notebook here")
-        grade = grading.unjudged(submission, loaded.rubric, ERROR, [message])
-    elif chosen:
-        submission = chosen[0]
-        submission = Submission(submission.path, submission.path.name, submission.path.stem)
-        with batch.Grader(loaded, loaded.defaults.seed if seed is None else seed, jobs=1) as one_at_a_time:
-            grade = one_at_a_time.grade(submission)
-            layers_in_effect = one_at_a_time.layers(start=False)
-    else:
-        names = ", ".join(s.path.relative_to(layout.submission).as_posix() for s in found) or "none"
-        message = f"Submit one notebook named {loaded.layout.notebook} (notebooks found: {names})."
-        grade = grading.unjudged(Submission(layout.submission, "submission", "submission"), loaded.rubric, INVALID,
-                                 [message])
-    files.write_atomically(layout.results_file, gradescope.render(grade, hidden_visibility))
-    return Run(grade, layers_in_effect, tuple(notes))
+    graded = app.grade_one(app.GradeOne(layout.solutions, assignment_name, layout.submission, seed))
+    files.write_atomically(layout.results_file, gradescope.render(graded.grade, hidden_visibility))
+    return Run(graded.grade, graded.layers, tuple(notes))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -33,7 +34,25 @@ def _suspect(reply: SandboxReply) -> bool:
     return bool(reply.failure or reply.timed_out or document.get("stopped") is not None or "internal" in document)
 
 
-def find_submissions(paths: Iterable[Path], notebook_name: str | None = None) -> list[Submission]:
+@dataclass(frozen=True)
+class Found:
+    """A notebook found, before it is known which assignment it is for (that may rename its student)."""
+
+    submission: Submission
+    """Its student id told without an assignment: the folder under the given one, else the file's name."""
+    named_by: Path | None
+    """The path whose file name told the student id (the notebook was given itself, or lies right in a given
+    folder); None when the folder under the given one did."""
+
+    def named(self, notebook_name: str | None) -> Submission:
+        """The submission with its student id once the assignment's notebook name is known:
+        alice/<assignment's notebook>.ipynb belongs to alice."""
+        if self.named_by is None or not notebook_name:
+            return self.submission
+        return dataclasses.replace(self.submission, student=_student_of_file(self.named_by, Path(notebook_name).stem))
+
+
+def discover(paths: Iterable[Path]) -> list[Found]:
     """Every notebook named by `paths` (folders searched recursively), sorted, checkpoints skipped.
 
     Inside a folder nothing is followed: an entry named *.ipynb that is not a regular file (a
@@ -42,20 +61,25 @@ def find_submissions(paths: Iterable[Path], notebook_name: str | None = None) ->
     nor a second copy of a classmate's notebook. A path named on the command line is the user's
     choice and is followed (a link to a folder or to a notebook).
     """
-    found: dict[Path, Submission] = {}
-    stem = Path(notebook_name).stem if notebook_name else None
+    found: dict[Path, Found] = {}
     for given in paths:
         if given.is_dir():
             base = given.resolve()
             for relative in sorted(_entries(base)):
                 path = base / relative
-                student = relative.parts[0] if len(relative.parts) > 1 else _student_of_file(path, stem)
-                found.setdefault(path, Submission(path, str(given / relative), student))
+                named_by = None if len(relative.parts) > 1 else path
+                student = relative.parts[0] if named_by is None else _student_of_file(path, None)
+                found.setdefault(path, Found(Submission(path, str(given / relative), student), named_by))
         else:
             # Read where the link points; named (student id) as the user named it.
-            target = given.resolve()
-            found.setdefault(target, Submission(target, str(given), _student_of_file(Path(os.path.abspath(given)), stem)))
+            target, named_by = given.resolve(), Path(os.path.abspath(given))
+            found.setdefault(target, Found(Submission(target, str(given), _student_of_file(named_by, None)), named_by))
     return list(found.values())
+
+
+def find_submissions(paths: Iterable[Path], notebook_name: str | None = None) -> list[Submission]:
+    """Every notebook named by `paths` (see `discover`), students named knowing the assignment's notebook."""
+    return [found.named(notebook_name) for found in discover(paths)]
 
 
 def _entries(base: Path) -> Iterator[Path]:
@@ -145,6 +169,20 @@ def load(submission: Submission) -> Loaded:
     return Loaded(submission, raw, None, hashlib.sha256(raw).hexdigest())
 
 
+def prepare(loaded: Loaded, rubric: Rubric, limits: Limits, parameters: Iterable[str]) -> Grade | Job:
+    """The sandbox job for a submission, or its grade when there is nothing to run (unreadable, no code)."""
+    submission = loaded.submission
+    try:
+        if loaded.problem is not None:
+            raise notebook.InvalidNotebook(loaded.problem)
+        book = notebook.parse(loaded.raw)
+    except notebook.InvalidNotebook as error:
+        return grading.unjudged(submission, rubric, INVALID, [f"{submission.given} {error}"])
+    if not book.cells:
+        return grading.unjudged(submission, rubric, ERROR, [f"the notebook has no code cells, so no {rubric.function}()"])
+    return sandbox_job(book, rubric, limits, parameters)
+
+
 @dataclass(frozen=True)
 class Outcome:
     """A submission's grade, the digest of what was graded, and where a grade already known came from."""
@@ -199,7 +237,7 @@ class Grader:
                 if earlier is not None:
                     ready[index] = Outcome(earlier[0], loaded.digest, earlier[1])
                     continue
-                prepared = self._prepare(loaded)
+                prepared = prepare(loaded, self.rubric, self.settings.limits, self.assignment.reference.parameters)
                 if isinstance(prepared, Grade):
                     ready[index] = Outcome(prepared, loaded.digest)
                 else:
@@ -219,19 +257,6 @@ class Grader:
 
     def grade(self, submission: Submission) -> Grade:
         return next(self.grade_all([submission])).grade
-
-    def _prepare(self, loaded: Loaded) -> Grade | dict:
-        """The sandbox job for a submission, or its grade when there is nothing to run."""
-        rubric, submission = self.rubric, loaded.submission
-        try:
-            if loaded.problem is not None:
-                raise notebook.InvalidNotebook(loaded.problem)
-            book = notebook.parse(loaded.raw)
-        except notebook.InvalidNotebook as error:
-            return grading.unjudged(submission, rubric, INVALID, [f"{submission.given} {error}"])
-        if not book.cells:
-            return grading.unjudged(submission, rubric, ERROR, [f"the notebook has no code cells, so no {rubric.function}()"])
-        return sandbox_job(book, rubric, self.settings.limits, self.assignment.reference.parameters)
 
     def judge(self, submission: Submission, reply: SandboxReply) -> Grade:
         if reply.failure:

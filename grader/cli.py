@@ -1,4 +1,4 @@
-"""The command line: parse, call the library, print. No grading logic lives here."""
+"""The command line: options to requests of the use cases (grader/app/), their events to lines, errors to exit codes."""
 
 from __future__ import annotations
 
@@ -6,21 +6,16 @@ import os
 import signal
 import sys
 import traceback
-from contextlib import nullcontext
-from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
-from grader import __version__, assignment, autograder, batch, lock, merge, routing, selfcheck, session, shard
-from grader.assignment import stub, validate
-from grader.errors import ConfigError, GraderError, InternalError
-from grader.report import class_reports, files, github, html, summary, terminal
+from grader import __version__, app, autograder, selfcheck
+from grader.errors import GraderError
+from grader.report import class_reports, github, summary, terminal
 from grader.report.gradescope import HIDDEN_VISIBILITIES
 from grader.report.progress import Progress
 from grader.sandbox import layers
-from grader.sandbox.pipeline import Pipeline
-from grader.text import one_line
 
 SOLUTIONS_HELP = "Instructor's solutions folder [default: $GRADER_SOLUTIONS, else ./solutions]."
 
@@ -33,40 +28,8 @@ class _Failure(click.ClickException):
         self.exit_code = error.exit_code
 
 
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM (a CI job cancelled), raised where Ctrl-C raises KeyboardInterrupt so both stop a run alike."""
-
-
-class _Interrupted(KeyboardInterrupt):
-    """A batch stopped by a signal, with what was saved and the exit status: 128 + the signal's number."""
-
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.message, self.exit_code = message, exit_code
-
-
 def _terminate(_signum, _frame) -> None:
-    raise _Terminated()
-
-
-def _solutions_dir(option: Path | None) -> Path:
-    chosen = option or Path(os.environ.get("GRADER_SOLUTIONS") or "solutions")
-    if not chosen.is_dir():
-        raise ConfigError(f"solutions folder {chosen} not found: pass --solutions DIR or set GRADER_SOLUTIONS")
-    return chosen
-
-
-def _seed(option: int | None) -> int | None:
-    """--seed, else $GRADER_SEED, else None: each assignment's rubric seed."""
-    if option is not None:
-        return option
-    text = os.environ.get("GRADER_SEED")
-    if text:
-        try:
-            return int(text)
-        except ValueError:
-            raise ConfigError(f"GRADER_SEED must be an integer, not {text!r}") from None
-    return None
+    raise app.Terminated()
 
 
 def _guard(action, verbose: bool):
@@ -87,9 +50,7 @@ def _sandbox_info(ctx: click.Context, _param, value: bool) -> None:
     """--sandbox-info: print the sandbox layers a probe child finds on this machine, and exit 0."""
     if not value or ctx.resilient_parsing:
         return
-    with Pipeline([], 1) as pipeline:
-        report = _guard(pipeline.layers, False)
-    click.echo(layers.render(report))
+    click.echo(layers.render(_guard(app.sandbox_layers, False)))
     ctx.exit(0)
 
 
@@ -152,53 +113,33 @@ def grade(paths, assignment_name, solutions, jobs, timeout, seed, json_path, out
     """
     if feedback_html and not out:
         raise click.UsageError("--feedback-html writes into the --out folder: pass --out DIR too")
-    options = _Options(
-        verbosity=terminal.QUIET if quiet else terminal.VERBOSE if verbose else terminal.NORMAL,
+    github_on = os.environ.get("GITHUB_ACTIONS") == "true" if github_mode is None else github_mode
+    request = app.GradeClass(
+        paths=tuple(paths), solutions=solutions, assignment=assignment_name, jobs=jobs, timeout=timeout, seed=seed,
         json_path=json_path, out=out, formats=tuple(formats) or class_reports.DEFAULT_FORMATS,
-        feedback_html=feedback_html,
-        github=os.environ.get("GITHUB_ACTIONS") == "true" if github_mode is None else github_mode,
+        feedback_html=feedback_html, github=github_on,
+        github_summary=Path(os.environ["GITHUB_STEP_SUMMARY"]) if os.environ.get("GITHUB_STEP_SUMMARY") else None,
         fail_under=fail_under, cache=not no_cache, cache_dir=cache_dir, shard=shard_text, require=require,
     )
+    lines = _ClassLines(terminal.QUIET if quiet else terminal.VERBOSE if verbose else terminal.NORMAL,
+                        github_on, json_path == "-")
     previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
     signal.signal(signal.SIGTERM, _terminate)
     try:
-        below = _guard(lambda: _grade(paths, assignment_name, solutions, jobs, timeout, seed, options), verbose)
+        below = _guard(lambda: app.grade_class(request, lines.show), verbose)
     except KeyboardInterrupt as stop:
-        if isinstance(stop, _Interrupted):
+        lines.stopped()
+        if isinstance(stop, app.Interrupted):
             click.echo(stop.message, err=True)
             sys.exit(stop.exit_code)
         click.echo("Interrupted before any grade was saved.", err=True)
-        sys.exit(128 + (signal.SIGTERM if isinstance(stop, _Terminated) else signal.SIGINT))
+        sys.exit(128 + (signal.SIGTERM if isinstance(stop, app.Terminated) else signal.SIGINT))
     finally:
         for number, handler in previous.items():
             signal.signal(number, signal.SIG_DFL if handler is None else handler)
     if below:
         click.echo(f"{below} submission(s) scored below {fail_under:g}%", err=True)
         sys.exit(1)
-
-
-@dataclass(frozen=True)
-class _Options:
-    """How `grade` reports and keeps its results (everything but what to grade and how to run it)."""
-
-    verbosity: int
-    json_path: str | None
-    out: Path | None
-    formats: tuple[str, ...]
-    feedback_html: bool
-    github: bool
-    """GitHub mode: summary and annotations, and nothing printed may read as a workflow command."""
-    fail_under: float | None
-    cache: bool
-    cache_dir: Path | None
-    shard: str | None
-    require: str | None
-    """The sandbox layers required (--require-sandbox), or None."""
-
-    @property
-    def to_stderr(self) -> bool:
-        """With --json -, stdout carries the JSON alone."""
-        return self.json_path == "-"
 
 
 class _Terminal:
@@ -222,158 +163,49 @@ class _Terminal:
             os.close(null)
 
 
-def _grade(paths, assignment_name, solutions, jobs, timeout, seed, options: _Options) -> int:
-    """Grade, print and write the reports; return how many submissions scored below --fail-under."""
-    solutions_dir = _solutions_dir(solutions)
-    # Locked before the assignments load (seconds), so a second run is refused before it does anything.
-    with lock.exclusive(options.out) if options.out else nullcontext():
-        return _grade_locked(paths, assignment_name, solutions_dir, jobs, timeout, seed, options)
+class _ClassLines:
+    """The events of `grade` as lines: grades and summaries on stdout (stderr with --json -), the rest on stderr."""
 
+    def __init__(self, verbosity: int, github_mode: bool, to_stderr: bool) -> None:
+        self.verbosity, self.to_stderr = verbosity, to_stderr
+        self._say = _Terminal(github_mode).echo
+        self._progress: Progress | None = None
 
-def _grade_locked(paths, assignment_name, solutions_dir: Path, jobs, timeout, seed, options: _Options) -> int:
-    say = _Terminal(options.github).echo
-    chosen_shard = shard.parse(options.shard) if options.shard else None
-    groups = _groups(paths, solutions_dir, assignment_name, chosen_shard)
-    cache_dir = (options.cache_dir or session.default_cache_dir(options.out)) if options.cache else None
-    settings = session.Settings(_seed(seed), jobs, timeout, options.out, cache_dir, chosen_shard)
-    infos = {group.assignment.name: class_reports.ClassInfo(
-        group.assignment.name, group.assignment.rubric.title, group.assignment.rubric.step_names,
-        group.assignment.rubric.max_score, options.fail_under) for group in groups}
-    builders = {name: summary.SummaryBuilder(info.step_names, info.max_score) for name, info in infos.items()}
-    below = 0
-    with session.ClassRun(groups, settings) as run:
-        if options.require:
-            _check_sandbox(run.layers(), options)
-        progress = Progress(len(run.submissions), sys.stderr, enabled=options.verbosity != terminal.QUIET,
-                            terminal=sys.stderr.isatty())
-        try:
-            for grade in run.grades():
-                progress.clear()
-                text = terminal.render(grade, options.verbosity) + ("" if options.verbosity == terminal.QUIET else "\n")
-                say(text, err=options.to_stderr)
-                progress.advance()
-                builders[run.assignment_of[grade.submission.given]].add(grade)
-                below += options.fail_under is not None and grade.percent < options.fail_under
-            progress.finish()
-            found = run.layers(start=False)  # a run served wholly from the cache starts no sandbox to ask
-            if found is not None and not options.require:
-                _check_sandbox(found, options)
-            summaries = {name: builder.build() for name, builder in builders.items()}
-            for name, class_summary in summaries.items():
-                if class_summary.count > 1:
-                    heading = f"{name}:\n" if len(groups) > 1 else ""
-                    say(heading + summary.render_text(class_summary), err=options.to_stderr)
-            counts = run.counts
-            count = len(run.submissions)
-            where = f" of shard {chosen_shard}" if chosen_shard else ""
-            spanning = f" over {len(groups)} assignments ({', '.join(infos)})" if len(groups) > 1 else ""
-            say(f"{count} submission{'' if count == 1 else 's'}{where}{spanning}: {counts.graded} graded, {counts.resumed} "
-                f"resumed from the results log, {counts.cached} from the cache", err=True)
+    def stopped(self) -> None:
+        if self._progress is not None:
+            self._progress.clear()
 
-            def sections() -> list[class_reports.Section]:
-                return [class_reports.Section(info, summaries[name], run.stored(name)) for name, info in infos.items()]
-
-            if options.json_path == "-":
-                class_reports.write_json(sys.stdout, sections(), chosen_shard)
-            unwritten: list[str] = []  # reports that failed are said after every other output is written
-            if options.json_path and options.json_path != "-":
-                try:
-                    with files.atomic_stream(Path(options.json_path)) as stream:
-                        class_reports.write_json(stream, sections(), chosen_shard)
-                except OSError as error:
-                    unwritten.append(f"could not write {options.json_path} ({error.strerror or error})")
-            if options.out:
-                try:
-                    written = class_reports.write_sections(options.out, sections(), options.formats, chosen_shard)
-                    say(f"reports written to {options.out}/ ({', '.join(written)}; log {session.RESULTS_LOG})", err=True)
-                except class_reports.ReportsFailed as error:
-                    unwritten.append(str(error))
-            for group in groups:
-                name = group.assignment.name
-                grades = (grade for _, grade in run.stored(name))
-                if options.feedback_html:
-                    folder = options.out / html.FOLDER / (name if len(groups) > 1 else "")
-                    pages = html.write_pages(grades, group.assignment.rubric.function, folder)
-                    say(f"{len(pages)} feedback page(s) written to {folder}/", err=True)
-                if options.github:
-                    _publish_to_github(infos[name], [grade for _, grade in run.stored(name)], options.to_stderr)
-            if unwritten:
-                raise InternalError(one_line("; ".join(unwritten)))
-        except KeyboardInterrupt as stop:
-            # A second Ctrl-C must not cut short the shutdown of the sandbox's processes.
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            progress.clear()
-            terminated = isinstance(stop, _Terminated)
-            raise _Interrupted(_interrupted(run, options, cache_dir),
-                               128 + (signal.SIGTERM if terminated else signal.SIGINT)) from None
-    return below
-
-
-def _interrupted(run: session.ClassRun, options: _Options, cache_dir: Path | None) -> str:
-    """What a stopped batch kept, and how to go on from it (each report is written whole or not at all)."""
-    counts = run.counts
-    saved, total = counts.graded + counts.resumed + counts.cached, len(run.submissions)
-    if options.out and options.cache:
-        return (f"Interrupted: {saved} of {total} grades saved in {options.out / session.RESULTS_LOG}; "
-                "run the same command again to resume.")
-    if options.out:
-        return (f"Interrupted: {saved} of {total} grades saved in {options.out / session.RESULTS_LOG}; "
-                "run the same command without --no-cache to resume from them.")
-    if cache_dir is not None:
-        return (f"Interrupted: {saved} of {total} grades saved in the cache {cache_dir}; "
-                "run the same command again to resume.")
-    return f"Interrupted: {saved} of {total} graded, none saved (--no-cache without --out)."
-
-
-def _groups(paths, solutions_dir: Path, requested: str | None, chosen_shard) -> list[session.Group]:
-    """The notebooks found, split by the assignment each is for (grader/routing.py), each assignment loaded."""
-    names = assignment.available(solutions_dir)
-    if requested is not None and requested not in names:
-        assignment.load(solutions_dir, requested)  # the one-line error naming the assignments there
-    found = batch.find_submissions(paths)
-    if not found:
-        raise ConfigError(f"no notebooks (*.ipynb) found in {', '.join(map(str, paths))}")
-    # With --assignment, an unreadable other assignment only loses its notebooks' identification.
-    known = routing.signatures(solutions_dir, names, skip_broken=requested is not None)
-    identities = {submission.given: routing.identify(submission.path, known) for submission in found}
-    plan = routing.plan(found, identities, known, requested)
-    if len(plan.groups) > 1 and chosen_shard is not None:
-        raise ConfigError(f"--shard needs one assignment, and these notebooks are for {', '.join(plan.groups)}: "
-                          "grade each with --assignment NAME")
-    groups = []
-    for name, members in plan.groups.items():
-        loaded = assignment.load(solutions_dir, name)
-        # Found again knowing the notebook's file name: alice/backward_pass.ipynb belongs to student alice.
-        named = {submission.given: submission for submission in batch.find_submissions(paths, loaded.layout.notebook)}
-        submissions = tuple(named.get(submission.given, submission) for submission in members)
-        refusals = {s.given: plan.refusals[s.given] for s in members if s.given in plan.refusals}
-        groups.append(session.Group(loaded, submissions, refusals))
-    return groups
-
-
-def _check_sandbox(report: tuple[layers.Layer, ...], options: _Options) -> None:
-    """Refuse to grade without the layers --require-sandbox names; otherwise warn about missing core layers."""
-    try:
-        absent = layers.missing(report, (options.require or "core").split(","))
-    except ValueError as error:
-        raise ConfigError(str(error)) from None
-    if absent and options.require:
-        raise ConfigError(f"refusing to grade: sandbox layer(s) {', '.join(absent)} not active here "
-                          "(see grade --sandbox-info and docs/threat-model.md)")
-    if absent and options.verbosity != terminal.QUIET:
-        click.echo(f"warning: sandbox layer(s) {', '.join(absent)} not active here; see grade --sandbox-info", err=True)
-
-
-def _publish_to_github(info: class_reports.ClassInfo, grades: list, to_stderr: bool) -> None:
-    """The job summary into $GITHUB_STEP_SUMMARY (appended: other steps write there too), annotations to the log."""
-    summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
-    if summary_path:
-        with open(summary_path, "a", encoding="utf-8") as stream:
-            stream.write(github.summary(info.title, info.step_names, grades, info.fail_under) + "\n")
-    else:
-        click.echo("GITHUB_STEP_SUMMARY is not set: no job summary written", err=True)
-    click.echo(github.annotations(grades, info.fail_under), err=to_stderr)
+    def show(self, event: app.Event) -> None:
+        quiet = self.verbosity == terminal.QUIET
+        match event:
+            case app.Started(total):
+                self._progress = Progress(total, sys.stderr, enabled=not quiet, terminal=sys.stderr.isatty())
+            case app.Graded(grade):
+                self._progress.clear()
+                self._say(terminal.render(grade, self.verbosity) + ("" if quiet else "\n"), err=self.to_stderr)
+                self._progress.advance()
+            case app.AllGraded():
+                self._progress.finish()
+            case app.LayersMissing(absent):
+                if not quiet:
+                    click.echo(f"warning: sandbox layer(s) {', '.join(absent)} not active here; see grade --sandbox-info",
+                               err=True)
+            case app.Summarised(name, class_summary):
+                heading = f"{name}:\n" if name is not None else ""
+                self._say(heading + summary.render_text(class_summary), err=self.to_stderr)
+            case app.Tallied(count, chosen_shard, assignments, counts):
+                where = f" of shard {chosen_shard}" if chosen_shard else ""
+                spanning = f" over {len(assignments)} assignments ({', '.join(assignments)})" if assignments else ""
+                self._say(f"{count} submission{'' if count == 1 else 's'}{where}{spanning}: {counts.graded} graded, "
+                          f"{counts.resumed} resumed from the results log, {counts.cached} from the cache", err=True)
+            case app.ReportsWritten(folder, written, log):
+                self._say(f"reports written to {folder}/ ({', '.join(written)}; log {log})", err=True)
+            case app.PagesWritten(count, folder):
+                self._say(f"{count} feedback page(s) written to {folder}/", err=True)
+            case app.NoJobSummary():
+                click.echo("GITHUB_STEP_SUMMARY is not set: no job summary written", err=True)
+            case app.Annotations(text):
+                click.echo(text, err=self.to_stderr)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -391,11 +223,7 @@ def check(notebook_path, public_case, timeout):
     shapes and values are checked only when your notebook is graded. From inside the notebook:
     `from grader import selfcheck; selfcheck.notebook_check()` (save the notebook first).
     """
-    def run():
-        document = selfcheck.load_public_case(public_case, notebook_path)
-        return selfcheck.check(notebook_path, document, timeout)
-
-    grade = _guard(run, False)
+    grade = _guard(lambda: app.check(app.Check(notebook_path, public_case, timeout)), False)
     click.echo(selfcheck.report(grade))
 
 
@@ -416,23 +244,7 @@ def make_stub(names, solutions, assignments_dir, check_only):
     to ASSIGNMENTS/<assignment>/. Each folder is checked whole first (rubric, reference, cases,
     catalogue, oracle); a problem is one line naming the file, exit status 2, nothing written.
     """
-    def run():
-        solutions_dir = _solutions_dir(solutions)
-        chosen = list(names) or assignment.available(solutions_dir)
-        # Every folder is checked before anything is written: a broken one leaves every file as it was.
-        checked = [validate.folder(solutions_dir, name) for name in chosen]
-        stale = []
-        for loaded, built in checked:
-            for path, text in stub.outputs(loaded, built, assignments_dir).items():
-                current = path.read_text(encoding="utf-8") if path.is_file() else None
-                if current == text:
-                    continue
-                stale.append(path)
-                if not check_only:
-                    files.write_atomically(path, text)
-        return stale
-
-    stale = _guard(run, False)
+    stale = _guard(lambda: app.make_stub(app.MakeStub(tuple(names), solutions, assignments_dir, check_only)), False)
     if check_only and stale:
         click.echo("out of date: " + ", ".join(map(str, stale)) + " (run grade-stub)", err=True)
         sys.exit(1)
@@ -463,7 +275,7 @@ def gradescope_autograder():
               help="Gradescope visibility of what the hidden cases showed for a wrong step.")
 def gradescope_build(solutions, assignment_name, output, package, hidden_visibility):
     """Build the Gradescope autograder zip."""
-    names = _guard(lambda: autograder.build(_solutions_dir(solutions), assignment_name, output, package,
+    names = _guard(lambda: autograder.build(app.solutions_folder(solutions), assignment_name, output, package,
                                             hidden_visibility), False)
     click.echo(f"wrote {output} ({', '.join(names)})")
 
@@ -500,9 +312,5 @@ def merge_shards(shards, out):
     Each SHARD is a shard's --out folder or its results.json. Every shard of the split must be
     given; the combined reports list the submissions in the order a single run would.
     """
-    def run():
-        info, grades = merge.load(list(shards))
-        return class_reports.write_all(out, info, merge.summarise(info, grades), grades), len(grades)
-
-    written, count = _guard(run, False)
+    written, count = _guard(lambda: app.merge(app.Merge(tuple(shards), out)), False)
     click.echo(f"merged {count} submissions from {len(shards)} shards into {out}/ ({', '.join(written)})")

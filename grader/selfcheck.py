@@ -12,7 +12,7 @@ from grader import batch, grading, notebook
 from grader.assignment import DEFAULT_LIMITS, Rubric, limits_within, public_case
 from grader.assignment import cases as case_builder
 from grader.errors import ConfigError
-from grader.models import ERROR, FAIL, INVALID, Case, Grade, Limits, Submission
+from grader.models import FAIL, Case, Grade, Limits, Submission
 from grader.report import terminal
 from grader.sandbox import spawned
 from grader.sandbox.pipeline import Pipeline
@@ -51,15 +51,12 @@ def rubric_and_case(document: dict, timeout: float) -> tuple[Rubric, Limits, Cas
 def check(path: Path, document: dict, timeout: float) -> Grade:
     """Grade one notebook on the public case only."""
     rubric, limits, case, parameters = rubric_and_case(document, timeout)
-    submission = Submission(path, str(path), path.stem)
-    try:
-        book = notebook.read(path.resolve())  # named by the student on the command line: a link is followed
-    except notebook.InvalidNotebook as error:
-        return grading.unjudged(submission, rubric, INVALID, [f"{path} {error}"])
-    if not book.cells:
-        return grading.unjudged(submission, rubric, ERROR, [f"the notebook has no code cells, so no {rubric.function}()"])
+    # Named by the student on the command line: a link is followed.
+    submission = Submission(path.resolve(), str(path), path.stem)
+    job = batch.prepare(batch.load(submission), rubric, limits, parameters)
+    if isinstance(job, Grade):
+        return job
     wire = [case_builder.case_to_wire(case)]
-    job = batch.sandbox_job(book, rubric, limits, parameters)
     if hasattr(os, "fork"):
         with Pipeline(wire, 1) as pipeline:
             reply = pipeline.run(job)

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from grader import batch, notebook
+from grader import notebook, routing
 from grader.cli import check, grade
 from tests import unprivileged
 from tests.notebooks import REFERENCE, SOLUTIONS, reference_body, student_notebook, write
@@ -224,16 +224,15 @@ def test_folder_swapped_for_a_link_after_discovery(tmp_path: Path, monkeypatch: 
     between discovery and reading is refused, never graded as the reference."""
     tree = tmp_path / "class"
     write(student_notebook(PARTIAL), tree / "bob" / "backward_pass.ipynb")
-    found = batch.find_submissions
+    planned = routing.plan
 
-    def find_then_swap(paths, notebook_name=None):
-        submissions = found(paths, notebook_name)
-        if notebook_name is not None:  # the discovery that is graded (the first one only names the assignment)
-            (tree / "bob").rename(tmp_path / "bob-moved")
-            (tree / "bob").symlink_to(REFERENCE.parent)
-        return submissions
+    def plan_then_swap(*arguments):
+        plan = planned(*arguments)  # found and routed to its assignment: what remains is reading it to grade
+        (tree / "bob").rename(tmp_path / "bob-moved")
+        (tree / "bob").symlink_to(REFERENCE.parent)
+        return plan
 
-    monkeypatch.setattr(batch, "find_submissions", find_then_swap)
+    monkeypatch.setattr(routing, "plan", plan_then_swap)
     result = CliRunner().invoke(grade, [str(tree), "--solutions", str(SOLUTIONS), "--out", str(tmp_path / "out"),
                                         "--json", "-", "--feedback-html", "-q"])
     assert result.exit_code == 0, result.output

@@ -1,0 +1,90 @@
+"""What the use cases report while they run, one frozen type per kind of news; `emit` is called synchronously,
+so an interrupt while a listener prints is the use case's to handle."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader.models import Grade
+from grader.report.summary import ClassSummary
+from grader.session import Counts
+from grader.shard import Shard
+
+
+@dataclass(frozen=True)
+class Started:
+    """The submissions to grade are known."""
+
+    total: int
+
+
+@dataclass(frozen=True)
+class Graded:
+    """One submission's grade, in the order of the class."""
+
+    grade: Grade
+
+
+@dataclass(frozen=True)
+class AllGraded:
+    """Every submission has its grade; reports follow."""
+
+
+@dataclass(frozen=True)
+class LayersMissing:
+    """Core sandbox layers not active here (grading goes on: --require-sandbox refuses instead)."""
+
+    layers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Summarised:
+    """One assignment's class summary (of more than one submission)."""
+
+    assignment: str | None
+    """None when the run grades one assignment only."""
+    summary: ClassSummary
+
+
+@dataclass(frozen=True)
+class Tallied:
+    """How many submissions the run holds and where their grades came from."""
+
+    count: int
+    shard: Shard | None
+    assignments: tuple[str, ...]
+    counts: Counts
+
+
+@dataclass(frozen=True)
+class ReportsWritten:
+    folder: Path
+    files: tuple[str, ...]
+    log: str
+
+
+@dataclass(frozen=True)
+class PagesWritten:
+    """Feedback pages (--feedback-html) of one assignment."""
+
+    count: int
+    folder: Path
+
+
+@dataclass(frozen=True)
+class Annotations:
+    """GitHub workflow commands, to print as they are."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class NoJobSummary:
+    """GitHub mode without $GITHUB_STEP_SUMMARY: no job summary written."""
+
+
+Event = Started | Graded | AllGraded | LayersMissing | Summarised | Tallied | ReportsWritten | PagesWritten | \
+    Annotations | NoJobSummary
+Emit = Callable[[Event], None]
