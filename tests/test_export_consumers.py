@@ -10,14 +10,17 @@ from __future__ import annotations
 import csv
 import html
 import json
+import os
 import re
 import shutil
+import stat
 from pathlib import Path
 
 import pytest
 from lxml import etree
 
 from grader.report import formats, github
+from tests import unprivileged
 from tests.exports_support import NO_OUTER, check_gradescope_document, run_grade, write_class
 from tests.notebooks import REPO, student_notebook, write
 
@@ -221,3 +224,29 @@ def test_format_help_comes_from_the_registry():
         assert "".join(f"{format_.name}: {format_.description}".split()) in flat
     assert set(formats.NAMES) == {"json", "csv", "html", "gradescope", "junit", "github-summary", "github-annotations",
                                   "canvas"}
+
+
+def test_report_files_are_private_under_a_permissive_umask(tmp_path):
+    """Every file of every format is created by mkstemp (mode 0600) and renamed into place, so under umask 022
+    no other user can read a class's grades: the reports are the instructor's until shared on purpose."""
+    notebook = write(student_notebook(NO_OUTER), tmp_path / "alice.ipynb")
+    out = tmp_path / "out"
+    previous = os.umask(0o022)
+    try:
+        result = run_grade(str(notebook), "--out", str(out), *EVERY_FORMAT)
+    finally:
+        os.umask(previous)
+    assert result.exit_code == 0, result.output
+    # The results log and the content cache are the store's, created with the umask's mode (README says so).
+    reports = [path for path in out.rglob("*") if path.is_file() and ".cache" not in path.parts
+               and path.name != "results.jsonl"]
+    assert {path.name for path in reports} >= {"results.json", "gradebook.csv", "report.html", "alice.json", "junit.xml",
+                                                "summary.md", "annotations.txt", "canvas.csv"}
+    assert {path.name: stat.S_IMODE(path.stat().st_mode) for path in reports} == {path.name: 0o600 for path in reports}
+
+
+def test_report_files_are_private_unprivileged():
+    """The same as uid 65534, where no capability could mask a mode."""
+    result = unprivileged.run_unprivileged(f"{Path(__file__)}::test_report_files_are_private_under_a_permissive_umask")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "1 passed" in result.stdout
