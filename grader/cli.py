@@ -12,7 +12,8 @@ import click
 
 from grader import __version__, app, autograder, selfcheck
 from grader.errors import GraderError
-from grader.report import class_reports, github, summary, terminal
+from grader.report import formats as report_formats
+from grader.report import github, summary, terminal
 from grader.report.gradescope import HIDDEN_VISIBILITIES
 from grader.report.progress import Progress
 from grader.sandbox import layers
@@ -69,10 +70,8 @@ def _sandbox_info(ctx: click.Context, _param, value: bool) -> None:
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="Write the reports chosen with --format into DIR [default: results.json, gradebook.csv and "
                    "report.html], with the results log results.jsonl that a rerun resumes from.")
-@click.option("--format", "formats", type=click.Choice(class_reports.FORMATS), multiple=True,
-              help="A report for --out, repeatable: json (results.json), csv (gradebook.csv), html (report.html, the "
-                   "class report), gradescope (gradescope/<student>.json), junit (junit.xml), github-summary "
-                   "(summary.md), github-annotations (annotations.txt, the workflow commands --github prints).")
+@click.option("--format", "formats", type=click.Choice(report_formats.NAMES), multiple=True,
+              help=report_formats.help_text())
 @click.option("--feedback-html", is_flag=True,
               help="With --out: also write DIR/feedback/<student>.html, each student's notebook with the feedback "
                    "inserted after the graded function.")
@@ -113,10 +112,12 @@ def grade(paths, assignment_name, solutions, jobs, timeout, seed, json_path, out
     """
     if feedback_html and not out:
         raise click.UsageError("--feedback-html writes into the --out folder: pass --out DIR too")
+    if formats and not out:
+        raise click.UsageError("--format chooses the reports written into the --out folder: pass --out DIR too")
     github_on = os.environ.get("GITHUB_ACTIONS") == "true" if github_mode is None else github_mode
     request = app.GradeClass(
         paths=tuple(paths), solutions=solutions, assignment=assignment_name, jobs=jobs, timeout=timeout, seed=seed,
-        json_path=json_path, out=out, formats=tuple(formats) or class_reports.DEFAULT_FORMATS,
+        json_path=json_path, out=out, formats=tuple(formats) or report_formats.DEFAULT,
         feedback_html=feedback_html, github=github_on,
         github_summary=Path(os.environ["GITHUB_STEP_SUMMARY"]) if os.environ.get("GITHUB_STEP_SUMMARY") else None,
         fail_under=fail_under, cache=not no_cache, cache_dir=cache_dir, shard=shard_text, require=require,

@@ -75,7 +75,7 @@ def test_out_writes_results_and_gradebook(class_folder, tmp_path):
     assert result.exit_code == 0, result.stderr
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert results == json.loads(json_file.read_text(encoding="utf-8"))
-    with open(out / "gradebook.csv", newline="", encoding="utf-8") as stream:
+    with open(out / "gradebook.csv", newline="", encoding="utf-8-sig") as stream:
         table = list(csv.reader(stream))
     assert table[0] == ["student", "submission", "assignment", "status", "score", "max_score", *STEPS]
     assert len(table) == 1 + len(results["submissions"]) == 6

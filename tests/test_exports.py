@@ -83,7 +83,7 @@ def test_junit_counts_and_failures(reports):
         assert int(suite.get("skipped")) == 0
     assert suites["alice"].get("failures") == "0"
     assert suites["bob"].get("failures") == "1"
-    failure = suites["bob"].find("testcase[@name='delta_w_i_h']/failure")
+    failure = suites["bob"].find("testcase[@name='step delta_w_i_h']/failure")
     assert "should have shape (3, 2)" in failure.get("message")
     assert suites["carol"].get("failures") == "6"
     assert int(root.get("tests")) == 18 and int(root.get("failures")) == 7 and root.get("errors") == "0"
@@ -112,7 +112,7 @@ def test_junit_escapes_student_text(tmp_path):
 
 
 def test_gradebook_columns(reports):
-    rows = list(csv.reader((reports / "gradebook.csv").read_text().splitlines()))
+    rows = list(csv.reader((reports / "gradebook.csv").read_text(encoding="utf-8-sig").splitlines()))
     assert rows[0] == ["student", "submission", "assignment", "status", "score", "max_score", *STEPS]
     by_student = {row[0]: dict(zip(rows[0], row)) for row in rows[1:]}
     assert by_student["alice"]["score"] == "10" and by_student["alice"]["max_score"] == "10"

@@ -137,7 +137,7 @@ def test_hostile_files_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
     # Every report written and readable; no reference code in any of them.
     assert json.loads((out / "results.json").read_text(encoding="utf-8"))["submissions"] == rows
-    with open(out / "gradebook.csv", encoding="utf-8", newline="") as stream:
+    with open(out / "gradebook.csv", encoding="utf-8-sig", newline="") as stream:
         assert len(list(csv.reader(stream))) == len(rows) + 1
     assert (out / "report.html").stat().st_size > 0
     assert len(list((out / "feedback").glob("*.html"))) == len(rows)

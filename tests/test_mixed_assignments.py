@@ -182,7 +182,7 @@ def test_a_class_mixing_two_assignments_is_graded_each_against_its_own(course, t
         "hidden_layer_in", "hidden_layer_out", "output_layer_in", "output_layer_out"]
     assert run.doc["assignment"] is None and run.doc["max_score"] is None
     assert [entry["name"] for entry in run.doc["assignments"]] == ["backward_pass", "forward_pass"]
-    with open(out / "gradebook.csv", newline="", encoding="utf-8") as stream:
+    with open(out / "gradebook.csv", newline="", encoding="utf-8-sig") as stream:
         table = list(csv.DictReader(stream))
     assert {row["student"]: row["assignment"] for row in table} == {student: a for student, (a, _) in expected.items()}
     fp_row = next(row for row in table if row["student"] == "fp_reference")

@@ -132,7 +132,7 @@ def test_the_html_report_parses_and_lists_every_student(klass, tmp_path):
     parser.feed(page)
     parser.close()
     text = "".join(parser.text)
-    with open(tmp_path / "gradebook.csv", newline="") as stream:
+    with open(tmp_path / "gradebook.csv", newline="", encoding="utf-8-sig") as stream:
         students = [row["student"] for row in csv.DictReader(stream)]
     assert len(students) == 10 and all(student in text for student in students)
     assert "svg" in parser.tags and "script" not in parser.tags

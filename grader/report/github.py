@@ -4,17 +4,26 @@ Everything a student controls (file names, printed output, exception messages) e
 the job log or the summary. The runner reads any log line that starts with `::` (or holds
 `##[`) as a workflow command, so a student could mask text, stop command processing or set
 outputs. `log_safe` neutralises those sequences in every line the grader prints in GitHub
-mode; annotation values are percent-encoded as GitHub's toolkit does, and the summary is
-escaped Markdown (it is a file, never parsed for commands, but is rendered as HTML).
+mode; annotation values are percent-encoded as GitHub's toolkit does. The summary is a file, never
+parsed for commands, but rendered: student text in its Markdown (table cells, list items) is
+escaped Markdown with its links defused, and in the `<summary>` lines, which sit inside an HTML
+block where Markdown escapes would show literally, it is escaped HTML.
 """
 
 from __future__ import annotations
 
+import html
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from grader.models import FAIL, GRADED, MISSING, NOT_RUN, PASS, Grade
+from grader.report import files
+from grader.report.writer import Format, Run, Writer
 from grader.text import printable
+
+if TYPE_CHECKING:
+    from grader.report.class_reports import ClassInfo, Section
 
 # Inserted between the characters of `::` and `##[`: invisible in the log, but the runner no
 # longer sees a command there.
@@ -23,7 +32,11 @@ _COMMAND_MARKERS = re.compile(r"::|##\[")
 # Markdown that could change what student text looks like or does: emphasis, code, links and
 # images (`[`, `]`, `!`), table cells (`|`), strike-through and math (`~`, `$`).
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]!|~$])")
+# What GitHub's Markdown turns into a link in plain text: a scheme's `://`, `www.`, and an `@`
+# (e-mail addresses, @-mentions). An invisible space after `:`, `www` or `@` leaves no link.
+_AUTOLINK = re.compile(r"(:)(?=//)|(www)(?=\.)|(@)", re.IGNORECASE)
 _CELL_LIMIT = 300
+_ITEM_LIMIT = 1000
 _STEP_MARK = {PASS: "✅", FAIL: "❌", MISSING: "❌", NOT_RUN: "➖"}
 
 
@@ -74,16 +87,30 @@ def annotations(grades: Sequence[Grade], fail_under: float | None = None) -> str
     return "\n".join(annotation(grade, fail_under) for grade in grades)
 
 
-def markdown(text: str) -> str:
+def shortened(text: str, limit: int) -> str:
+    """`text` on one line, at most `limit` characters, cut at a space (never inside a word) with an ellipsis."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat[: limit - 1]
+    space = cut.rfind(" ")
+    # One token longer than the limit (a path, a blob of digits) has no space to cut at.
+    return (cut[:space] if space > 0 else cut).rstrip() + "…"
+
+
+def markdown(text: str, limit: int = _CELL_LIMIT) -> str:
     """Student text as inert Markdown on one line: no HTML, links, images, tables or emphasis it did not mean.
 
     Workflow commands are neutralised too, so the summary stays harmless if a later step prints it.
     """
-    flat = neutralise(" ".join(text.split()))
-    if len(flat) > _CELL_LIMIT:
-        flat = flat[: _CELL_LIMIT - 1] + "…"
-    flat = flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    flat = html.escape(shortened(neutralise(text), limit), quote=False)
+    flat = _AUTOLINK.sub(lambda match: match.group(0) + _ZERO_WIDTH_SPACE, flat)
     return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
+
+
+def html_text(text: str) -> str:
+    """Student text inside the summary's HTML (the `<summary>` lines): escaped HTML on one line, commands neutralised."""
+    return html.escape(shortened(neutralise(text), _CELL_LIMIT))
 
 
 def summary(title: str, step_names: Sequence[str], grades: Sequence[Grade], fail_under: float | None = None) -> str:
@@ -109,12 +136,51 @@ def summary(title: str, step_names: Sequence[str], grades: Sequence[Grade], fail
     for grade in grades:
         if grade.status == GRADED and grade.score == grade.max_score:
             continue
-        lines += ["<details>", f"<summary>{markdown(grade.submission.student)}: {grade.score:g}/{grade.max_score:g}, "
-                  f"{markdown(grade.submission.given)}</summary>", ""]
-        lines += [f"- **{markdown(step.name)}**: {markdown(step.message)}" for step in grade.steps
+        lines += ["<details>", f"<summary>{html_text(grade.submission.student)}: {grade.score:g}/{grade.max_score:g}, "
+                  f"{html_text(grade.submission.given)}</summary>", ""]
+        lines += [f"- **{markdown(step.name)}**: {markdown(step.message, _ITEM_LIMIT)}" for step in grade.steps
                   if step.status in (FAIL, MISSING)]
-        lines += [f"- {markdown(message)}" for message in grade.messages]
-        lines += [f"- diagnosis ({markdown(d.step)}): {markdown(d.misconception)}: {markdown(d.message)}"
+        lines += [f"- {markdown(message, _ITEM_LIMIT)}" for message in grade.messages]
+        lines += [f"- diagnosis ({markdown(d.step)}): {markdown(d.misconception)}: {markdown(d.message, _ITEM_LIMIT)}"
                   for d in grade.diagnoses]
         lines += ["", "</details>", ""]
     return "\n".join(lines)
+
+
+Sections = list[tuple["ClassInfo", list[Grade]]]
+
+
+class _WholeRun(Writer):
+    """One file for the whole run, rendered from every section's grades, held until the run ends."""
+
+    def __init__(self, run: Run, name: str, render: Callable[[Sections, float | None], str]) -> None:
+        self._run, self._name, self._render = run, name, render
+        self._sections: Sections = []
+
+    def begin(self, section: Section) -> None:
+        self._sections.append((section.info, []))
+
+    def add(self, position: int, grade: Grade) -> None:
+        self._sections[-1][1].append(grade)
+
+    def close(self, failure: BaseException | None = None) -> None:
+        if failure is None and self._sections:
+            fail_under = self._sections[0][0].fail_under
+            self._run.ledger.attempt(self._name, lambda: files.write_atomically(
+                self._run.out / self._name, self._render(self._sections, fail_under)))
+
+
+def _summary_of(sections: Sections, fail_under: float | None) -> str:
+    return "\n".join(summary(info.title, info.step_names, grades, fail_under) for info, grades in sections)
+
+
+def _annotations_of(sections: Sections, fail_under: float | None) -> str:
+    return annotations([grade for _, grades in sections for grade in grades], fail_under) + "\n"
+
+
+FORMATS = (
+    Format("github-summary", "summary.md, the Markdown job summary --github appends on GitHub Actions",
+           lambda run: _WholeRun(run, "summary.md", _summary_of)),
+    Format("github-annotations", "annotations.txt, the workflow commands --github prints",
+           lambda run: _WholeRun(run, "annotations.txt", _annotations_of)),
+)

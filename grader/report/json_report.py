@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from typing import TextIO
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, TextIO
 
 from grader import __version__
 from grader.models import Grade
+from grader.report.writer import Format, PiecewiseFile, Run, Writer
+
+if TYPE_CHECKING:
+    from grader.report.class_reports import ClassInfo, Section
+    from grader.shard import Shard
 
 
 def grade_document(grade: Grade) -> dict:
@@ -69,3 +74,51 @@ def write(stream: TextIO, fields: dict, submissions: Iterable[dict]) -> None:
     for submission in submissions:
         writer.add(submission)
     writer.finish()
+
+
+def json_fields(info: ClassInfo, shard: Shard | None) -> dict:
+    """The report's fields; a shard's report also says which shard it is, for `grade-merge`."""
+    fields = head(info.assignment, info.max_score)
+    if shard is not None:
+        fields["shard"] = {"index": shard.index, "count": shard.count, "title": info.title}
+    return fields
+
+
+def mixed_fields(infos: Sequence[ClassInfo]) -> dict:
+    """The fields of a run over several assignments: no single `assignment` or `max_score`, each one listed."""
+    fields = head(None, None)
+    fields["assignments"] = [{"name": info.assignment, "title": info.title, "max_score": info.max_score} for info in infos]
+    return fields
+
+
+def document(position: int, grade: Grade, shard: Shard | None, assignment: str | None = None) -> dict:
+    """A submission's entry in the JSON report; in a shard, with its position in the whole class; in a run over
+    several assignments, with the one it was graded against."""
+    entry = grade_document(grade)
+    if assignment is not None:
+        entry["assignment"] = assignment
+    if shard is not None:
+        entry["position"] = position
+    return entry
+
+
+class _ResultsWriter(Writer):
+    """results.json: one for the whole run, each submission naming its assignment when there are several."""
+
+    def __init__(self, run: Run) -> None:
+        self._run = run
+        fields = mixed_fields(run.infos) if run.mixed else json_fields(run.infos[0], run.shard)
+        self._file = PiecewiseFile(run, "results.json", lambda stream: JsonWriter(stream, fields))
+        self._assignment: str | None = None
+
+    def begin(self, section: Section) -> None:
+        self._assignment = section.info.assignment if self._run.mixed else None
+
+    def add(self, position: int, grade: Grade) -> None:
+        self._file.call("add", document(position, grade, self._run.shard, self._assignment))
+
+    def close(self, failure: BaseException | None = None) -> None:
+        self._file.close(failure)
+
+
+FORMATS = (Format("json", "results.json, the JSON report of every grade and step", _ResultsWriter),)

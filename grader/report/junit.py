@@ -6,6 +6,12 @@ submission's code failed, timed out or was unreadable is an `<error>` carrying w
 is `<skipped>`: an unjudged step scores 0, and a viewer showing it as skipped would hide
 that. Student text is escaped by the XML writer, and characters XML 1.0 cannot hold (control
 characters a notebook may print) are replaced first.
+
+It is valid against the JUnit schema Jenkins and pytest follow (junit-10.xsd, kept in the tests):
+`<testsuites>` carries no `skipped`. A test case is named `step <name>`, so a step called
+`error` does not read as an error status in a CI's test view. Steps are judged together in
+one run of the notebook, so only a suite (a submission) has a measured time, its real seconds;
+a test case gives none rather than a made-up 0.
 """
 
 from __future__ import annotations
@@ -13,8 +19,14 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from grader.models import FAIL, MISSING, NOT_RUN, Grade, StepResult
+from grader.report import files
+from grader.report.writer import Format, Run, Writer
+
+if TYPE_CHECKING:
+    from grader.report.class_reports import ClassInfo, Section
 
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -24,8 +36,8 @@ def _xml_text(text: str) -> str:
 
 
 def _testcase(suite: ET.Element, assignment: str, grade: Grade, step: StepResult) -> None:
-    case = ET.SubElement(suite, "testcase", name=step.name, classname=_xml_text(f"{assignment}.{grade.submission.student}"),
-                         time="0")
+    case = ET.SubElement(suite, "testcase", name=_xml_text(f"step {step.name}"),
+                         classname=_xml_text(f"{assignment}.{grade.submission.student}"))
     if step.status in (FAIL, MISSING):
         failure = ET.SubElement(case, "failure", message=_xml_text(step.message), type=step.status)
         details = [step.message]
@@ -51,18 +63,18 @@ def _counts(grade: Grade) -> dict[str, int]:
         "tests": len(grade.steps),
         "failures": sum(step.status in (FAIL, MISSING) for step in grade.steps),
         "errors": sum(step.status == NOT_RUN for step in grade.steps),
-        "skipped": 0,
     }
 
 
 def render(assignment: str, grades: Sequence[Grade]) -> str:
     root = ET.Element("testsuites", name=_xml_text(assignment))
-    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
+    totals = {"tests": 0, "failures": 0, "errors": 0}
     elapsed = 0.0
     for grade in grades:
         counts = _counts(grade)
         suite = ET.SubElement(root, "testsuite", name=_xml_text(grade.submission.student),
-                              **{key: str(value) for key, value in counts.items()}, time=f"{grade.seconds:.3f}")
+                              **{key: str(value) for key, value in counts.items()}, skipped="0",
+                              time=f"{grade.seconds:.3f}")
         properties = ET.SubElement(suite, "properties")
         for name, value in (("submission", grade.submission.given), ("status", grade.status),
                             ("score", f"{grade.score:g}"), ("max_score", f"{grade.max_score:g}")):
@@ -77,3 +89,28 @@ def render(assignment: str, grades: Sequence[Grade]) -> str:
     root.set("time", f"{elapsed:.3f}")
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
+
+
+class _JunitWriter(Writer):
+    """junit.xml, or junit-<assignment>.xml per assignment: each needs its section's grades whole, held until its end."""
+
+    def __init__(self, run: Run) -> None:
+        self._run = run
+        self._info: ClassInfo | None = None
+        self._grades: list[Grade] = []
+
+    def begin(self, section: Section) -> None:
+        self._info, self._grades = section.info, []
+
+    def add(self, position: int, grade: Grade) -> None:
+        self._grades.append(grade)
+
+    def end(self) -> None:
+        info, grades, run = self._info, self._grades, self._run
+        name = run.per_assignment("junit", ".xml", info)
+        run.ledger.attempt(name, lambda: files.write_atomically(run.out / name, render(info.assignment, grades)))
+        self._grades = []
+
+
+FORMATS = (Format("junit", "junit.xml, a test suite per submission and a test case per step, for CI test views",
+                  _JunitWriter),)
