@@ -237,7 +237,8 @@ def _grade_locked(paths, assignment_name, solutions_dir: Path, jobs, timeout, se
     settings = session.Settings(_seed(seed), jobs, timeout, options.out, cache_dir, chosen_shard)
     infos = {group.assignment.name: class_reports.ClassInfo(
         group.assignment.name, group.assignment.rubric.title, group.assignment.rubric.step_names,
-        group.assignment.rubric.max_score, options.fail_under) for group in groups}
+        group.assignment.rubric.max_score, options.fail_under,
+        _feedback_folder(group.assignment.name, len(groups)) if options.feedback_html else None) for group in groups}
     builders = {name: summary.SummaryBuilder(info.step_names, info.max_score) for name, info in infos.items()}
     below = 0
     with session.ClassRun(groups, settings) as run:
@@ -291,7 +292,7 @@ def _grade_locked(paths, assignment_name, solutions_dir: Path, jobs, timeout, se
                 name = group.assignment.name
                 grades = (grade for _, grade in run.stored(name))
                 if options.feedback_html:
-                    folder = options.out / html.FOLDER / (name if len(groups) > 1 else "")
+                    folder = options.out / _feedback_folder(name, len(groups))
                     pages = html.write_pages(grades, group.assignment.rubric.function, folder)
                     say(f"{len(pages)} feedback page(s) written to {folder}/", err=True)
                 if options.github:
@@ -307,6 +308,11 @@ def _grade_locked(paths, assignment_name, solutions_dir: Path, jobs, timeout, se
             raise _Interrupted(_interrupted(run, options, cache_dir),
                                128 + (signal.SIGTERM if terminated else signal.SIGINT)) from None
     return below
+
+
+def _feedback_folder(assignment_name: str, assignments: int) -> str:
+    """Where --feedback-html writes an assignment's pages, relative to --out (the class report links there)."""
+    return f"{html.FOLDER}/{assignment_name}" if assignments > 1 else html.FOLDER
 
 
 def _interrupted(run: session.ClassRun, options: _Options, cache_dir: Path | None) -> str:

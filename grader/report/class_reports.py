@@ -37,6 +37,8 @@ class ClassInfo:
     max_score: float
     fail_under: float | None = None
     """The --fail-under threshold, which the GitHub summary and annotations report against."""
+    feedback: str | None = None
+    """The folder of the students' feedback pages relative to the output folder, when this run writes them."""
 
 
 @dataclass(frozen=True)
@@ -194,7 +196,7 @@ def write_sections(out: Path, sections: Sequence[Section], formats: Sequence[str
             if "html" in chosen:
                 name = f"report-{_file_safe(info.assignment)}.html" if mixed else "report.html"
                 as_html = _Piecewise(out / name, lambda stream, info=info, section=section: html_report.HtmlWriter(
-                    stream, info.title, info.assignment, info.step_names, section.summary))
+                    stream, info.title, info.assignment, info.step_names, section.summary, info.feedback))
                 open_reports[name] = as_html
             grades: list[Grade] | None = [] if whole_batch is not None else None
             for position, grade in section.entries:
