@@ -158,29 +158,41 @@ def test_mistakes_have_human_names_with_counts_and_messages_are_on_the_page(exam
     assert "<li><b>error</b>: public case: error differs from the expected value" in page
 
 
-def test_students_link_to_their_feedback_pages_only_when_written(tmp_path):
+def _links(out: Path, report: str, folder: str) -> list[str]:
+    """The students' links of a report, each checked to open that student's own feedback page."""
+    page = (out / report).read_text(encoding="utf-8")
+    links = re.findall(r'<td class="who"><a href="([^"]*)">([^<]*)</a>', page)
+    for href, student in links:
+        target = out / html.unescape(href)
+        assert href.startswith(f"{folder}/") and target.is_file(), href
+        assert f"<title>Feedback: {student}</title>" in target.read_text(encoding="utf-8")
+    assert len({href for href, _ in links}) == len(links)
+    return [href for href, _ in links]
+
+
+def test_students_link_to_their_feedback_pages_when_written(tmp_path):
     """With --feedback-html every student (graded or not) links to their own page, by the name the page was
-    written under (two notebooks of one student, a name with markup and quotes)."""
+    written under: two notebooks of one student, a name with markup and quotes, and in a run over several
+    assignments, each report into its assignment's folder of pages."""
     folder = tmp_path / "class"
-    shutil.copytree(EXAMPLES, folder)
-    shutil.copy(EXAMPLES / "alice" / "backward_pass.ipynb", folder / "alice.ipynb")
-    hostile = folder / '<i>x&"q' / "backward_pass.ipynb"
+    shutil.copytree(EXAMPLES, folder / "backward")
+    shutil.copytree(REPO / "examples" / "forward_pass", folder / "forward")
+    shutil.copy(EXAMPLES / "alice" / "backward_pass.ipynb", folder / "backward" / "alice.ipynb")
+    hostile = folder / "backward" / '<i>x&"q' / "backward_pass.ipynb"
     hostile.parent.mkdir()
     shutil.copy(EXAMPLES / "chen" / "backward_pass.ipynb", hostile)
     _grade_class(folder, tmp_path / "out", "--feedback-html")
-    page = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
-    links = re.findall(r'<td class="who"><a href="([^"]*)">([^<]*)</a>', page)
-    assert len(links) == 10 and len({href for href, _ in links}) == 10
-    for href, student in links:
-        assert href.startswith("feedback/") and (tmp_path / "out" / html.unescape(href)).is_file(), href
-        target = (tmp_path / "out" / html.unescape(href)).read_text(encoding="utf-8")
-        assert f"<title>Feedback: {student}</title>" in target
+    assert len(_links(tmp_path / "out", "report-backward_pass.html", "feedback/backward_pass")) == 10
+    assert len(_links(tmp_path / "out", "report-forward_pass.html", "feedback/forward_pass")) == 6
+    page = (tmp_path / "out" / "report-backward_pass.html").read_text(encoding="utf-8")
     assert "&lt;i&gt;x&amp;&quot;q" in page and "<i>x" not in page
 
 
 def test_the_page_is_self_contained(example_reports):
-    """No script, nothing fetched (inline CSS and SVG only), and a policy that forbids both."""
+    """No script, nothing fetched (inline CSS and SVG only), and a policy that forbids both; links only to the
+    feedback pages, relative."""
     page = (example_reports / "report.html").read_text(encoding="utf-8")
+    assert len(_links(example_reports, "report.html", "feedback")) == 8
     assert "<script" not in page and "@import" not in page and "url(" not in page
     assert not re.search(r"(src|href)=\"[a-z]+:", page)
     assert "default-src 'none'" in _POLICY_TAG.search(page)[0] and "<svg" in page

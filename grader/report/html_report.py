@@ -33,7 +33,7 @@ table{border-collapse:collapse;width:100%}
 th,td{border-bottom:1px solid #ddd;padding:.3em .45em;text-align:left;vertical-align:top}
 th{background:#f4f4f4;position:sticky;top:0;font-weight:600}
 .n,.mark{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}
-.who,.msg{overflow-wrap:anywhere}.who{min-width:7em;max-width:16em}.msg{min-width:18em}.given{overflow-wrap:break-word}
+.who,.msg{overflow-wrap:anywhere}.who{min-width:7em;max-width:16em}.msg{min-width:18em}
 .pass{color:#17692b}.fail,.missing{color:#a31515}.not_run{color:#888}.carried{color:#8a5a00}
 .status{color:#a31515;font-weight:600}td ul{margin:0;padding-left:1.1em}.msg b{font-weight:600}
 .given{display:block;font-size:.85em}
@@ -86,9 +86,9 @@ def _overview(summary: ClassSummary) -> str:
     return '<div class="overview">' + "".join(figures) + "</div>"
 
 
-def _breakable(name: str, after: str = "_") -> str:
-    """A step name (a path) that may wrap after its underscores (slashes) in a narrow column."""
-    return f"{after}<wbr>".join(escape(part) for part in name.split(after))
+def _breakable(name: str) -> str:
+    """A step name that may wrap after its underscores in a narrow column header."""
+    return "_<wbr>".join(escape(part) for part in name.split("_"))
 
 
 def _mark(step: StepResult | None) -> str:
@@ -146,7 +146,7 @@ class HtmlWriter:
         if self._feedback is not None:
             href = escape(quote(f"{self._feedback}/{page}"))
             name = f'<a href="{href}">{name}</a>'
-        return f'<td class="who">{name}<span class="given">{_breakable(grade.submission.given, "/")}</span></td>'
+        return f'<td class="who">{name}<span class="given">{escape(grade.submission.given)}</span></td>'
 
     def add(self, grade: Grade) -> None:
         student = self._student(grade)
