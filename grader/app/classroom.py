@@ -74,7 +74,8 @@ def _grade_locked(request: GradeClass, solutions_dir: Path, emit: events.Emit) -
     settings = session.Settings(seed(request.seed), request.jobs, request.timeout, request.out, cache_dir, chosen_shard)
     infos = {group.assignment.name: class_reports.ClassInfo(
         group.assignment.name, group.assignment.rubric.title, group.assignment.rubric.step_names,
-        group.assignment.rubric.max_score, request.fail_under) for group in groups}
+        group.assignment.rubric.max_score, request.fail_under,
+        _feedback_folder(group.assignment.name, len(groups)) if request.feedback_html else None) for group in groups}
     builders = {name: summary.SummaryBuilder(info.step_names, info.max_score) for name, info in infos.items()}
     below = 0
     with session.ClassRun(groups, settings) as run:
@@ -134,7 +135,7 @@ def _write_reports(request: GradeClass, run: session.ClassRun, sections: Callabl
     for section in sections():
         name = section.info.assignment
         if request.feedback_html:
-            folder = request.out / html.FOLDER / (name if len(functions) > 1 else "")
+            folder = request.out / _feedback_folder(name, len(functions))
             pages = html.write_pages((grade for _, grade in section.entries), functions[name], folder)
             emit(events.PagesWritten(len(pages), folder))
         if request.github:
@@ -197,6 +198,11 @@ def _check_sandbox(report: tuple[Layer, ...], require: str | None, emit: events.
                           "(see grade --sandbox-info and docs/threat-model.md)")
     if absent:
         emit(events.LayersMissing(tuple(absent)))
+
+
+def _feedback_folder(assignment_name: str, assignments: int) -> str:
+    """Where --feedback-html writes an assignment's pages, relative to --out (the class report links there)."""
+    return f"{html.FOLDER}/{assignment_name}" if assignments > 1 else html.FOLDER
 
 
 def _publish_to_github(info: class_reports.ClassInfo, grades: list[Grade], summary_path: Path | None,

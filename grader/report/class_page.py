@@ -21,7 +21,7 @@ class _ClassPageWriter(Writer):
         info = section.info
         name = self._run.per_assignment("report", ".html", info)
         self._open.append(PiecewiseFile(self._run, name, lambda stream: html_report.HtmlWriter(
-            stream, info.title, info.assignment, info.step_names, section.summary)))
+            stream, info.title, info.assignment, info.step_names, section.summary, info.feedback)))
 
     def add(self, position: int, grade: Grade) -> None:
         self._open[-1].call("add", grade)

@@ -32,6 +32,8 @@ class ClassInfo:
     max_score: float
     fail_under: float | None = None
     """The --fail-under threshold, which the GitHub summary and annotations report against."""
+    feedback: str | None = None
+    """The folder of the students' feedback pages relative to the output folder, when this run writes them."""
 
 
 @dataclass(frozen=True)

@@ -181,19 +181,29 @@ def _e(text: str) -> str:
     return html.escape(text, quote=True)
 
 
+class PageNames:
+    """The file names of a run's pages, given in the order the pages are written: the class report links to them."""
+
+    def __init__(self) -> None:
+        self._used: set[str] = set()
+
+    def next(self, student: str) -> str:
+        stem = re.sub(r"[^\w.-]", "_", student).lstrip(".") or "submission"
+        name, number = stem, 1
+        while name.lower() in self._used:  # alice/<assignment>.ipynb and alice.ipynb are both "alice"
+            number += 1
+            name = f"{stem}-{number}"
+        self._used.add(name.lower())
+        return f"{name}.html"
+
+
 def write_pages(grades: Iterable[Grade], function: str, folder: Path) -> list[Path]:
     """One page per submission, named after the student (made unique), written atomically."""
     pages = FeedbackPages(function)
+    names = PageNames()
     written: list[Path] = []
-    used: set[str] = set()
     for grade in grades:
-        stem = re.sub(r"[^\w.-]", "_", grade.submission.student).lstrip(".") or "submission"
-        name, number = stem, 1
-        while name.lower() in used:  # alice/<assignment>.ipynb and alice.ipynb are both "alice"
-            number += 1
-            name = f"{stem}-{number}"
-        used.add(name.lower())
-        path = folder / f"{name}.html"
+        path = folder / names.next(grade.submission.student)
         write_atomically(path, pages.render(grade))
         written.append(path)
     return written
