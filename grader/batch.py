@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader import cases as case_builder
-from grader import feedback, grading, notebook
+from grader import grading, notebook
 from grader.assignment import Assignment, Rubric
 from grader.errors import ConfigError
+from grader.judge import feedback
 from grader.models import ERROR, INVALID, Case, Grade, Submission
 from grader.sandbox.client import SCRATCH_BYTES, SandboxReply
 from grader.sandbox.layers import Layer

@@ -20,10 +20,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from grader import capture, compare, earned, formulas, values
+from grader import capture, formulas, values
 from grader.assignment import Reference, Rubric
-from grader.compare import Check
-from grader.feedback import Feedback, review
+from grader.judge import compare, earned
+from grader.judge.compare import Check
+from grader.judge.feedback import Feedback, review
 from grader.models import ERROR, FAIL, GRADED, INVALID, MISSING, NOT_RUN, PASS, TIMEOUT, Case, Grade, StepResult, Submission
 from grader.sandbox.client import SandboxReply
 from grader.text import printable

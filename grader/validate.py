@@ -4,7 +4,7 @@ Each problem is reported as one line naming the file of the folder to fix and wh
 with it (a ConfigError: exit 2), in the order an author builds the folder: the rubric's tables
 and keys, the reference notebook, the case module, the reference run on every case, the
 misconception catalogue and the oracle. What the grader checks again when it loads the folder
-to grade (grader/assignment.py, cases.py, diagnosis.py, gradient.py) is run here through those
+to grade (grader/assignment.py, cases.py, judge/diagnosis.py, judge/gradient.py) is run here through those
 same loaders, so `grade-stub` accepts exactly the folders `grade` can use.
 """
 
@@ -19,9 +19,10 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from grader import assignment, feedback, notebook
+from grader import assignment, notebook
 from grader import cases as case_builder
 from grader.errors import ConfigError, GraderError
+from grader.judge import feedback
 from grader.models import Case
 
 T = TypeVar("T")

@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import assignment, diagnosis, gradient
+from grader import assignment
 from grader import cases as case_builder
-from grader.compare import close
 from grader.errors import ConfigError, InternalError
+from grader.judge import diagnosis, gradient
+from grader.judge.compare import close
 from tests.feedback_notebooks import run_grade
 from tests.notebooks import SOLUTIONS, reference_body, student_notebook, write
 

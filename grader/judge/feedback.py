@@ -11,9 +11,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from grader import compare, diagnosis, earned, gradient
 from grader.assignment import Assignment, Rubric
-from grader.compare import Check
+from grader.judge import compare, diagnosis, earned, gradient
+from grader.judge.compare import Check
 from grader.models import FAIL, Case, Diagnosis, StepResult
 
 SWAPPED_RETURN = "returned_pair_swapped"

@@ -20,9 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from grader import compare, earned, formulas
+from grader import formulas
 from grader.assignment import Reference, Rubric, compile_formula
 from grader.errors import ConfigError
+from grader.judge import compare, earned
 from grader.models import Case, Diagnosis, Tolerance
 
 _FIELDS = frozenset({"name", "step", "formula", "explanation", "hint"})

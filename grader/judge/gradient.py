@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from grader import compare, earned
 from grader.assignment import Assignment, Rubric, load_module
 from grader.errors import ConfigError, InternalError
+from grader.judge import compare, earned
 from grader.models import FAIL, Case, StepResult, Tolerance
 
 
