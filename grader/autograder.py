@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grader
-from grader import assignment, batch, grading, routing
+from grader import assignment, batch, judge, routing
 from grader.errors import ConfigError
 from grader.models import ERROR, INVALID, Grade, Submission
 from grader.report import files, gradescope
@@ -200,7 +200,7 @@ def run(layout: Layout, assignment_name: str, seed: int | None = None,
         submission = Submission(chosen[0].path, chosen[0].path.name, chosen[0].path.stem)
         message = (f"this notebook is for assignment {identity.assignment}, not {assignment_name}: "
                    f"submit your {assignment_name} notebook here")
-        grade = grading.unjudged(submission, loaded.rubric, ERROR, [message])
+        grade = judge.unjudged(submission, loaded.rubric, ERROR, [message])
     elif chosen:
         submission = chosen[0]
         submission = Submission(submission.path, submission.path.name, submission.path.stem)
@@ -210,7 +210,7 @@ def run(layout: Layout, assignment_name: str, seed: int | None = None,
     else:
         names = ", ".join(s.path.relative_to(layout.submission).as_posix() for s in found) or "none"
         message = f"Submit one notebook named {loaded.rubric.notebook} (notebooks found: {names})."
-        grade = grading.unjudged(Submission(layout.submission, "submission", "submission"), loaded.rubric, INVALID,
+        grade = judge.unjudged(Submission(layout.submission, "submission", "submission"), loaded.rubric, INVALID,
                                  [message])
     files.write_atomically(layout.results_file, gradescope.render(grade, hidden_visibility))
     return Run(grade, layers_in_effect, tuple(notes))

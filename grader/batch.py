@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader import cases as case_builder
-from grader import grading, notebook
+from grader import judge, notebook
 from grader.assignment import Assignment, Rubric
 from grader.errors import ConfigError
 from grader.judge import feedback
@@ -241,22 +241,22 @@ class Grader:
                 raise notebook.InvalidNotebook(loaded.problem)
             book = notebook.parse(loaded.raw)
         except notebook.InvalidNotebook as error:
-            return grading.unjudged(submission, rubric, INVALID, [f"{submission.given} {error}"])
+            return judge.unjudged(submission, rubric, INVALID, [f"{submission.given} {error}"])
         if not book.cells:
-            return grading.unjudged(submission, rubric, ERROR, [f"the notebook has no code cells, so no {rubric.function}()"])
+            return judge.unjudged(submission, rubric, ERROR, [f"the notebook has no code cells, so no {rubric.function}()"])
         return sandbox_job(book, rubric, self.assignment.reference.parameters)
 
     def judge(self, submission: Submission, reply: SandboxReply) -> Grade:
         if reply.failure:
             message = (f"{GRADER_FAILURE}: {reply.failure}. It failed again on a new sandbox process; the next run "
                        "grades this submission again (it is neither cached nor resumed).")
-            return grading.unjudged(submission, self.rubric, ERROR, [message], seconds=reply.seconds)
+            return judge.unjudged(submission, self.rubric, ERROR, [message], seconds=reply.seconds)
         try:
-            return grading.judge(submission, self.rubric, self.cases, reply, self.assignment.reference,
+            return judge.judge(submission, self.rubric, self.cases, reply, self.assignment.reference,
                                  feedback=self.feedback)
         except Exception as error:  # one submission's row, never the end of the batch
             message = f"internal error of the grader while judging this submission ({type(error).__name__})"
-            return grading.unjudged(submission, self.rubric, ERROR, [message])
+            return judge.unjudged(submission, self.rubric, ERROR, [message])
 
     def close(self) -> None:
         self._pipeline.close()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grader import batch, grading, notebook
+from grader import batch, judge, notebook
 from grader import cases as case_builder
 from grader.assignment import Rubric
 from grader.errors import ConfigError
@@ -77,16 +77,16 @@ def check(path: Path, document: dict, timeout: float) -> Grade:
     try:
         book = notebook.read(path.resolve())  # named by the student on the command line: a link is followed
     except notebook.InvalidNotebook as error:
-        return grading.unjudged(submission, rubric, INVALID, [f"{path} {error}"])
+        return judge.unjudged(submission, rubric, INVALID, [f"{path} {error}"])
     if not book.cells:
-        return grading.unjudged(submission, rubric, ERROR, [f"the notebook has no code cells, so no {rubric.function}()"])
+        return judge.unjudged(submission, rubric, ERROR, [f"the notebook has no code cells, so no {rubric.function}()"])
     wire = [case_builder.case_to_wire(case)]
     job = batch.sandbox_job(book, rubric, parameters)
     if hasattr(os, "fork"):
         with Pipeline(wire, 1) as pipeline:
             reply = pipeline.run(job)
-        return grading.judge(submission, rubric, [case], reply, public_values=True)
-    grade = grading.judge(submission, rubric, [case], spawned.run(job, wire), public_values=True)
+        return judge.judge(submission, rubric, [case], reply, public_values=True)
+    grade = judge.judge(submission, rubric, [case], spawned.run(job, wire), public_values=True)
     return dataclasses.replace(grade, messages=(*grade.messages, f"note: {spawned.MISSING_PROTECTIONS}"))
 
 

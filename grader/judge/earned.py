@@ -3,7 +3,7 @@
 A value within tolerance of an expected value proves nothing when the tolerance would have
 accepted any value of that size: every number below `atol` "matches" every other one. These
 predicates tell the judgements that could have failed from those that could not. They are
-shared by error carried forward (grading), the misconception catalogue (diagnosis), the
+shared by error carried forward (verdicts), the misconception catalogue (diagnosis), the
 swapped-return diagnosis (feedback) and the gradient check (gradient); the rules they serve
 are set out in docs/feedback.md ("Earned credit").
 """
