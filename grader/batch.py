@@ -9,10 +9,11 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader import feedback, grading, notebook
+from grader import judge, notebook
 from grader.assignment import Assignment, Rubric
 from grader.assignment import cases as case_builder
 from grader.errors import ConfigError
+from grader.judge import feedback
 from grader.models import ERROR, INVALID, Case, Grade, Limits, Submission
 from grader.sandbox.client import SCRATCH_BYTES
 from grader.sandbox.layers import Layer
@@ -177,9 +178,9 @@ def prepare(loaded: Loaded, rubric: Rubric, limits: Limits, parameters: Iterable
             raise notebook.InvalidNotebook(loaded.problem)
         book = notebook.parse(loaded.raw)
     except notebook.InvalidNotebook as error:
-        return grading.unjudged(submission, rubric, INVALID, [f"{submission.given} {error}"])
+        return judge.unjudged(submission, rubric, INVALID, [f"{submission.given} {error}"])
     if not book.cells:
-        return grading.unjudged(submission, rubric, ERROR, [f"the notebook has no code cells, so no {rubric.function}()"])
+        return judge.unjudged(submission, rubric, ERROR, [f"the notebook has no code cells, so no {rubric.function}()"])
     return sandbox_job(book, rubric, limits, parameters)
 
 
@@ -262,13 +263,13 @@ class Grader:
         if reply.failure:
             message = (f"{GRADER_FAILURE}: {reply.failure}. It failed again on a new sandbox process; the next run "
                        "grades this submission again (it is neither cached nor resumed).")
-            return grading.unjudged(submission, self.rubric, ERROR, [message], seconds=reply.seconds)
+            return judge.unjudged(submission, self.rubric, ERROR, [message], seconds=reply.seconds)
         try:
-            return grading.judge(submission, self.rubric, self.cases, reply, self.assignment.reference,
-                                 limits=self.settings.limits, feedback=self.feedback)
+            return judge.judge(submission, self.rubric, self.cases, reply, self.assignment.reference,
+                               limits=self.settings.limits, feedback=self.feedback)
         except Exception as error:  # one submission's row, never the end of the batch
             message = f"internal error of the grader while judging this submission ({type(error).__name__})"
-            return grading.unjudged(submission, self.rubric, ERROR, [message])
+            return judge.unjudged(submission, self.rubric, ERROR, [message])
 
     def close(self) -> None:
         self._pipeline.close()

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from grader import batch, grading, notebook
+from grader import batch, judge, notebook
 from grader.assignment import DEFAULT_LIMITS, Rubric, limits_within, public_case
 from grader.assignment import cases as case_builder
 from grader.errors import ConfigError
@@ -60,8 +60,8 @@ def check(path: Path, document: dict, timeout: float) -> Grade:
     if hasattr(os, "fork"):
         with Pipeline(wire, 1) as pipeline:
             reply = pipeline.run(job)
-        return grading.judge(submission, rubric, [case], reply, limits=limits, public_values=True)
-    grade = grading.judge(submission, rubric, [case], spawned.run(job, wire), limits=limits, public_values=True)
+        return judge.judge(submission, rubric, [case], reply, limits=limits, public_values=True)
+    grade = judge.judge(submission, rubric, [case], spawned.run(job, wire), limits=limits, public_values=True)
     return dataclasses.replace(grade, messages=(*grade.messages, f"note: {spawned.MISSING_PROTECTIONS}"))
 
 

@@ -19,9 +19,10 @@ import nbformat
 import pytest
 from click.testing import CliRunner
 
-from grader import assignment, feedback
+from grader import assignment
 from grader.assignment import cases as case_builder
 from grader.cli import check, make_stub
+from grader.judge import feedback
 from tests.conftest import CLEAN_ENV, GradeRun, invoke_grade, steps_of
 from tests.notebooks import ASSIGNMENTS, REPO, SOLUTIONS
 

@@ -15,5 +15,5 @@ def test_a_change_to_the_graders_code_is_a_new_cache_key(tmp_path, monkeypatch):
     limits = {"timeout": 10.0}
     before = store.run_fingerprint(SOLUTIONS / "backward_pass", "backward_pass", 1, limits)
     assert store.run_fingerprint(SOLUTIONS / "backward_pass", "backward_pass", 1, limits) == before
-    (source / "grading.py").write_text((source / "grading.py").read_text() + "\n# a fix\n")
+    (source / "judge" / "scoring.py").write_text((source / "judge" / "scoring.py").read_text() + "\n# a fix\n")
     assert store.run_fingerprint(SOLUTIONS / "backward_pass", "backward_pass", 1, limits) != before

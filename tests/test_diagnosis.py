@@ -6,7 +6,7 @@ import tomllib
 
 import pytest
 
-from grader.feedback import SWAPPED_RETURN
+from grader.judge.feedback import SWAPPED_RETURN
 from tests.feedback_notebooks import by_student, run_grade
 from tests.notebooks import SOLUTIONS, reference_body, student_notebook, write
 

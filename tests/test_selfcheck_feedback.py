@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from grader import selfcheck
 from grader.cli import check
 from grader.errors import ConfigError
-from grader.feedback import SWAPPED_RETURN
+from grader.judge.feedback import SWAPPED_RETURN
 from tests.notebooks import reference_body, student_notebook, write
 
 STEPS = ("error", "output_error_term", "hidden_error", "hidden_error_term", "delta_w_h_o", "delta_w_i_h")

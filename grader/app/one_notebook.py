@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader import assignment, batch, grading, routing, selfcheck
+from grader import assignment, batch, judge, routing, selfcheck
 from grader.models import ERROR, INVALID, Grade, Submission
 from grader.sandbox.layers import Layer
 
@@ -39,14 +39,14 @@ def grade_one(request: GradeOne) -> OneGraded:
         names = ", ".join(s.path.relative_to(request.folder).as_posix() for s in found) or "none"
         message = f"Submit one notebook named {loaded.layout.notebook} (notebooks found: {names})."
         submission = Submission(request.folder, request.folder.name, request.folder.name)
-        return OneGraded(grading.unjudged(submission, loaded.rubric, INVALID, [message]), None)
+        return OneGraded(judge.unjudged(submission, loaded.rubric, INVALID, [message]), None)
     submission = Submission(chosen[0].path, chosen[0].path.name, chosen[0].path.stem)
     # Only this assignment's solutions may be at hand: metadata naming another is what tells a wrong notebook.
     identity = routing.identify(submission.path, routing.signatures(request.solutions, [name]))
     if identity.assignment not in (None, name):
         message = (f"this notebook is for assignment {identity.assignment}, not {name}: "
                    f"submit your {name} notebook here")
-        return OneGraded(grading.unjudged(submission, loaded.rubric, ERROR, [message]), None)
+        return OneGraded(judge.unjudged(submission, loaded.rubric, ERROR, [message]), None)
     with batch.Grader(loaded, loaded.defaults.seed if request.seed is None else request.seed, jobs=1) as one_at_a_time:
         grade = one_at_a_time.grade(submission)
         return OneGraded(grade, one_at_a_time.layers(start=False))

@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from grader import compare, earned, formulas
+from grader import formulas
 from grader.assignment import Catalogue, Misconception, Rubric
+from grader.judge import compare, earned
 from grader.models import Case, Diagnosis, Tolerance
 
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from grader import compare, earned
 from grader.assignment import Oracle, Rubric
+from grader.judge import compare, earned
 from grader.models import FAIL, StepResult, Tolerance
 
 

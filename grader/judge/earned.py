@@ -3,7 +3,7 @@
 A value within tolerance of an expected value proves nothing when the tolerance would have
 accepted any value of that size: every number below `atol` "matches" every other one. These
 predicates tell the judgements that could have failed from those that could not. They are
-shared by error carried forward (grading), the misconception catalogue (diagnosis), the
+shared by error carried forward (verdicts), the misconception catalogue (diagnosis), the
 swapped-return diagnosis (feedback) and the gradient check (gradient); the rules they serve
 are set out in docs/feedback.md ("Earned credit").
 """
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from grader import compare
+from grader.judge import compare
 from grader.models import Tolerance
 
 # A value is informative when the absolute tolerance is at most this fraction of its largest

@@ -11,11 +11,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from grader import compare, diagnosis, earned, gradient
 from grader.assignment import Assignment, Catalogue, Oracle, Rubric
 from grader.assignment import catalogue as catalogue_file
 from grader.assignment import oracle as oracle_file
-from grader.compare import Check
+from grader.judge import compare, diagnosis, earned, gradient
+from grader.judge.verdicts import Verdict
 from grader.models import FAIL, Case, Diagnosis, StepResult
 
 SWAPPED_RETURN = "returned_pair_swapped"
@@ -38,17 +38,17 @@ def load(assignment: Assignment, cases: Sequence[Case]) -> Feedback:
 
 
 def review(feedback: Feedback | None, rubric: Rubric, cases: Sequence[Case], values: Sequence[Mapping[str, Any]],
-           results: Sequence[StepResult], checks: Mapping[str, Sequence[tuple[Check, bool]]]
+           results: Sequence[StepResult], verdicts: Mapping[str, Sequence[Verdict]]
            ) -> tuple[tuple[Diagnosis, ...], list[str]]:
     """Diagnoses of the failing steps, and sentences from the gradient check.
 
-    `values` holds the student's decoded step values per case that ran, `checks` each step's
-    (check, passed only thanks to error carried forward) per case, as the judgement made them.
+    `values` holds the student's decoded step values per case that ran, `verdicts` each step's
+    verdict per case that ran (`verdicts.Verdicts.table`).
     """
     diagnoses = list(_swapped_return(rubric, cases, values, results))
     advice: list[str] = []
     if feedback and feedback.catalogue:
-        wrong = {result.name: [index for index, (check, _) in enumerate(checks[result.name]) if not check.ok]
+        wrong = {result.name: [index for index, verdict in enumerate(verdicts[result.name]) if not verdict.ok]
                  for result in results if result.status == FAIL}
         diagnoses += diagnosis.diagnose(feedback.catalogue, rubric, cases, values, wrong)
     if feedback and feedback.oracle:
