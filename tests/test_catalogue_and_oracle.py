@@ -12,8 +12,8 @@ from grader import assignment
 from grader.assignment import cases as case_builder
 from grader.assignment import catalogue as catalogue_file
 from grader.assignment import oracle as oracle_file
+from grader.compare import close
 from grader.errors import ConfigError, InternalError
-from grader.judge.compare import close
 from tests.feedback_notebooks import run_grade
 from tests.notebooks import SOLUTIONS, reference_body, student_notebook, write
 

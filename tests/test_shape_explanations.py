@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from grader.judge import compare
+from grader import compare
 from grader.models import Tolerance, Words
 
 TOLERANCE = Tolerance(1e-3, 1e-8)

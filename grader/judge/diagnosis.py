@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from grader import formulas
+from grader import compare, formulas
 from grader.assignment import Catalogue, Misconception, Rubric
-from grader.judge import compare, earned
+from grader.judge import earned
 from grader.models import Case, Diagnosis, Tolerance
 
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from grader.judge import compare
+from grader import compare
 from grader.models import Tolerance
 
 # A value is informative when the absolute tolerance is at most this fraction of its largest

@@ -11,10 +11,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from grader import compare
 from grader.assignment import Assignment, Catalogue, Oracle, Rubric
 from grader.assignment import catalogue as catalogue_file
 from grader.assignment import oracle as oracle_file
-from grader.judge import compare, diagnosis, earned, gradient
+from grader.judge import diagnosis, earned, gradient
 from grader.judge.verdicts import Verdict
 from grader.models import FAIL, Case, Diagnosis, StepResult
 

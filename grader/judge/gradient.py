@@ -18,8 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from grader import compare
 from grader.assignment import Oracle, Rubric
-from grader.judge import compare, earned
+from grader.judge import earned
 from grader.models import FAIL, StepResult, Tolerance
 
 

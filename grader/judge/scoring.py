@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from grader import compare
 from grader.assignment import Reference, Rubric
-from grader.judge import compare, wording
+from grader.judge import wording
 from grader.judge.evidence import ABSENT, NO_LOOP, MalformedResult, StudentRun, parse
 from grader.judge.feedback import Feedback, review
 from grader.judge.verdicts import Verdict, Verdicts

@@ -28,10 +28,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from grader import formulas
+from grader import compare, formulas
 from grader.assignment import Reference, Rubric
-from grader.judge import compare, earned, wording
-from grader.judge.compare import Check
+from grader.compare import Check
+from grader.judge import earned, wording
 from grader.judge.evidence import ABSENT, NO_LOOP, CaseRun, StudentRun
 from grader.models import Case
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections import Counter
 
+from grader import compare
 from grader.assignment import Rubric
-from grader.judge import compare
-from grader.judge.compare import Check
+from grader.compare import Check
 from grader.models import ERROR, INVALID, TIMEOUT, Limits
 
 NO_LOOP = "not captured: computed without a loop"
