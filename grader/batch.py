@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from grader import cases as case_builder
 from grader import feedback, grading, notebook
 from grader.assignment import Assignment, Rubric
 from grader.errors import ConfigError
+from grader.intake import duplicates, zips
 from grader.models import ERROR, INVALID, Case, Grade, Submission
 from grader.sandbox.client import SCRATCH_BYTES, SandboxReply
 from grader.sandbox.layers import Layer
@@ -51,6 +51,8 @@ def find_submissions(paths: Iterable[Path], notebook_name: str | None = None) ->
                 path = base / relative
                 student = relative.parts[0] if len(relative.parts) > 1 else _student_of_file(path, stem)
                 found.setdefault(path, Submission(path, str(given / relative), student))
+        elif zips.is_archive(given):  # a class zip from Canvas, Moodle or Gradescope
+            found.update((submission.path, submission) for submission in zips.submissions(given, stem))
         else:
             # Read where the link points; named (student id) as the user named it.
             target = given.resolve()
@@ -151,11 +153,13 @@ class Loaded:
 def load(submission: Submission) -> Loaded:
     """The submission's bytes and their digest, from one read."""
     try:
+        if submission.problem is not None:
+            raise notebook.InvalidNotebook(submission.problem)
         raw = notebook.read_bytes(submission.path)
     except notebook.InvalidNotebook as error:
         reason = f"unreadable: {error}".encode("utf-8", "backslashreplace")
-        return Loaded(submission, b"", str(error), hashlib.sha256(reason).hexdigest())
-    return Loaded(submission, raw, None, hashlib.sha256(raw).hexdigest())
+        return Loaded(submission, b"", str(error), duplicates.digest(reason, submission))
+    return Loaded(submission, raw, None, duplicates.digest(raw, submission))
 
 
 @dataclass(frozen=True)
@@ -213,7 +217,7 @@ class Grader:
                     continue
                 prepared = self._prepare(loaded)
                 if isinstance(prepared, Grade):
-                    ready[index] = Outcome(prepared, loaded.digest)
+                    ready[index] = Outcome(duplicates.noted(prepared), loaded.digest)
                 else:
                     self._pipeline.submit((index, submission, loaded.digest, prepared, False), prepared)
             while emitted in ready:
@@ -227,7 +231,7 @@ class Grader:
                     if not retried and _suspect(done.reply):
                         self._pipeline.submit((index, submission, digest, job, True), job, fresh=True)
                     else:
-                        ready[index] = Outcome(self.judge(submission, done.reply), digest)
+                        ready[index] = Outcome(duplicates.noted(self.judge(submission, done.reply)), digest)
 
     def grade(self, submission: Submission) -> Grade:
         return next(self.grade_all([submission])).grade

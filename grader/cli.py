@@ -14,6 +14,7 @@ import click
 
 from grader import __version__, assignment, autograder, batch, lock, merge, routing, selfcheck, session, shard, stub, validate
 from grader.errors import ConfigError, GraderError, InternalError
+from grader.intake import duplicates
 from grader.report import class_reports, files, github, html, summary, terminal
 from grader.report.gradescope import HIDDEN_VISIBILITIES
 from grader.report.progress import Progress
@@ -346,7 +347,8 @@ def _groups(paths, solutions_dir: Path, requested: str | None, chosen_shard) -> 
         # Found again knowing the notebook's file name: alice/backward_pass.ipynb belongs to student alice.
         named = {submission.given: submission for submission in batch.find_submissions(paths, loaded.rubric.notebook)}
         submissions = tuple(named.get(submission.given, submission) for submission in members)
-        refusals = {s.given: plan.refusals[s.given] for s in members if s.given in plan.refusals}
+        submissions, ignored = duplicates.one_per_student(submissions, loaded.rubric.notebook, set(plan.refusals))
+        refusals = {s.given: plan.refusals[s.given] for s in members if s.given in plan.refusals} | ignored
         groups.append(session.Group(loaded, submissions, refusals))
     return groups
 
