@@ -52,7 +52,8 @@ def find_submissions(paths: Iterable[Path], notebook_name: str | None = None) ->
                 student = relative.parts[0] if len(relative.parts) > 1 else _student_of_file(path, stem)
                 found.setdefault(path, Submission(path, str(given / relative), student))
         elif zips.is_archive(given):  # a class zip from Canvas, Moodle or Gradescope
-            found.update((submission.path, submission) for submission in zips.submissions(given, stem))
+            for submission in zips.submissions(given, stem):
+                found.setdefault(submission.path, submission)
         else:
             # Read where the link points; named (student id) as the user named it.
             target = given.resolve()

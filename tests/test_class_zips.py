@@ -137,6 +137,7 @@ def _hostile_zips(root: Path) -> dict[Path, dict[str, str]]:
     escapes = root / "escapes.zip"
     with zipfile.ZipFile(escapes, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("good/backward_pass.ipynb", GOOD)
+        archive.writestr("./dot/./backward_pass.ipynb", GOOD)
         archive.writestr("../slip.ipynb", GOOD)
         archive.writestr("../../../../tmp/deep/slip.ipynb", GOOD)
         archive.writestr("/abs/solo.ipynb", GOOD)
@@ -163,6 +164,10 @@ def _hostile_zips(root: Path) -> dict[Path, dict[str, str]]:
     latin.write_bytes(latin.read_bytes().replace(b"caf_", b"caf\xe9"))
     lying = _zip(root / "lying.zip", {"caf\u00e9/backward_pass.ipynb": GOOD})
     lying.write_bytes(lying.read_bytes().replace("caf\u00e9".encode(), b"caf\xff\xfe"))
+    zip64 = _zip(root / "zip64.zip", {"x/backward_pass.ipynb": GOOD})
+    data = zip64.read_bytes()
+    at = data.rindex(b"PK\x05\x06")
+    zip64.write_bytes(data[:at] + b"PK\x06\x07" + bytes(16) + data[at:])
     many = root / "many.zip"
     with zipfile.ZipFile(many, "w") as archive:
         for index in range(10_000):
@@ -173,15 +178,19 @@ def _hostile_zips(root: Path) -> dict[Path, dict[str, str]]:
     truncated.write_bytes(_zip(root / "whole.zip", {"x/backward_pass.ipynb": GOOD}).read_bytes()[:300])
     (root / "whole.zip").unlink()
     return {
-        escapes: {"good/backward_pass.ipynb": "", "../slip.ipynb": "climbs out", "../../../../tmp/deep/slip.ipynb":
-                  "climbs out", "/abs/solo.ipynb": "absolute path", "C:\\Users\\x\\win.ipynb": "absolute path",
-                  "linked/backward_pass.ipynb": "symbolic link", "fifo/backward_pass.ipynb": "not a regular file",
-                  "twice/backward_pass.ipynb": "2 entries of the zip have this name",
-                  "bomb/backward_pass.ipynb": "zip bomb", "huge/backward_pass.ipynb": "larger than the 20 MiB cap"},
+        escapes: {
+            "good/backward_pass.ipynb": "", "./dot/./backward_pass.ipynb": "",
+            "../slip.ipynb": "climbs out", "../../../../tmp/deep/slip.ipynb": "climbs out",
+            "/abs/solo.ipynb": "absolute path", "C:\\Users\\x\\win.ipynb": "absolute path",
+            "linked/backward_pass.ipynb": "symbolic link", "fifo/backward_pass.ipynb": "not a regular file",
+            "twice/backward_pass.ipynb": "2 entries of the zip have this name",
+            "bomb/backward_pass.ipynb": "zip bomb", "huge/backward_pass.ipynb": "larger than the 20 MiB cap",
+        },
         corrupt_entry: {"mallory/backward_pass.ipynb": "cannot be unzipped (BadZipFile: Bad CRC-32",
                         "ok/backward_pass.ipynb": ""},
         latin: {f"{LATIN_FOLDER}/backward_pass.ipynb": ""},
         lying: {"": "marked UTF-8 but are not"},
+        zip64: {"": "ZIP64 archive"},
         many: {"": "holds 10,000 entries, more than the 5,000"},
         not_zip: {"": "is not a zip archive"},
         truncated: {"": "is not a zip archive"},
@@ -191,7 +200,8 @@ def _hostile_zips(root: Path) -> dict[Path, dict[str, str]]:
 def test_hostile_zips(tmp_path):
     """Zip slip (.., absolute, drive letters), link and FIFO entries, names two entries share, a ratio bomb, an
     entry over the notebook cap, a corrupt entry, Latin-1 names, names falsely marked UTF-8, 10,000 entries, a
-    non-zip and a truncated zip: each a row saying why (the good entries graded), nothing written outside."""
+    ZIP64 record, a non-zip and a truncated zip: each a row saying why (the good entries graded), nothing written
+    outside."""
     expected = _hostile_zips(tmp_path / "zips")
     result, submissions = _grade(list(expected), tmp_path)
     rows = _rows(submissions)

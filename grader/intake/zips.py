@@ -32,8 +32,9 @@ from grader.notebook import MAX_BYTES
 MIB = 1024 * 1024
 MAX_ARCHIVE_BYTES = 1024 * MIB
 MAX_ENTRIES = 5000
-MAX_DIRECTORY_BYTES = 8 * MIB
-"""Cap on the central directory, checked before zipfile parses it (its entries are held in memory)."""
+MAX_DIRECTORY_BYTES = 4 * MIB
+"""Cap on the central directory, checked before zipfile parses it: zipfile reads entries until the directory's
+declared size is used up, whatever their declared number, and holds each in memory."""
 MAX_TOTAL_BYTES = 1024 * MIB
 """Cap on the notebooks extracted from one archive, together."""
 MAX_RATIO = 200
@@ -45,6 +46,7 @@ GRADESCOPE_METADATA = "submission_metadata.yml"
 # As in folders (grader/batch.py): platform and editor debris, never a submission.
 _SKIPPED_FOLDERS = frozenset({".ipynb_checkpoints", "__MACOSX", "__pycache__", ".git"})
 _END_OF_DIRECTORY = b"PK\x05\x06"
+_ZIP64_LOCATOR = b"PK\x06\x07"
 
 _GRADESCOPE = re.compile(r"submission_\d+")
 _MOODLE = re.compile(r"(?P<who>.+)_(?P<id>\d+)_assignsubmission_[a-z]+_(?P<rest>.*)")
@@ -177,7 +179,9 @@ def _directory_problem(stream, size: int) -> str | None:
     if at < 0 or len(tail) - at < 22:
         return "is not a zip archive (no zip directory at its end): download the class zip again"
     entries, directory_bytes = struct.unpack("<HI", tail[at + 10:at + 16])
-    if entries == 0xFFFF or directory_bytes == 0xFFFFFFFF:
+    # zipfile takes a ZIP64 record's sizes over the end record's wherever its locator precedes it.
+    zip64 = tail[max(at - 20, 0):at].startswith(_ZIP64_LOCATOR)
+    if zip64 or entries == 0xFFFF or directory_bytes == 0xFFFFFFFF:
         return "is a ZIP64 archive, beyond the caps on a class zip: split the class into several zips"
     if entries > MAX_ENTRIES:
         return _too_many(entries)
@@ -212,11 +216,12 @@ def _extract(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> _Archive
             total += info.file_size
             path = folder / str(index) / original
         entries.append(_Entry(info.filename, parts, path, problem))
+    entries.sort(key=lambda entry: entry.parts)  # path order, as in a folder
     return _Archive(tuple(entries), wrapper, gradescope_ids)
 
 
 def _parts(name: str) -> tuple[str, ...]:
-    return tuple(part for part in name.replace("\\", "/").split("/") if part) or ("",)
+    return tuple(part for part in name.replace("\\", "/").split("/") if part not in ("", ".")) or ("",)
 
 
 def _normal(name: str) -> str:
