@@ -347,7 +347,8 @@ def _groups(paths, solutions_dir: Path, requested: str | None, chosen_shard) -> 
         # Found again knowing the notebook's file name: alice/backward_pass.ipynb belongs to student alice.
         named = {submission.given: submission for submission in batch.find_submissions(paths, loaded.rubric.notebook)}
         submissions = tuple(named.get(submission.given, submission) for submission in members)
-        submissions, ignored = duplicates.one_per_student(submissions, loaded.rubric.notebook, set(plan.refusals))
+        submissions, ignored = duplicates.one_per_student(submissions, loaded.rubric.notebook,
+                                                         {*plan.refusals, *map(str, paths)})
         refusals = {s.given: plan.refusals[s.given] for s in members if s.given in plan.refusals} | ignored
         groups.append(session.Group(loaded, submissions, refusals))
     return groups

@@ -34,8 +34,9 @@ def _warnings(row: dict) -> list[str]:
 
 def test_one_notebook_per_student(tmp_path):
     """Copies lose to the assignment's name, the latest Canvas-style resubmission wins, a student in two folders
-    or in a folder and a zip is graded once (path order, then name), and another assignment's notebook of the
-    same student is not a duplicate; once the copy is gone so is the warning, the other rows resumed as they were."""
+    or in a folder and a zip is graded once (path order, then name); another assignment's notebook of the same
+    student is not a duplicate, nor are files named one by one on the command line (frank's two);
+    once the copy is gone so is the warning, the other rows resumed as they were."""
     tree, other = tmp_path / "class", tmp_path / "other"
     write(student_notebook(PARTIAL), tree / "alice" / "backward_pass.ipynb")
     write(student_notebook(), tree / "alice" / "backward_pass-Copy1.ipynb")
@@ -47,6 +48,7 @@ def test_one_notebook_per_student(tmp_path):
     write(student_notebook(), other / "carol" / "backward_pass.ipynb")
     write(student_notebook(PARTIAL), tree / "dave.ipynb")
     write(student_notebook(), tree / "eve.ipynb")
+    named = [write(student_notebook(), tmp_path / folder / "frank" / "backward_pass.ipynb") for folder in "xy"]
     dave_zip = tmp_path / "dave.zip"
     with zipfile.ZipFile(dave_zip, "w") as archive:
         archive.writestr("backward_pass.ipynb", nbformat.writes(student_notebook()))
@@ -56,15 +58,16 @@ def test_one_notebook_per_student(tmp_path):
                                                          f"{tree}/bob/backward_pass.ipynb"]),
             f"{tree}/carol/backward_pass.ipynb": (9.0, [f"{other}/carol/backward_pass.ipynb"]),
             f"{dave_zip}/backward_pass.ipynb": (10.0, [f"{tree}/dave.ipynb"])}
-    rows = _grade([tree, other, dave_zip], out)
-    _check(rows, kept, [f"{tree}/eve.ipynb", f"{tree}/alice/forward_pass.ipynb"])
-    assert len(rows) == 11
+    alone = [f"{tree}/eve.ipynb", f"{tree}/alice/forward_pass.ipynb", *map(str, named)]
+    rows = _grade([tree, other, dave_zip, *named], out)
+    _check(rows, kept, alone)
+    assert len(rows) == 13 and {rows[str(path)]["student"] for path in named} == {"frank"}
     # Again without alice's copy: her grade no longer warns; the other rows are resumed, each warning once.
     (tree / "alice" / "backward_pass-Copy1.ipynb").unlink()
-    rows = _grade([tree, other, dave_zip], out)
-    alone = kept.pop(f"{tree}/alice/backward_pass.ipynb")[0]
-    _check(rows, kept, [f"{tree}/eve.ipynb", f"{tree}/alice/forward_pass.ipynb"])
-    assert (rows[f"{tree}/alice/backward_pass.ipynb"]["score"], len(rows)) == (alone, 10)
+    rows = _grade([tree, other, dave_zip, *named], out)
+    score = kept.pop(f"{tree}/alice/backward_pass.ipynb")[0]
+    _check(rows, kept, alone)
+    assert (rows[f"{tree}/alice/backward_pass.ipynb"]["score"], len(rows)) == (score, 12)
     assert not _warnings(rows[f"{tree}/alice/backward_pass.ipynb"])
 
 

@@ -23,14 +23,15 @@ RULE = ("the notebook named as the assignment's (or a resubmission of it) first,
 
 
 def one_per_student(submissions: Sequence[Submission], notebook_name: str,
-                    refused: Collection[str]) -> tuple[tuple[Submission, ...], dict[str, str]]:
+                    exempt: Collection[str]) -> tuple[tuple[Submission, ...], dict[str, str]]:
     """The submissions, the graded one of each student noting the others; submission (as given) -> why it is ignored.
 
-    Notebooks refused already (for another assignment) or unreadable from a zip do not compete.
+    `exempt` (as given) do not compete: notebooks refused already (for another assignment), and
+    files the user named one by one (their choice, as everywhere). Unreadable zip entries neither.
     """
     by_student: dict[str, list[int]] = {}
     for index, submission in enumerate(submissions):
-        if submission.given not in refused and submission.problem is None:
+        if submission.given not in exempt and submission.problem is None:
             by_student.setdefault(submission.student, []).append(index)
     chosen, ignored = list(submissions), {}
     for student, indices in by_student.items():
