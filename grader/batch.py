@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from grader import judge, notebook
 from grader.assignment import Assignment, Rubric
 from grader.assignment import cases as case_builder
 from grader.errors import ConfigError
+from grader.intake import duplicates, zips
 from grader.judge import feedback
 from grader.models import ERROR, INVALID, Case, Grade, Limits, Submission
 from grader.sandbox.client import SCRATCH_BYTES
@@ -44,10 +44,15 @@ class Found:
     named_by: Path | None
     """The path whose file name told the student id (the notebook was given itself, or lies right in a given
     folder); None when the folder under the given one did."""
+    alias: str | None = None
+    """The student id of a file found without a folder of its own in a class zip, if it is named as the
+    assignment's notebook: the zip's (or its one enclosing folder's) name."""
 
     def named(self, notebook_name: str | None) -> Submission:
         """The submission with its student id once the assignment's notebook name is known:
         alice/<assignment's notebook>.ipynb belongs to alice."""
+        if self.alias is not None and notebook_name and self.submission.path.name == notebook_name:
+            return dataclasses.replace(self.submission, student=self.alias)
         if self.named_by is None or not notebook_name:
             return self.submission
         return dataclasses.replace(self.submission, student=_student_of_file(self.named_by, Path(notebook_name).stem))
@@ -71,6 +76,9 @@ def discover(paths: Iterable[Path]) -> list[Found]:
                 named_by = None if len(relative.parts) > 1 else path
                 student = relative.parts[0] if named_by is None else _student_of_file(path, None)
                 found.setdefault(path, Found(Submission(path, str(given / relative), student), named_by))
+        elif zips.is_archive(given):  # a class zip from Canvas, Moodle or Gradescope
+            for submission, alias in zips.submissions(given):
+                found.setdefault(submission.path, Found(submission, None, alias))
         else:
             # Read where the link points; named (student id) as the user named it.
             target, named_by = given.resolve(), Path(os.path.abspath(given))
@@ -163,11 +171,13 @@ class Loaded:
 def load(submission: Submission) -> Loaded:
     """The submission's bytes and their digest, from one read."""
     try:
+        if submission.problem is not None:
+            raise notebook.InvalidNotebook(submission.problem)
         raw = notebook.read_bytes(submission.path)
     except notebook.InvalidNotebook as error:
         reason = f"unreadable: {error}".encode("utf-8", "backslashreplace")
-        return Loaded(submission, b"", str(error), hashlib.sha256(reason).hexdigest())
-    return Loaded(submission, raw, None, hashlib.sha256(raw).hexdigest())
+        return Loaded(submission, b"", str(error), duplicates.digest(reason, submission))
+    return Loaded(submission, raw, None, duplicates.digest(raw, submission))
 
 
 def prepare(loaded: Loaded, rubric: Rubric, limits: Limits, parameters: Iterable[str]) -> Grade | Job:
@@ -240,7 +250,7 @@ class Grader:
                     continue
                 prepared = prepare(loaded, self.rubric, self.settings.limits, self.assignment.reference.parameters)
                 if isinstance(prepared, Grade):
-                    ready[index] = Outcome(prepared, loaded.digest)
+                    ready[index] = Outcome(duplicates.noted(prepared), loaded.digest)
                 else:
                     self._pipeline.submit((index, submission, loaded.digest, prepared, False), prepared)
             while emitted in ready:
@@ -254,7 +264,7 @@ class Grader:
                     if not retried and _suspect(done.reply):
                         self._pipeline.submit((index, submission, digest, job, True), job, fresh=True)
                     else:
-                        ready[index] = Outcome(self.judge(submission, done.reply), digest)
+                        ready[index] = Outcome(duplicates.noted(self.judge(submission, done.reply)), digest)
 
     def grade(self, submission: Submission) -> Grade:
         return next(self.grade_all([submission])).grade

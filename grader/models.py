@@ -120,6 +120,10 @@ class Submission:
     """The path as the user gave it (or as found under a folder the user gave), as printable text."""
     student: str
     """Student id derived from the path, as printable text."""
+    problem: str | None = None
+    """Why it is not read, decided when it was found (a refused entry of a class zip: grader/intake/zips.py)."""
+    notes: tuple[str, ...] = ()
+    """Sentences added to its grade's messages (other notebooks of the student not graded: grader/intake/duplicates.py)."""
 
     def __post_init__(self) -> None:
         # Names come from file names (any bytes but / and NUL: newlines, escapes, bidi overrides,

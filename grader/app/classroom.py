@@ -13,6 +13,7 @@ from grader import assignment, batch, lock, routing, session, shard
 from grader.app import events
 from grader.app.environment import seed, solutions_folder
 from grader.errors import ConfigError, InternalError
+from grader.intake import duplicates
 from grader.models import Grade
 from grader.report import class_reports, files, github, html, summary
 from grader.sandbox import layers
@@ -182,7 +183,9 @@ def _groups(paths: tuple[Path, ...], solutions_dir: Path, requested: str | None,
     for name, members in plan.groups.items():
         loaded = assignment.load(solutions_dir, name)
         submissions = tuple(found_as[member.given].named(loaded.layout.notebook) for member in members)
-        refusals = {s.given: plan.refusals[s.given] for s in members if s.given in plan.refusals}
+        submissions, ignored = duplicates.one_per_student(submissions, loaded.layout.notebook,
+                                                         {*plan.refusals, *map(str, paths)})
+        refusals = {s.given: plan.refusals[s.given] for s in members if s.given in plan.refusals} | ignored
         groups.append(session.Group(loaded, submissions, refusals))
     return groups
 
