@@ -113,13 +113,13 @@ class Bench:
 
 def floor_spec(bench: Bench, path: Path) -> None:
     """The floor's input: the notebooks, the same cases as `grade` builds, the reference's returned values."""
+    import numpy as np
+
     from grader import assignment
     from grader import cases as case_builder
 
     loaded = assignment.load(ROOT / "solutions", "backward_pass")
     built = case_builder.build(loaded, loaded.rubric.seed)
-    import numpy as np
-
     expected = [np.concatenate([np.asarray(case.expected[name], dtype=np.float64).ravel()
                                 for name in loaded.rubric.returns]) for case in built]
     spec = {"paths": [str(bench.folder / s.name / "backward_pass.ipynb") for s in bench.students],

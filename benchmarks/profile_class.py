@@ -1,10 +1,11 @@
 """Where a submission's milliseconds go: the grader process, the fork servers and the children, under cProfile.
 
-    python benchmarks/profile_class.py [--size 400] [--jobs 2]
+    python benchmarks/profile_class.py [--size 400] [--jobs 2] [--cprofile]
     python benchmarks/profile_class.py --sandbox-dumps DIR --server-stderr FILE --size 400
 
 The first form grades a synthetic class (benchmarks/synthetic.py) with `grade --no-cache` in this
-process under cProfile and prints the grader process's time per submission by stage: reading
+process, with a clock around each stage's function (or, with --cprofile, under cProfile with
+its top functions), and prints the grader process's time per submission by stage: reading
 and parsing notebooks, the cache and results log, encoding jobs, waiting for the sandbox,
 reading replies, judging, reports.
 
@@ -50,6 +51,62 @@ PARENT_STAGES: list[tuple[str, list[tuple[str, str]]]] = [
     ("reports (results.json, gradebook, report.html)", [("grader/report/class_reports.py", "write_sections")]),
     ("start fork servers", [("grader/sandbox/pipeline.py", "_start"), ("grader/sandbox/pipeline.py", "layers")]),
 ]
+
+
+# The same stages timed without a profiler: (label, module, attribute path) wrapped with a clock.
+TIMED_STAGES: list[tuple[str, str, str]] = [
+    ("read + hash notebook", "grader.batch", "load"),
+    ("cache / results-log lookup + key", "grader.session", "ClassRun._known"),
+    ("parse notebook", "grader.notebook", "parse"),
+    ("job encode + submit", "grader.sandbox.pipeline", "Pipeline.submit"),
+    ("waiting for the sandbox (select)", "selectors", "EpollSelector.select"),
+    ("reply read + decode", "grader.sandbox.pipeline", "Pipeline._read"),
+    ("judge", "grader.batch", "Grader.judge"),
+    ("record + results-log / cache append", "grader.records", "to_record"),
+    ("reports (results.json, gradebook, report.html)", "grader.report.class_reports", "write_sections"),
+    ("start fork servers", "grader.sandbox.pipeline", "Pipeline._start"),
+]
+
+
+def time_parent(folder: Path, scratch: Path, jobs: int, size: int) -> None:
+    """`grade` in this process with a clock around each stage's function; print ms per submission and shares."""
+    import importlib
+
+    spent: dict[str, float] = dict.fromkeys((label for label, _, _ in TIMED_STAGES), 0.0)
+
+    def clocked(label, function):
+        def wrapper(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent[label] += time.perf_counter() - started
+        return wrapper
+
+    started = time.perf_counter()
+    from grader.cli import grade
+    imports = time.perf_counter() - started
+    for label, module_name, attribute in TIMED_STAGES:
+        owner = importlib.import_module(module_name)
+        *path, name = attribute.split(".")
+        for part in path:
+            owner = getattr(owner, part)
+        setattr(owner, name, clocked(label, getattr(owner, name)))
+    arguments = [str(folder), "--solutions", str(ROOT / "solutions"), "-q", "--jobs", str(jobs), "--no-cache",
+                 "--out", str(scratch / "timed")]
+    started = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        try:
+            grade.main(arguments, prog_name="grade", standalone_mode=False)
+        except SystemExit:
+            pass
+    total = time.perf_counter() - started
+    print(f"grader process, clocked stages, {size} notebooks: {total:.2f} s + {imports:.2f} s of imports before "
+          f"({1000 * total / size:.2f} ms per submission, wall)")
+    for label, seconds in spent.items():
+        print(f"  {label:48s} {1000 * seconds / size:7.2f} ms  {100 * seconds / total:5.1f} %")
+    rest = total - sum(spent.values())
+    print(f"  {'rest (loading, summary, terminal, set-up)':48s} {1000 * rest / size:7.2f} ms  {100 * rest / total:5.1f} %")
 
 
 def profile_parent(folder: Path, scratch: Path, jobs: int, size: int) -> None:
@@ -148,6 +205,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=400)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--cprofile", action="store_true", help="cProfile the grader process instead of clocking stages")
     parser.add_argument("--sandbox-dumps", type=Path, help="only summarise the dumps of the scratch branch's hook "
                         "(a folder of child .prof files; --server-stderr: the grade run's stderr)")
     parser.add_argument("--server-stderr", type=Path, default=Path("/dev/null"))
@@ -160,7 +218,10 @@ def main() -> None:
         folder = scratch / "class"
         synthetic.build_class(folder, options.size)
         os.environ.setdefault("PYTHONPATH", str(ROOT))
-        profile_parent(folder, scratch, options.jobs, options.size)
+        if options.cprofile:
+            profile_parent(folder, scratch, options.jobs, options.size)
+        else:
+            time_parent(folder, scratch, options.jobs, options.size)
 
 
 if __name__ == "__main__":
