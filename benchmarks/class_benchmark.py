@@ -154,16 +154,18 @@ def median(rows: list[dict], key: str) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=400)
+    parser.add_argument("--size", type=int, help="notebooks in the class [default: 400; 100 with --quick]")
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved floor/grade rounds (medians are printed)")
-    parser.add_argument("--kernel-sample", type=int, default=3, help="notebooks run in a Jupyter kernel (0: skip)")
+    parser.add_argument("--rounds", type=int, help="interleaved floor/grade rounds, medians printed [default: 3; 1 with --quick]")
+    parser.add_argument("--kernel-sample", type=int,
+                        help="notebooks run in a Jupyter kernel, 0 to skip [default: 3; 1 with --quick]")
     parser.add_argument("--quick", action="store_true", help="100 notebooks, one round, one kernel notebook")
     parser.add_argument("--no-feedback-html", action="store_true", help="skip the --feedback-html pair of runs")
     parser.add_argument("--rss-scale", action="store_true", help="also compare peak RSS at 1,000 and 10,000 notebooks")
     options = parser.parse_args()
-    if options.quick:
-        options.size, options.rounds, options.kernel_sample = 100, 1, 1
+    for name, usual, quick in (("size", 400, 100), ("rounds", 3, 1), ("kernel_sample", 3, 1)):
+        if getattr(options, name) is None:
+            setattr(options, name, quick if options.quick else usual)
     with tempfile.TemporaryDirectory(prefix="class-benchmark-") as scratch_name:
         scratch = Path(scratch_name)
         bench = Bench(scratch, options.size, options.jobs)
