@@ -1,21 +1,37 @@
-"""Benchmark: grade a synthetic class of 1,000 notebooks with the full sandbox, through the real CLI.
+"""Benchmark: `grade` on a synthetic class against the bare-fork floor and a Jupyter kernel, in one run.
 
-    python benchmarks/class_benchmark.py [--size 1000] [--jobs N] [--sample 10]
+    python benchmarks/class_benchmark.py [--size 400] [--jobs 2] [--rounds 3] [--kernel-sample 3]
+    python benchmarks/class_benchmark.py --quick          # 100 notebooks, one round: about a minute
+    python benchmarks/class_benchmark.py --rss-scale      # also 1,000 vs 10,000 notebooks (slow)
 
-Prints submissions/s of a cold run (every notebook runs in a forked sandbox child), of a rerun
-served by the content cache, the peak RSS of the grader process and of its largest child, and,
-in the same run, a baseline: a sample of the same notebooks executed top to bottom in a Jupyter
-kernel through nbclient (as nbgrader and otter do), with the ratio. Needs the `bench` extra
-(`pip install -e '.[bench]'`). The machine is shared and noisy: compare the ratios of one run.
+Everything runs on the same class (benchmarks/synthetic.py: correct, mistaken, broken, slow
+notebooks), each tool in its own fresh process, timed end to end from the parent:
+
+- the bare-fork floor (benchmarks/bare_fork_floor.py): a numpy-only parent, one bare fork per
+  notebook, `--jobs` at a time, cells run, 41 calls, numbers back over a pipe, compared;
+- `grade --no-cache` (cold), interleaved round by round with the floor (alternating which goes
+  first) so that load from other work on the machine hits both alike: the ratio is taken per
+  round, and medians are printed;
+- the cached re-grade: the class graded once into an empty cache, then again unchanged;
+- `--feedback-html`: the class with pages against the class without, run back to back;
+- start-up: seconds from spawning `grade` (or `grade-check`) on one notebook to its first job
+  handed to the sandbox, and to its exit;
+- peak RSS of the grader process and of its largest fork server or child;
+- a Jupyter kernel per notebook (nbclient, as nbgrader and otter run notebooks; needs the
+  `bench` extra, `pip install -e '.[bench]'`): a sample of notebooks, extrapolated to the class.
+
+The machine may be shared and noisy: compare the ratios of one run, not absolute times.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
+import itertools
+import json
 import os
-import resource
+import pickle
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -23,70 +39,198 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 
 import synthetic  # noqa: E402
 
-from grader.cli import grade  # noqa: E402
+# Runs one CLI command in a fresh interpreter and reports, to the file named by argv[3], when the
+# first job reached the sandbox (wall clock, comparable with the parent's) and the peak RSS of
+# that process and of its largest descendant. The CLI runs exactly as its console script would.
+_WRAPPER = """
+import json, resource, sys, time
+first = []
+from grader.sandbox import pipeline
+for name in ("submit", "run"):
+    original = getattr(pipeline.Pipeline, name)
+    def patched(self, *args, _original=original, **kwargs):
+        if not first:
+            first.append(time.time())
+        return _original(self, *args, **kwargs)
+    setattr(pipeline.Pipeline, name, patched)
+from grader import cli
+command, arguments, report = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
+try:
+    getattr(cli, command).main(arguments, prog_name=command, standalone_mode=False)
+except SystemExit:
+    pass
+finally:
+    with open(report, "w") as stream:
+        json.dump({"first_job": first[0] if first else None,
+                   "rss_self": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                   "rss_children": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}, stream)
+"""
+_RUNS = itertools.count(1)
 
 
-def run_cli(arguments: list[str]) -> tuple[float, str]:
-    """Seconds taken by `grade ARGUMENTS` in this process (its output captured), and its stderr."""
-    out, err = io.StringIO(), io.StringIO()
-    started = time.perf_counter()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        grade.main(arguments, prog_name="grade", standalone_mode=False)
-    return time.perf_counter() - started, err.getvalue()
+class Bench:
+    """The class, its scratch folder and the common options of every grade run."""
+
+    def __init__(self, scratch: Path, size: int, jobs: int) -> None:
+        self.scratch, self.size, self.jobs = scratch, size, jobs
+        self.folder = scratch / f"class-{size}"
+        self.students = synthetic.build_class(self.folder, size)
+
+    def fresh(self, name: str) -> Path:
+        return self.scratch / f"{name}-{next(_RUNS)}"
+
+    def grade(self, *extra: str, paths: list[Path] | None = None, command: str = "grade") -> dict:
+        """Run the CLI once in a fresh interpreter; its wall seconds, seconds to the first job and peak RSS (MB)."""
+        report = self.fresh("report")
+        if command == "grade":
+            arguments = [str(path) for path in (paths or [self.folder])]
+            arguments += ["--solutions", str(ROOT / "solutions"), "-q", "--jobs", str(self.jobs), *extra]
+        else:
+            arguments = [str(path) for path in paths or []] + list(extra)
+        started = time.time()
+        subprocess.run([sys.executable, "-c", _WRAPPER, command, json.dumps(arguments), str(report)],
+                       cwd=self.scratch, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        seconds = time.time() - started
+        facts = json.loads(report.read_text())
+        first = facts["first_job"] - started if facts["first_job"] is not None else float("nan")
+        return {"seconds": seconds, "first_job": first, "rss_self": facts["rss_self"] / 1024,
+                "rss_children": facts["rss_children"] / 1024}
+
+    def cold(self, *extra: str, paths: list[Path] | None = None) -> dict:
+        return self.grade("--no-cache", "--out", str(self.fresh("out")), *extra, paths=paths)
+
+    def floor(self, spec_path: Path) -> dict:
+        started = time.time()
+        done = subprocess.run([sys.executable, str(HERE / "bare_fork_floor.py"), str(spec_path)],
+                              capture_output=True, text=True, check=True)
+        return {**json.loads(done.stdout), "seconds": time.time() - started}
 
 
-def kernel_baseline(paths: list[Path], timeout: float) -> float:
-    """Seconds to execute each notebook top to bottom in a fresh Jupyter kernel, one after another."""
-    import nbclient
-    import nbformat
+def floor_spec(bench: Bench, path: Path) -> None:
+    """The floor's input: the notebooks, the same cases as `grade` builds, the reference's returned values."""
+    import numpy as np
 
-    started = time.perf_counter()
+    from grader import assignment
+    from grader import cases as case_builder
+
+    loaded = assignment.load(ROOT / "solutions", "backward_pass")
+    built = case_builder.build(loaded, loaded.rubric.seed)
+    expected = [np.concatenate([np.asarray(case.expected[name], dtype=np.float64).ravel()
+                                for name in loaded.rubric.returns]) for case in built]
+    spec = {"paths": [str(bench.folder / s.name / "backward_pass.ipynb") for s in bench.students],
+            "function": loaded.rubric.function, "cases": [case_builder.copy_arguments(case.arguments) for case in built],
+            "expected": expected, "timeout": loaded.rubric.limits.timeout,
+            "statement": loaded.rubric.limits.statement, "jobs": bench.jobs}
+    path.write_bytes(pickle.dumps(spec))
+
+
+def kernel_seconds(paths: list[Path], timeout: float) -> float | None:
+    """Median seconds to execute one notebook top to bottom in a fresh Jupyter kernel; None without nbclient."""
+    try:
+        import nbclient
+        import nbformat
+    except ImportError:
+        return None
+    times = []
     for path in paths:
+        started = time.perf_counter()
         try:
             book = nbformat.read(path, as_version=4)
-        except Exception:  # an unreadable notebook fails fast there too
-            continue
-        client = nbclient.NotebookClient(book, timeout=timeout, kernel_name="python3", allow_errors=True)
-        try:
-            client.execute()
-        except Exception:
+            nbclient.NotebookClient(book, timeout=timeout, kernel_name="python3", allow_errors=True).execute()
+        except Exception:  # an unreadable or endless notebook fails there too, after its cost
             pass
-    return time.perf_counter() - started
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def median(rows: list[dict], key: str) -> float:
+    return statistics.median(row[key] for row in rows)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=1000)
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--sample", type=int, default=10, help="notebooks run in a Jupyter kernel for the baseline")
+    parser.add_argument("--size", type=int, help="notebooks in the class [default: 400; 100 with --quick]")
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--rounds", type=int, help="interleaved floor/grade rounds, medians printed [default: 3; 1 with --quick]")
+    parser.add_argument("--kernel-sample", type=int,
+                        help="notebooks run in a Jupyter kernel, 0 to skip [default: 3; 1 with --quick]")
+    parser.add_argument("--quick", action="store_true", help="100 notebooks, one round, one kernel notebook")
+    parser.add_argument("--no-feedback-html", action="store_true", help="skip the --feedback-html pair of runs")
+    parser.add_argument("--rss-scale", action="store_true", help="also compare peak RSS at 1,000 and 10,000 notebooks")
     options = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="class-benchmark-") as scratch:
-        folder = Path(scratch) / "submissions"
-        students = synthetic.build_class(folder, options.size)
-        kinds = Counter(student.kind.split("_")[0] for student in students)
+    for name, usual, quick in (("size", 400, 100), ("rounds", 3, 1), ("kernel_sample", 3, 1)):
+        if getattr(options, name) is None:
+            setattr(options, name, quick if options.quick else usual)
+    with tempfile.TemporaryDirectory(prefix="class-benchmark-") as scratch_name:
+        scratch = Path(scratch_name)
+        bench = Bench(scratch, options.size, options.jobs)
+        kinds = Counter(student.kind.split("_")[0] for student in bench.students)
         print(f"class: {options.size} notebooks ({', '.join(f'{n} {k}' for k, n in kinds.most_common())}), "
-              f"--jobs {options.jobs}, {os.cpu_count()} CPUs")
-        common = [str(folder), "--solutions", str(ROOT / "solutions"), "-q", "--jobs", str(options.jobs),
-                  "--cache-dir", str(Path(scratch) / "cache")]
-        cold, report = run_cli(common + ["--out", str(Path(scratch) / "cold")])
-        print(f"sandboxed, cold:   {options.size / cold:7.1f} submissions/s ({cold:.2f} s)  [{report.splitlines()[-2]}]")
-        warm, report = run_cli(common + ["--out", str(Path(scratch) / "warm")])
-        print(f"from the cache:    {options.size / warm:7.1f} submissions/s ({warm:.2f} s)  [{report.splitlines()[-2]}]")
-        own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        print(f"peak RSS:          grader process {own:.0f} MB, largest fork server or child {children:.0f} MB")
-        step = max(1, options.size // options.sample)
-        sample = [folder / s.name / "backward_pass.ipynb" for s in students[::step][: options.sample]]
-        baseline = kernel_baseline(sample, timeout=10)
-        kernel_rate = len(sample) / baseline
-        print(f"Jupyter kernel:    {kernel_rate:7.2f} submissions/s ({baseline / len(sample):.2f} s each, "
-              f"{len(sample)} notebooks through nbclient)")
-        print(f"ratio:             {options.size / cold / kernel_rate:7.0f}x the kernel baseline (cold), "
-              f"{options.size / warm / kernel_rate:.0f}x from the cache")
+              f"--jobs {options.jobs}, {os.cpu_count()} CPUs, {options.rounds} interleaved rounds, load "
+              f"{os.getloadavg()[0]:.1f}")
+        spec = scratch / "floor.pickle"
+        floor_spec(bench, spec)
+        floors, colds = [], []
+        for number in range(options.rounds):
+            if number % 2 == 0:
+                floor, cold = bench.floor(spec), bench.cold()
+            else:
+                cold, floor = bench.cold(), bench.floor(spec)
+            floors.append(floor)
+            colds.append(cold)
+            print(f"  round {number + 1}: floor {floor['seconds']:.2f} s ({floor['right']} right, {floor['wrong']} wrong, "
+                  f"{floor['failed']} failed), grade {cold['seconds']:.2f} s, ratio {cold['seconds'] / floor['seconds']:.2f}")
+        size = options.size
+        floor_s, cold_s = median(floors, "seconds"), median(colds, "seconds")
+        ratio = statistics.median(c["seconds"] / f["seconds"] for c, f in zip(colds, floors))
+        print(f"bare-fork floor:     {size / floor_s:7.1f} submissions/s ({1000 * floor_s / size:.2f} ms each)")
+        print(f"grade, cold:         {size / cold_s:7.1f} submissions/s ({1000 * cold_s / size:.2f} ms each, "
+              f"{median(colds, 'first_job'):.2f} s to the first job)")
+        print(f"ratio to the floor:  {ratio:7.2f}x (median of the rounds' ratios; the issue's goal: <= 1.5)")
+        cache = ["--cache-dir", str(bench.fresh("cache"))]
+        filled = bench.grade("--out", str(bench.fresh("out")), *cache)
+        cached = [bench.grade("--out", str(bench.fresh("out")), *cache) for _ in range(max(1, options.rounds))]
+        cached_s = median(cached, "seconds")
+        print(f"grade, cached:       {size / cached_s:7.1f} submissions/s ({cached_s:.2f} s; "
+              f"{cached_s / filled['seconds']:.3f}x the run that filled the cache, {filled['seconds']:.2f} s; goal <= 0.08)")
+        print(f"peak RSS:            grader process {median(colds, 'rss_self'):.0f} MB, largest fork server or child "
+              f"{median(colds, 'rss_children'):.0f} MB")
+        if not options.no_feedback_html:
+            without = bench.cold()
+            pages = bench.cold("--feedback-html")
+            print(f"--feedback-html:     {pages['seconds']:.2f} s with pages, {without['seconds']:.2f} s without, "
+                  f"{pages['seconds'] / without['seconds']:.2f}x (goal <= 2), "
+                  f"{1000 * (pages['seconds'] - without['seconds']) / size:.1f} ms per submission")
+        one = [bench.folder / s.name / "backward_pass.ipynb" for s in bench.students if s.kind == "correct"][:1]
+        singles = [bench.cold(paths=one) for _ in range(5)]
+        checks = [bench.grade(paths=one, command="check") for _ in range(5)]
+        print(f"one notebook:        grade {median(singles, 'seconds'):.3f} s end to end "
+              f"({median(singles, 'first_job'):.3f} s to the first job), grade-check {median(checks, 'seconds'):.3f} s "
+              f"({median(checks, 'first_job'):.3f} s to the first job); goals 0.3 s and 0.15 s")
+        if options.kernel_sample > 0:
+            step = max(1, size // options.kernel_sample)
+            sample = [bench.folder / s.name / "backward_pass.ipynb" for s in bench.students[::step]][: options.kernel_sample]
+            each = kernel_seconds(sample, timeout=10)
+            if each is None:
+                print("Jupyter kernel:      skipped (pip install -e '.[bench]' for nbclient and ipykernel)")
+            else:
+                print(f"Jupyter kernel:      {1 / each:7.2f} submissions/s ({each:.2f} s each, median of "
+                      f"{len(sample)} notebooks through nbclient, extrapolated to the class: {each * size:.0f} s)")
+                print(f"ratio to the kernel: {each * size / cold_s:7.0f}x (grade cold), "
+                      f"{each * size / floor_s:.0f}x (floor); goal >= 100x")
+        if options.rss_scale:
+            scaled = {}
+            for count in (1000, 10000):
+                scaled[count] = Bench(scratch, count, options.jobs).cold()
+                print(f"RSS at {count:6d}:        grader process {scaled[count]['rss_self']:.0f} MB "
+                      f"({count / scaled[count]['seconds']:.1f} submissions/s)")
+            print(f"RSS ratio:           {scaled[10000]['rss_self'] / scaled[1000]['rss_self']:.2f}x from 1,000 to 10,000 "
+                  f"(goal <= 1.2), time {scaled[10000]['seconds'] / scaled[1000]['seconds']:.1f}x")
 
 
 if __name__ == "__main__":
