@@ -20,7 +20,7 @@ from grader.report.writer import Format, Run, Writer
 
 if TYPE_CHECKING:
     from grader.models import Grade
-    from grader.report.class_reports import Section
+    from grader.report.section import Section
 
 FILE_NAME = "canvas.csv"
 STUDENT_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")

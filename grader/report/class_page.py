@@ -9,7 +9,7 @@ from grader.report.writer import Format, PiecewiseFile, Run, Writer
 
 if TYPE_CHECKING:
     from grader.models import Grade
-    from grader.report.class_reports import Section
+    from grader.report.section import Section
 
 
 class _ClassPageWriter(Writer):

@@ -9,41 +9,17 @@ annotations hold what they need of the batch, and only when asked for.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 from grader.errors import InternalError
 from grader.models import Grade
 from grader.report import formats, json_report
+from grader.report.section import ClassInfo, Section
 from grader.report.summary import ClassSummary
 from grader.report.writer import Ledger, Run
 from grader.shard import Shard
 from grader.text import printable
-
-
-@dataclass(frozen=True)
-class ClassInfo:
-    """What every report says about the batch besides its grades."""
-
-    assignment: str
-    title: str
-    step_names: tuple[str, ...]
-    max_score: float
-    fail_under: float | None = None
-    """The --fail-under threshold, which the GitHub summary and annotations report against."""
-    feedback: str | None = None
-    """The folder of the students' feedback pages relative to the output folder, when this run writes them."""
-
-
-@dataclass(frozen=True)
-class Section:
-    """The grades of one assignment in a run: what its class report is made of."""
-
-    info: ClassInfo
-    summary: ClassSummary
-    entries: Iterable[tuple[int, Grade]]
-    """(position in the whole class, grade), read once."""
 
 
 def write_json(stream: TextIO, sections: Sequence[Section], shard: Shard | None) -> None:

@@ -23,7 +23,7 @@ from grader.report.writer import Format, Run, Writer
 from grader.text import printable
 
 if TYPE_CHECKING:
-    from grader.report.class_reports import ClassInfo, Section
+    from grader.report.section import ClassInfo, Section
 
 # Inserted between the characters of `::` and `##[`: invisible in the log, but the runner no
 # longer sees a command there.

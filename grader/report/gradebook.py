@@ -15,7 +15,7 @@ from grader.models import Grade
 from grader.report.writer import Format, PiecewiseFile, Run, Writer
 
 if TYPE_CHECKING:
-    from grader.report.class_reports import Section
+    from grader.report.section import Section
 
 BYTE_ORDER_MARK = "\ufeff"
 FIXED_COLUMNS = ("student", "submission", "assignment", "status", "score", "max_score")

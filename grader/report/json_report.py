@@ -11,7 +11,7 @@ from grader.models import Grade
 from grader.report.writer import Format, PiecewiseFile, Run, Writer
 
 if TYPE_CHECKING:
-    from grader.report.class_reports import ClassInfo, Section
+    from grader.report.section import ClassInfo, Section
     from grader.shard import Shard
 
 

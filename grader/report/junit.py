@@ -26,7 +26,7 @@ from grader.report import files
 from grader.report.writer import Format, Run, Writer
 
 if TYPE_CHECKING:
-    from grader.report.class_reports import ClassInfo, Section
+    from grader.report.section import ClassInfo, Section
 
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 

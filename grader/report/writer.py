@@ -18,7 +18,7 @@ from grader.report import files
 
 if TYPE_CHECKING:
     from grader.models import Grade
-    from grader.report.class_reports import ClassInfo, Section
+    from grader.report.section import ClassInfo, Section
     from grader.shard import Shard
 
 _UNSAFE_IN_FILE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
