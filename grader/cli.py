@@ -198,10 +198,10 @@ class _ClassLines:
                 self._progress.advance()
             case app.AllGraded():
                 self._progress.finish()
-            case app.OverridesRead(path, rows, warnings):
+            case app.OverridesRead(path, applied, warnings):
                 for warning in warnings:
                     self._say(warning, err=True)
-                self._say(f"{rows} override row(s) read from {path}", err=True)
+                self._say(f"{applied} override row(s) of {path} applied", err=True)
             case app.LayersMissing(absent):
                 if not quiet:
                     click.echo(f"warning: sandbox layer(s) {', '.join(absent)} not active here; see grade --sandbox-info",

@@ -181,12 +181,12 @@ class Adjustment:
 
     @property
     def text(self) -> str:
-        """One line: every change with its reason, e.g. "+1 (regrade request); -10% (late)"."""
-        return "; ".join(f"{change} ({reason})" for change, reason in zip(self.changes, self.reasons))
+        """One line: every reason with its change, e.g. "regrade request (+1); late [TA Kim] (-10%)"."""
+        return "; ".join(f"{reason} ({change})" for change, reason in zip(self.changes, self.reasons))
 
     @property
     def note(self) -> str:
-        """What every report says of it: "adjusted from 10: -20% (late penalty)"."""
+        """What every report says of it: "adjusted from 10: late penalty (-20%)"."""
         return f"adjusted from {self.original:g}: {self.text}"
 
 

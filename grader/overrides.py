@@ -154,4 +154,4 @@ def _row(number: int, cells: dict[str, str]) -> tuple[Override | None, str | Non
         return None, f"beyond_max {beyond!r} is neither yes nor no"
     who = ", ".join(one_line(cells[name]) for name in ("by", "when") if cells.get(name))
     return Override(number, student, one_line(cells.get("assignment", "")) or None, change,
-                    reason + (f" ({who})" if who else ""), beyond == "yes"), None
+                    reason + (f" [{who}]" if who else ""), beyond == "yes"), None

@@ -98,8 +98,9 @@ def _grade_locked(request: GradeClass, solutions_dir: Path, emit: events.Emit) -
             emit(events.AllGraded())
             if book.rows or book.warnings:
                 present = ((each.student, run.assignment_of[each.given]) for each in run.submissions)
-                emit(events.OverridesRead(request.out / overrides.FILE_NAME, len(book.rows),
-                                          book.warnings + book.unmatched(present, request.out / overrides.FILE_NAME)))
+                unmatched = book.unmatched(present, request.out / overrides.FILE_NAME)
+                emit(events.OverridesRead(request.out / overrides.FILE_NAME, len(book.rows) - len(unmatched),
+                                          book.warnings + unmatched))
             found = run.layers(start=False)  # a run served wholly from the cache starts no sandbox to ask
             if found is not None and not request.require:
                 _check_sandbox(found, None, emit)

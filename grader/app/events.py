@@ -37,7 +37,8 @@ class OverridesRead:
     """The instructor's override file was read (grader/overrides.py): rows applied where they match, warnings."""
 
     path: Path
-    rows: int
+    applied: int
+    """Rows that matched a submission of the run."""
     warnings: tuple[str, ...]
     """One per malformed line or line naming no submission of the run."""
 
