@@ -32,7 +32,8 @@ from tests.notebooks import REFERENCE, SOLUTIONS, reference_body, student_notebo
 REPO = Path(__file__).resolve().parents[1]
 # Characters no name or message may carry into a report or the terminal.
 UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
-HEADLINE = re.compile(r"^.+  \d+(\.\d+)?/10  (graded|error|timeout|invalid)\b")
+# A graded submission's line shows its score; one that could not be graded, its status instead.
+HEADLINE = re.compile(r"^.+  (\d+(\.\d+)?/10  graded\b|(error|timeout|invalid)  \()")
 PARTIAL = reference_body(error="output_layer_out - target")
 # A function that raises with a lone surrogate, escapes and a forged line in its message (and prints one too).
 RAISES = ('print("printed", chr(0xDCFF), "\\x1b[2J")\n'
