@@ -187,9 +187,8 @@ class _ClassLines:
                 self._progress = Progress(total, sys.stderr, enabled=not quiet, terminal=sys.stderr.isatty())
                 # A class scrolls as one line per student (details are in the reports and with -v); a lone
                 # notebook is a student's own run, shown whole.
-                self._detail = self.verbosity if self.verbosity == terminal.VERBOSE or total == 1 else terminal.QUIET
-                if quiet:
-                    self._detail = terminal.QUIET
+                one_line = quiet or (total > 1 and self.verbosity != terminal.VERBOSE)
+                self._detail = terminal.QUIET if one_line else self.verbosity
             case app.Graded(grade):
                 self._progress.clear()
                 text = terminal.render(grade, self._detail)
@@ -213,7 +212,7 @@ class _ClassLines:
                 where = f" of shard {chosen_shard}" if chosen_shard else ""
                 spanning = f" over {len(assignments)} assignments ({', '.join(assignments)})" if assignments else ""
                 self._say(f"{count} submission{'' if count == 1 else 's'}{where}{spanning}: "
-                          f"{', '.join(f'{number} {status}' for status, number in statuses) or 'none graded'}; "
+                          f"{', '.join(f'{number} {status}' for status, number in statuses)}; "
                           f"{counts.graded} run now, {counts.resumed} resumed from the results log, "
                           f"{counts.cached} from the cache", err=True)
             case app.ReportsWritten(folder, written, log):

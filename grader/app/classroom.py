@@ -97,7 +97,8 @@ def _grade_locked(request: GradeClass, solutions_dir: Path, emit: events.Emit) -
                 statuses[grade.status] = statuses.get(grade.status, 0) + 1
             emit(events.AllGraded())
             if book.rows or book.warnings:
-                present = ((each.student, run.assignment_of[each.given]) for each in run.submissions)
+                # The whole class, not only this shard: a row for another shard's student is not a mistake.
+                present = ((each.student, group.assignment.name) for group in run.groups for each in group.submissions)
                 unmatched = book.unmatched(present, request.out / overrides.FILE_NAME)
                 emit(events.OverridesRead(request.out / overrides.FILE_NAME, len(book.rows) - len(unmatched),
                                           book.warnings + unmatched))
