@@ -113,7 +113,7 @@ def _parse(lines: Sequence[str], path: Path, warnings: list[str]) -> Overrides:
     if not numbered:
         return Overrides(warnings=tuple(warnings))
     header_line, header = numbered[0]
-    names = [name.strip().lower() for name in next(csv.reader([header]))]
+    names = [name.strip().lower() for name in _cells(header) or []]
     missing = [name for name in _REQUIRED if name not in names]
     if missing:
         warnings.append(f"warning: {path} line {header_line}: the header lacks column(s) {', '.join(missing)} "
@@ -125,7 +125,11 @@ def _parse(lines: Sequence[str], path: Path, warnings: list[str]) -> Overrides:
                         f"ignored (known: {', '.join(COLUMNS)})")
     rows = []
     for number, line in numbered[1:]:
-        cells = next(csv.reader([line]), [])
+        cells = _cells(line)
+        if cells is None:
+            warnings.append(f"warning: {path} line {number}: not read as CSV (a NUL, or a cell over "
+                            f"{csv.field_size_limit()} characters); row not applied")
+            continue
         if len(cells) > len(names):
             warnings.append(f"warning: {path} line {number}: {len(cells)} cells for {len(names)} columns; "
                             "row not applied")
@@ -136,6 +140,14 @@ def _parse(lines: Sequence[str], path: Path, warnings: list[str]) -> Overrides:
         else:
             rows.append(row)
     return Overrides(tuple(rows), tuple(warnings))
+
+
+def _cells(line: str) -> list[str] | None:
+    """The cells of one line, or None where the csv module refuses it."""
+    try:
+        return next(csv.reader([line]), [])
+    except csv.Error:
+        return None
 
 
 def _row(number: int, cells: dict[str, str]) -> tuple[Override | None, str | None]:
@@ -149,6 +161,8 @@ def _row(number: int, cells: dict[str, str]) -> tuple[Override | None, str | Non
     if not match or not math.isfinite(float(match["number"])):
         return None, (f"change {change!r} is not a score (7), points (+1, -2) or a percentage (-10%)" if change
                       else "no change")
+    if match["percent"] and not match["sign"]:
+        return None, f"change {change!r}: a percentage needs a sign (-10% takes off, +5% adds)"
     beyond = cells.get("beyond_max", "").lower()
     if beyond not in ("", "yes", "no"):
         return None, f"beyond_max {beyond!r} is neither yes nor no"

@@ -152,10 +152,13 @@ def test_overrides_survive_a_regrade_and_the_file_is_never_written(overridden):
     (b"student,change,reason,grade\nalice,3,x,1\n", "line 1: unknown column(s) 'grade' ignored"),
     (b"student,change,reason\nalice,nan,x\nalice,inf,x\nalice,1e3,x\nalice,--1,x\n", "line 5: change '--1'"),
     (b"student,change,reason\n" + b"alice,1,x\n" * 100_000, "is over 1000000 characters"),
+    (b"student,change,reason\nalice,1," + b"x" * 300_000 + b"\n", "line 2: not read as CSV"),
+    (b"student,change,reason\nalice,10%,x\n", "line 2: change '10%': a percentage needs a sign"),
 ])
 def test_an_unusable_file_or_row_is_a_warning_never_a_crash(tmp_path, content, expected):
     """Mechanism: overrides.read never raises for what the file holds (a wrong header, bytes that are not UTF-8,
-    a number that is not a plain decimal, a file far too large to be one): each is a warning naming the file."""
+    a number that is not a plain decimal, a cell the csv module refuses, an unsigned percentage, a file
+    far too large to be one): each is a warning naming the file."""
     path = tmp_path / "overrides.csv"
     path.write_bytes(content)
     book = overrides.read(path)
