@@ -81,8 +81,10 @@ def _sandbox_info(ctx: click.Context, _param, value: bool) -> None:
 @click.option("--fail-under", type=click.FloatRange(0, 100), metavar="PERCENT",
               help="Exit with status 1 if any submission scores below PERCENT.")
 @click.option("-v", "--verbose", is_flag=True,
-              help="Show every warning and the public-case values of every wrong step.")
-@click.option("-q", "--quiet", is_flag=True, help="One line per submission, no progress bar.")
+              help="Show every submission in full: each step, every warning, the public-case values of every "
+                   "wrong step [default: one line per submission, in full when there is only one].")
+@click.option("-q", "--quiet", is_flag=True,
+              help="One line per submission even for one, no progress bar, no colours, no sandbox warning.")
 @click.option("--no-cache", is_flag=True,
               help="Grade every submission again: ignore the content cache and the results log of --out.")
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
@@ -171,6 +173,8 @@ class _ClassLines:
         self.verbosity, self.to_stderr = verbosity, to_stderr
         self._say = _Terminal(github_mode).echo
         self._progress: Progress | None = None
+        self._detail = terminal.QUIET
+        """How much of each grade is printed, known once the number of submissions is."""
 
     def stopped(self) -> None:
         if self._progress is not None:
@@ -181,12 +185,22 @@ class _ClassLines:
         match event:
             case app.Started(total):
                 self._progress = Progress(total, sys.stderr, enabled=not quiet, terminal=sys.stderr.isatty())
+                # A class scrolls as one line per student (details are in the reports and with -v); a lone
+                # notebook is a student's own run, shown whole.
+                one_line = quiet or (total > 1 and self.verbosity != terminal.VERBOSE)
+                self._detail = terminal.QUIET if one_line else self.verbosity
             case app.Graded(grade):
                 self._progress.clear()
-                self._say(terminal.render(grade, self.verbosity) + ("" if quiet else "\n"), err=self.to_stderr)
+                text = terminal.render(grade, self._detail)
+                text = click.unstyle(text) if quiet else text
+                self._say(text + ("" if self._detail == terminal.QUIET else "\n"), err=self.to_stderr)
                 self._progress.advance()
             case app.AllGraded():
                 self._progress.finish()
+            case app.OverridesRead(path, applied, warnings):
+                for warning in warnings:
+                    self._say(warning, err=True)
+                self._say(f"{applied} override row(s) of {path} applied", err=True)
             case app.LayersMissing(absent):
                 if not quiet:
                     click.echo(f"warning: sandbox layer(s) {', '.join(absent)} not active here; see grade --sandbox-info",
@@ -194,11 +208,13 @@ class _ClassLines:
             case app.Summarised(name, class_summary):
                 heading = f"{name}:\n" if name is not None else ""
                 self._say(heading + summary.render_text(class_summary), err=self.to_stderr)
-            case app.Tallied(count, chosen_shard, assignments, counts):
+            case app.Tallied(count, chosen_shard, assignments, counts, statuses):
                 where = f" of shard {chosen_shard}" if chosen_shard else ""
                 spanning = f" over {len(assignments)} assignments ({', '.join(assignments)})" if assignments else ""
-                self._say(f"{count} submission{'' if count == 1 else 's'}{where}{spanning}: {counts.graded} graded, "
-                          f"{counts.resumed} resumed from the results log, {counts.cached} from the cache", err=True)
+                self._say(f"{count} submission{'' if count == 1 else 's'}{where}{spanning}: "
+                          f"{', '.join(f'{number} {status}' for status, number in statuses)}; "
+                          f"{counts.graded} run now, {counts.resumed} resumed from the results log, "
+                          f"{counts.cached} from the cache", err=True)
             case app.ReportsWritten(folder, written, log):
                 self._say(f"reports written to {folder}/ ({', '.join(written)}; log {log})", err=True)
             case app.PagesWritten(count, folder):

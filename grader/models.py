@@ -169,6 +169,28 @@ class Diagnosis:
 
 
 @dataclass(frozen=True)
+class Adjustment:
+    """An instructor's change to a graded score (grader/overrides.py), applied after grading, never stored with it."""
+
+    original: float
+    """The score the grading gave."""
+    changes: tuple[str, ...]
+    """Each applied row's change as written ("7", "+1", "-2", "-10%"), in the order applied."""
+    reasons: tuple[str, ...]
+    """Each applied row's reason, with who and when if the row says."""
+
+    @property
+    def text(self) -> str:
+        """One line: every reason with its change, e.g. "regrade request (+1); late [TA Kim] (-10%)"."""
+        return "; ".join(f"{reason} ({change})" for change, reason in zip(self.changes, self.reasons))
+
+    @property
+    def note(self) -> str:
+        """What every report says of it: "adjusted from 10: late penalty (-20%)"."""
+        return f"adjusted from {self.original:g}: {self.text}"
+
+
+@dataclass(frozen=True)
 class Grade:
     """The verdict on one submission."""
 
@@ -186,6 +208,8 @@ class Grade:
     """An excerpt of what the student's code printed."""
     seconds: float = 0.0
     """Wall-clock time of the sandboxed run."""
+    adjustment: Adjustment | None = None
+    """The instructor's override of `score` (which is then the adjusted score), or None."""
 
     def __post_init__(self) -> None:
         # Messages quote the student's run (exception text, names) and the output is what it

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader.models import Diagnosis, Grade, StepResult, Submission
+from grader.models import Adjustment, Diagnosis, Grade, StepResult, Submission
 from grader.report import json_report
 from grader.text import printable
 
@@ -48,7 +48,16 @@ def from_record(record: dict, submission: Submission | None = None) -> Grade:
     return Grade(submission, _text(record["status"]), _number(record["score"]), _number(record["max_score"]), steps,
                  diagnoses, tuple(_text(message) for message in record.get("messages", [])),
                  _text_or_none(record.get("first_wrong_step")), _text(record.get("output", "")),
-                 _number(record.get("seconds", 0.0)))
+                 _number(record.get("seconds", 0.0)), _adjustment(record.get("adjustment")))
+
+
+def _adjustment(document) -> Adjustment | None:
+    """An instructor's override as a results.json shows it (a shard's, for grade-merge); the log holds none."""
+    if document is None:
+        return None
+    changes = document["changes"]
+    return Adjustment(_number(document["original_score"]), tuple(_text(each["change"]) for each in changes),
+                      tuple(_text(each["reason"]) for each in changes))
 
 
 def grade_or_none(record: dict | None, submission: Submission) -> Grade | None:

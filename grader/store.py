@@ -63,6 +63,17 @@ def submission_key(fingerprint: str, given: str, digest: str) -> str:
     return hashlib.sha256("\0".join((fingerprint, given, digest)).encode("utf-8", "backslashreplace")).hexdigest()
 
 
+def _private(path: Path, flag: int):
+    """`path` opened for reading and writing, created 0600 whatever the umask, as every report is: grades are
+    students' records. A file made by an older version is narrowed to 0600 too when it is ours to change."""
+    stream = os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT | flag, 0o600), "a+b" if flag == os.O_APPEND else "w+b")
+    try:
+        os.fchmod(stream.fileno(), 0o600)
+    except PermissionError:  # another user's log, shared on purpose: read and appended, left as it is
+        pass
+    return stream
+
+
 class GradeLog:
     """An append-only file of lines {"key": ..., "grade": {...}}; the last line of a key wins."""
 
@@ -71,7 +82,7 @@ class GradeLog:
         self._index: dict[str, tuple[int, int]] = {}
         path.parent.mkdir(parents=True, exist_ok=True)
         self._scan()
-        self._stream = open(path, "a+b")
+        self._stream = _private(path, os.O_APPEND)
 
     def _scan(self) -> None:
         if not self.path.exists():
@@ -126,7 +137,7 @@ class GradeLog:
             return
         temporary = self.path.with_name(f".{self.path.name}.tmp")
         index: dict[str, tuple[int, int]] = {}
-        with open(self.path, "rb") as source, open(temporary, "wb") as target:
+        with open(self.path, "rb") as source, _private(temporary, os.O_TRUNC) as target:
             for key, (offset, length) in self._index.items():
                 if key in keys:
                     source.seek(offset)
@@ -137,7 +148,7 @@ class GradeLog:
         self._stream.close()
         os.replace(temporary, self.path)
         self._index = index
-        self._stream = open(self.path, "a+b")
+        self._stream = _private(self.path, os.O_APPEND)
 
     def _lines_are_unique(self) -> bool:
         return sum(length for _, length in self._index.values()) == self.path.stat().st_size

@@ -77,12 +77,14 @@ def test_out_writes_results_and_gradebook(class_folder, tmp_path):
     assert results == json.loads(json_file.read_text(encoding="utf-8"))
     with open(out / "gradebook.csv", newline="", encoding="utf-8-sig") as stream:
         table = list(csv.reader(stream))
-    assert table[0] == ["student", "submission", "assignment", "status", "score", "max_score", *STEPS]
+    assert table[0] == ["student", "submission", "assignment", "status", "score", "max_score", *STEPS,
+                        "original_score", "adjustment"]
     assert len(table) == 1 + len(results["submissions"]) == 6
     for line, row in zip(table[1:], results["submissions"]):
         assert line[:4] == [row["student"], row["submission"], "backward_pass", row["status"]]
         assert float(line[4]) == row["score"] and float(line[5]) == row["max_score"]
-        assert [float(cell) for cell in line[6:]] == [step["score"] for step in row["steps"]]
+        assert [float(cell) for cell in line[6:-2]] == [step["score"] for step in row["steps"]]
+        assert line[-2:] == ["", ""]  # no override file: nothing adjusted
     # The reports, the results log and the content cache; no temporary file left.
     assert sorted(path.name for path in out.iterdir()) == [".cache", "gradebook.csv", "report.html", "results.json",
                                                             "results.jsonl"]
@@ -231,7 +233,8 @@ def test_json_document_shape(class_folder, tmp_path, run_grade):
     assert isinstance(doc["grader_version"], str) and doc["max_score"] == 10
     assert len(doc["submissions"]) == 7
     for row in doc["submissions"]:
-        assert SUBMISSION_KEYS <= set(row) <= SUBMISSION_KEYS | {"first_wrong_step"}
+        assert SUBMISSION_KEYS <= set(row) <= SUBMISSION_KEYS | {"first_wrong_step", "adjustment"}
+        assert row["adjustment"] is None  # no overrides.csv
         assert row["status"] in {"graded", "error", "timeout", "invalid"}
         assert [step["name"] for step in row["steps"]] == list(STEPS)
         for step in row["steps"]:

@@ -227,22 +227,29 @@ def test_format_help_comes_from_the_registry():
 
 
 def test_report_files_are_private_under_a_permissive_umask(tmp_path):
-    """Every file of every format is created by mkstemp (mode 0600) and renamed into place, so under umask 022
-    no other user can read a class's grades: the reports are the instructor's until shared on purpose."""
+    """Every file of every format is created by mkstemp (mode 0600) and renamed into place, and the results log
+    and the content cache are opened with mode 0600 (store._private), so under umask 022 no other user can read
+    a class's grades: they are the instructor's until shared on purpose. A log left 0644 by an older version is
+    narrowed when the next run opens it, and the log rewritten (keep_only) is created 0600 too."""
     notebook = write(student_notebook(NO_OUTER), tmp_path / "alice.ipynb")
+    other = write(student_notebook(NO_OUTER), tmp_path / "bob.ipynb")
     out = tmp_path / "out"
     previous = os.umask(0o022)
     try:
-        result = run_grade(str(notebook), "--out", str(out), *EVERY_FORMAT)
+        result = run_grade(str(notebook), str(other), "--out", str(out), *EVERY_FORMAT)
+        assert result.exit_code == 0, result.output
+        (out / "results.jsonl").chmod(0o644)
+        # bob left out: the log is rewritten without his line, through a new file.
+        again = run_grade(str(notebook), "--out", str(out), *EVERY_FORMAT)
     finally:
         os.umask(previous)
-    assert result.exit_code == 0, result.output
-    # The results log and the content cache are the store's, created with the umask's mode (README says so).
-    reports = [path for path in out.rglob("*") if path.is_file() and ".cache" not in path.parts
-               and path.name != "results.jsonl"]
-    assert {path.name for path in reports} >= {"results.json", "gradebook.csv", "report.html", "alice.json", "junit.xml",
-                                                "summary.md", "annotations.txt", "canvas.csv"}
-    assert {path.name: stat.S_IMODE(path.stat().st_mode) for path in reports} == {path.name: 0o600 for path in reports}
+    assert again.exit_code == 0, again.output
+    written = [path for path in out.rglob("*") if path.is_file()]
+    assert {path.name for path in written} >= {"results.json", "gradebook.csv", "report.html", "alice.json", "junit.xml",
+                                                "summary.md", "annotations.txt", "canvas.csv", "results.jsonl",
+                                                "grades.jsonl"}
+    assert {path.name: stat.S_IMODE(path.stat().st_mode) for path in written} == {path.name: 0o600 for path in written}
+    assert len((out / "results.jsonl").read_text().splitlines()) == 1
 
 
 def test_report_files_are_private_unprivileged():

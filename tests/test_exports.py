@@ -113,7 +113,8 @@ def test_junit_escapes_student_text(tmp_path):
 
 def test_gradebook_columns(reports):
     rows = list(csv.reader((reports / "gradebook.csv").read_text(encoding="utf-8-sig").splitlines()))
-    assert rows[0] == ["student", "submission", "assignment", "status", "score", "max_score", *STEPS]
+    assert rows[0] == ["student", "submission", "assignment", "status", "score", "max_score", *STEPS,
+                       "original_score", "adjustment"]
     by_student = {row[0]: dict(zip(rows[0], row)) for row in rows[1:]}
     assert by_student["alice"]["score"] == "10" and by_student["alice"]["max_score"] == "10"
     assert by_student["bob"]["delta_w_i_h"] == "0" and by_student["bob"]["delta_w_h_o"] == "2"

@@ -87,7 +87,7 @@ def test_a_server_killed_mid_job_is_retried_on_a_fresh_one(tmp_path):
     assert len(killed) == 1 and done.returncode == 0, done.stdout + done.stderr
     row = _row(out)
     assert (row["status"], row["score"]) == ("graded", 10.0), row
-    assert "1 graded, 0 resumed" in done.stderr
+    assert "1 run now, 0 resumed" in done.stderr
 
 
 def test_a_repeated_grader_failure_is_reported_as_such_and_regraded_next_run(tmp_path):
@@ -104,7 +104,7 @@ def test_a_repeated_grader_failure_is_reported_as_such_and_regraded_next_run(tmp
     assert not cache.exists() or cache.read_text() == ""
     again, killed = _grade(folder, out, kills=0)
     assert again.returncode == 0 and not killed, again.stdout + again.stderr
-    assert "1 graded, 0 resumed from the results log, 0 from the cache" in again.stderr
+    assert "1 run now, 0 resumed from the results log, 0 from the cache" in again.stderr
     assert (_row(out)["status"], _row(out)["score"]) == ("graded", 10.0)
     assert cache.read_text().count("\n") == 1  # the real grade is cached now
 

@@ -99,7 +99,7 @@ def test_stopped_batch_says_what_it_kept_and_resumes(tmp_path, sent, status, gro
 
     again = subprocess.run(_command(submissions, out), capture_output=True, text=True, timeout=60)
     assert again.returncode == 0, again.stderr
-    assert "3 submissions: 1 graded, 2 resumed from the results log, 0 from the cache" in again.stderr
+    assert "3 submissions: 3 graded; 1 run now, 2 resumed from the results log, 0 from the cache" in again.stderr
     assert (out / "results.json").exists() and _lines(log) == 3
 
 

@@ -54,7 +54,7 @@ def batch(tmp_path_factory: pytest.TempPathFactory):
     write(student_notebook(WRONG, extra_cells=[DEEP_DIRS]), folder / "deep_dirs.ipynb")
     # A right function next to a cell too deeply nested for the parser (MemoryError, not SyntaxError).
     write(student_notebook(reference_body(), extra_cells=["y = " + "-" * 100_000 + "1"]), folder / "nested.ipynb")
-    return invoke_grade(folder, "--timeout", "3", "--no-cache")
+    return invoke_grade(folder, "--timeout", "3", "--no-cache", "-v")  # -v: every message printed in full
 
 
 def test_infinite_upstream_values_earn_no_carried_credit(batch) -> None:

@@ -24,8 +24,8 @@ def klass(tmp_path_factory) -> Path:
 
 
 def _counts(output: str) -> tuple[int, int, int]:
-    """(graded, resumed, from the cache), as the command reports them."""
-    match = re.search(r"(\d+) graded, (\d+) resumed from the results log, (\d+) from the cache", output)
+    """(run now, resumed, from the cache), as the command reports them."""
+    match = re.search(r"(\d+) run now, (\d+) resumed from the results log, (\d+) from the cache", output)
     assert match, output
     return int(match[1]), int(match[2]), int(match[3])
 

@@ -9,6 +9,7 @@ from grader import selfcheck
 from grader.cli import check
 from grader.errors import ConfigError
 from grader.judge.feedback import SWAPPED_RETURN
+from grader.report.summary import mistake_title
 from tests.notebooks import reference_body, student_notebook, write
 
 STEPS = ("error", "output_error_term", "hidden_error", "hidden_error_term", "delta_w_h_o", "delta_w_i_h")
@@ -63,7 +64,8 @@ def test_a_swapped_return_is_named_without_solutions(tmp_path):
     swapped = reference_body().replace("return delta_w_h_o, delta_w_i_h", "return delta_w_i_h, delta_w_h_o")
     notebook = write(student_notebook(swapped), tmp_path / "backward_pass.ipynb")
     result = CliRunner().invoke(check, [str(notebook)], env={"GRADER_SOLUTIONS": None})
-    assert f"[delta_w_h_o] {SWAPPED_RETURN}: Your function returns its two values in the wrong order" in result.output
+    named = f"[delta_w_h_o] {mistake_title(SWAPPED_RETURN)}: Your function returns its two values in the wrong order"
+    assert named in result.output
 
 
 @pytest.mark.parametrize(("timeout", "budget"), [("2", "0.5 s"), ("12", "2 s")])

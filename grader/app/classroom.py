@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader import assignment, batch, lock, routing, session, shard
+from grader import assignment, batch, lock, overrides, routing, session, shard
 from grader.app import events
 from grader.app.environment import seed, solutions_folder
 from grader.errors import ConfigError, InternalError
 from grader.intake import duplicates
-from grader.models import Grade
+from grader.models import ERROR, GRADED, INVALID, TIMEOUT, Grade
 from grader.report import class_reports, files, github, html, summary
 from grader.sandbox import layers
 from grader.sandbox.layers import Layer
 from grader.text import one_line
+
+STATUSES = (GRADED, ERROR, TIMEOUT, INVALID)
 
 
 class Terminated(KeyboardInterrupt):
@@ -79,16 +81,27 @@ def _grade_locked(request: GradeClass, solutions_dir: Path, emit: events.Emit) -
         _feedback_folder(group.assignment.name, len(groups)) if request.feedback_html else None) for group in groups}
     builders = {name: summary.SummaryBuilder(info.step_names, info.max_score) for name, info in infos.items()}
     below = 0
+    statuses: dict[str, int] = {}
+    # Read once per run, applied to each grade as it is shown and as every report reads it back.
+    book = overrides.read(request.out / overrides.FILE_NAME) if request.out else overrides.Overrides()
     with session.ClassRun(groups, settings) as run:
         if request.require:
             _check_sandbox(run.layers(), request.require, emit)
         try:
             emit(events.Started(len(run.submissions)))
             for grade in run.grades():
+                grade = book.apply(grade, run.assignment_of[grade.submission.given])
                 emit(events.Graded(grade))
                 builders[run.assignment_of[grade.submission.given]].add(grade)
                 below += request.fail_under is not None and grade.percent < request.fail_under
+                statuses[grade.status] = statuses.get(grade.status, 0) + 1
             emit(events.AllGraded())
+            if book.rows or book.warnings:
+                # The whole class, not only this shard: a row for another shard's student is not a mistake.
+                present = ((each.student, group.assignment.name) for group in run.groups for each in group.submissions)
+                unmatched = book.unmatched(present, request.out / overrides.FILE_NAME)
+                emit(events.OverridesRead(request.out / overrides.FILE_NAME, len(book.rows) - len(unmatched),
+                                          book.warnings + unmatched))
             found = run.layers(start=False)  # a run served wholly from the cache starts no sandbox to ask
             if found is not None and not request.require:
                 _check_sandbox(found, None, emit)
@@ -97,13 +110,17 @@ def _grade_locked(request: GradeClass, solutions_dir: Path, emit: events.Emit) -
                 if class_summary.count > 1:
                     emit(events.Summarised(name if len(groups) > 1 else None, class_summary))
             spanning = tuple(infos) if len(groups) > 1 else ()
-            emit(events.Tallied(len(run.submissions), chosen_shard, spanning, run.counts))
+            emit(events.Tallied(len(run.submissions), chosen_shard, spanning, run.counts,
+                                tuple((status, statuses[status]) for status in STATUSES if status in statuses)))
 
-            def sections() -> list[class_reports.Section]:  # each report reads the grades back from the log
-                return [class_reports.Section(info, summaries[name], run.stored(name)) for name, info in infos.items()]
+            def stored(name: str) -> Iterator[tuple[int, Grade]]:  # each report reads the grades back from the log
+                return ((position, book.apply(grade, name)) for position, grade in run.stored(name))
+
+            def sections() -> list[class_reports.Section]:
+                return [class_reports.Section(info, summaries[name], stored(name)) for name, info in infos.items()]
 
             functions = {group.assignment.name: group.assignment.rubric.function for group in groups}
-            _write_reports(request, run, sections, functions, chosen_shard, emit)
+            _write_reports(request, stored, sections, functions, chosen_shard, emit)
         except KeyboardInterrupt as stop:
             # A second Ctrl-C must not cut short the shutdown of the sandbox's processes.
             signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -114,7 +131,8 @@ def _grade_locked(request: GradeClass, solutions_dir: Path, emit: events.Emit) -
     return below
 
 
-def _write_reports(request: GradeClass, run: session.ClassRun, sections: Callable[[], list[class_reports.Section]],
+def _write_reports(request: GradeClass, stored: Callable[[str], Iterator[tuple[int, Grade]]],
+                   sections: Callable[[], list[class_reports.Section]],
                    functions: dict[str, str], chosen_shard: shard.Shard | None, emit: events.Emit) -> None:
     """The JSON report, the --out reports, feedback pages and GitHub's; a report that failed is said after every
     other one is written (InternalError)."""
@@ -140,7 +158,7 @@ def _write_reports(request: GradeClass, run: session.ClassRun, sections: Callabl
             pages = html.write_pages((grade for _, grade in section.entries), functions[name], folder)
             emit(events.PagesWritten(len(pages), folder))
         if request.github:
-            _publish_to_github(section.info, [grade for _, grade in run.stored(name)], request.github_summary, emit)
+            _publish_to_github(section.info, [grade for _, grade in stored(name)], request.github_summary, emit)
     if unwritten:
         raise InternalError(one_line("; ".join(unwritten)))
 

@@ -33,6 +33,17 @@ class AllGraded:
 
 
 @dataclass(frozen=True)
+class OverridesRead:
+    """The instructor's override file was read (grader/overrides.py): rows applied where they match, warnings."""
+
+    path: Path
+    applied: int
+    """Rows that matched a submission of the run."""
+    warnings: tuple[str, ...]
+    """One per malformed line or line naming no submission of the run."""
+
+
+@dataclass(frozen=True)
 class LayersMissing:
     """Core sandbox layers not active here (grading goes on: --require-sandbox refuses instead)."""
 
@@ -56,6 +67,8 @@ class Tallied:
     shard: Shard | None
     assignments: tuple[str, ...]
     counts: Counts
+    statuses: tuple[tuple[str, int], ...] = ()
+    """(status, how many) of the submissions, in the order graded, error, timeout, invalid; absent ones left out."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +98,6 @@ class NoJobSummary:
     """GitHub mode without $GITHUB_STEP_SUMMARY: no job summary written."""
 
 
-Event = Started | Graded | AllGraded | LayersMissing | Summarised | Tallied | ReportsWritten | PagesWritten | \
+Event = Started | Graded | AllGraded | OverridesRead | LayersMissing | Summarised | Tallied | ReportsWritten | PagesWritten | \
     Annotations | NoJobSummary
 Emit = Callable[[Event], None]

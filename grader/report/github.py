@@ -76,7 +76,8 @@ def annotation(grade: Grade, fail_under: float | None = None) -> str:
     title = f"{grade.submission.student}: {grade.score:g}/{grade.max_score:g} ({grade.status})"
     if grade.first_wrong_step and grade.status == GRADED:
         title += f", first wrong step {grade.first_wrong_step}"
-    lines = [f"{step.name}: {step.message}" for step in grade.steps if step.status in (FAIL, MISSING)]
+    lines = [f"score {grade.adjustment.note}"] if grade.adjustment is not None else []
+    lines += [f"{step.name}: {step.message}" for step in grade.steps if step.status in (FAIL, MISSING)]
     lines += list(grade.messages)
     message = "\n".join(lines) or "All steps are right."
     properties = f"file={escape_property(grade.submission.given)},title={escape_property(title)}"
@@ -129,15 +130,18 @@ def summary(title: str, step_names: Sequence[str], grades: Sequence[Grade], fail
     lines.append("|---|---:|---|" + "---|" * len(step_names))
     for grade in grades:
         marks = {step.name: f"{_STEP_MARK[step.status]} {step.score:g}/{step.max_score:g}" for step in grade.steps}
-        cells = [markdown(grade.submission.student), f"{grade.score:g}/{grade.max_score:g}", grade.status]
+        adjusted = f" (adjusted from {grade.adjustment.original:g})" if grade.adjustment is not None else ""
+        cells = [markdown(grade.submission.student), f"{grade.score:g}/{grade.max_score:g}{adjusted}", grade.status]
         cells += [marks.get(name, "") for name in step_names]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     for grade in grades:
-        if grade.status == GRADED and grade.score == grade.max_score:
+        if grade.status == GRADED and grade.score == grade.max_score and grade.adjustment is None:
             continue
         lines += ["<details>", f"<summary>{html_text(grade.submission.student)}: {grade.score:g}/{grade.max_score:g}, "
                   f"{html_text(grade.submission.given)}</summary>", ""]
+        if grade.adjustment is not None:
+            lines.append(f"- score {markdown(grade.adjustment.note, _ITEM_LIMIT)}")
         lines += [f"- **{markdown(step.name)}**: {markdown(step.message, _ITEM_LIMIT)}" for step in grade.steps
                   if step.status in (FAIL, MISSING)]
         lines += [f"- {markdown(message, _ITEM_LIMIT)}" for message in grade.messages]

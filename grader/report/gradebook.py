@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 BYTE_ORDER_MARK = "\ufeff"
 FIXED_COLUMNS = ("student", "submission", "assignment", "status", "score", "max_score")
+ADJUSTMENT_COLUMNS = ("original_score", "adjustment")
+"""Last, after the steps: the score before an instructor's override and the override (grader/overrides.py), or blank."""
 
 
 class CsvWriter:
@@ -28,13 +30,20 @@ class CsvWriter:
         self._steps = list(step_names)
         stream.write(BYTE_ORDER_MARK)
         self._writer = csv.writer(stream, lineterminator="\n")
-        self._writer.writerow([*FIXED_COLUMNS, *self._steps])
+        self._writer.writerow([*FIXED_COLUMNS, *self._steps, *ADJUSTMENT_COLUMNS])
 
     def add(self, grade: Grade, assignment: str) -> None:
         scores = {step.name: _number(step.score) for step in grade.steps}
         self._writer.writerow([safe(grade.submission.student), safe(grade.submission.given), safe(assignment),
                                grade.status, _number(grade.score), _number(grade.max_score),
-                               *(scores.get(name, "") for name in self._steps)])
+                               *(scores.get(name, "") for name in self._steps),
+                               *_adjustment(grade)])
+
+
+def _adjustment(grade: Grade) -> tuple[str, str]:
+    if grade.adjustment is None:
+        return "", ""
+    return _number(grade.adjustment.original), safe(grade.adjustment.text)
 
 
 def _number(value: float) -> str:

@@ -65,13 +65,16 @@ def document(grade: Grade, hidden_visibility: str = "after_due_date") -> dict:
         "test_output_format": OUTPUT_FORMAT,
         "stdout_visibility": "hidden",
         "tests": tests,
-        "extra_data": {"status": grade.status, "grader_version": __version__, "first_wrong_step": grade.first_wrong_step},
+        "extra_data": {"status": grade.status, "grader_version": __version__, "first_wrong_step": grade.first_wrong_step,
+                       "original_score": None if grade.adjustment is None else grade.adjustment.original},
     }
 
 
 def _overview(grade: Grade) -> str:
     """What the whole submission came to; step messages, which may hold hidden-case details, stay in their tests."""
     lines = [f"Score: {grade.score:g}/{grade.max_score:g}" + ("" if grade.status == GRADED else f" ({grade.status})")]
+    if grade.adjustment is not None:
+        lines.append(f"Score {grade.adjustment.note}")
     lines += list(grade.messages)
     lines += [f"Diagnosis ({d.step}): {d.misconception}: {d.message}" for d in grade.diagnoses]
     return "\n".join(lines)

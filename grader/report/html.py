@@ -2,7 +2,8 @@
 
 A notebook is untrusted input and the page is opened by the student and by instructors, so the
 page is built here, in one small shell that loads nothing (no script, no stylesheet or font
-from the network): the student's markdown is rendered and cleaned (`safe_html`), raw cells are
+from the network): the student's markdown is rendered and cleaned (`safe_html`), its LaTeX shown
+as MathML, which browsers render natively (`mathml`), raw cells are
 shown as text, and code is highlighted (escaped) by Pygments, nbconvert's highlighter. The feedback
 block shows only what a Grade holds -- sentences that never carry a hidden case's values, and
 public-case values -- and never the code's printed output, which could include what the
@@ -23,7 +24,7 @@ from pathlib import Path
 
 from grader import notebook
 from grader.models import FAIL, MISSING, NOT_RUN, PASS, Grade, StepResult
-from grader.report import safe_html
+from grader.report import mathml, safe_html
 from grader.report.files import write_atomically
 
 FOLDER = "feedback"
@@ -95,7 +96,7 @@ class FeedbackPages:
         if kind == "code":
             piece = f'<div class="cell code">{self._highlight(source)}</div>'
         elif kind == "markdown":
-            piece = f'<div class="cell markdown">{safe_html.clean(self._markdown(source))}</div>'
+            piece = f'<div class="cell markdown">{mathml.render(safe_html.clean(self._markdown(source)))}</div>'
         else:  # raw cells (and anything else) are shown as text, never as markup
             piece = f'<div class="cell"><pre class="raw">{_e(source)}</pre></div>'
         if cut:

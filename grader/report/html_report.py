@@ -37,6 +37,7 @@ th{background:#f4f4f4;position:sticky;top:0;font-weight:600}
 .pass{color:#17692b}.fail,.missing{color:#a31515}.not_run{color:#888}.carried{color:#8a5a00}
 .status{color:#a31515;font-weight:600}td ul{margin:0;padding-left:1.1em}.msg b{font-weight:600}
 .given{display:block;font-size:.85em}
+.adjusted{display:block;font-size:.85em;color:#8a5a00;white-space:normal;text-align:left;min-width:9em}
 """
 _BAR = 18
 _LABEL = 130
@@ -110,6 +111,14 @@ def _what_went_wrong(grade: Grade) -> str:
     return "<ul>" + "".join(f"<li><b>{escape(step.name)}</b>: {escape(step.message)}</li>" for step in wrong) + "</ul>"
 
 
+def _adjusted(grade: Grade) -> str:
+    """An instructor's override under the score: what it was and why (grader/overrides.py)."""
+    if grade.adjustment is None:
+        return ""
+    return (f'<span class="adjusted">{grade.score:g} after override, was {grade.adjustment.original:g}: '
+            f"{escape(grade.adjustment.text)}</span>")
+
+
 class HtmlWriter:
     """Writes the report: the totals and overview first, then one table row per graded submission, then the
     submissions that could not be graded.
@@ -151,14 +160,14 @@ class HtmlWriter:
     def add(self, grade: Grade) -> None:
         student = self._student(grade)
         if grade.status != GRADED:
-            reason = escape(grade.messages[0]) if grade.messages else ""
+            reason = (escape(grade.messages[0]) if grade.messages else "") + _adjusted(grade)
             self._apart.append(f'<tr>{student}<td class="status">{escape(grade.status)}</td>'
                                f'<td class="msg">{reason}</td></tr>\n')
             return
         by_name = {step.name: step for step in grade.steps}
         titles = "".join(f"<li>{escape(mistake_title(d.misconception))}</li>" for d in grade.diagnoses)
         mistakes = f"<ul>{titles}</ul>" if titles else ""
-        self._stream.write(f'<tr>{student}<td class="n">{grade.score:g}&nbsp;/&nbsp;{grade.max_score:g}</td>'
+        self._stream.write(f'<tr>{student}<td class="n">{grade.score:g}&nbsp;/&nbsp;{grade.max_score:g}{_adjusted(grade)}</td>'
                            + "".join(_mark(by_name.get(name)) for name in self._steps)
                            + f'<td>{mistakes}</td><td class="msg">{_what_went_wrong(grade)}</td></tr>\n')
 

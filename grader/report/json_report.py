@@ -1,4 +1,5 @@
-"""The JSON report (README, "The JSON report"; plus the documented additions `first_wrong_step` and `carried_forward`)."""
+"""The JSON report (README, "The JSON report"; plus the documented additions `first_wrong_step`, `carried_forward`
+and `adjustment`)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,11 @@ def grade_document(grade: Grade) -> dict:
             {"step": d.step, "misconception": d.misconception, "message": d.message} for d in grade.diagnoses
         ],
         "messages": list(grade.messages),
+        "adjustment": None if grade.adjustment is None else {
+            "original_score": grade.adjustment.original,
+            "changes": [{"change": change, "reason": reason}
+                        for change, reason in zip(grade.adjustment.changes, grade.adjustment.reasons)],
+        },
     }
 
 

@@ -51,7 +51,8 @@ def _testcase(suite: ET.Element, assignment: str, grade: Grade, step: StepResult
 
 def _suite_output(grade: Grade) -> str:
     """The grader's messages on the submission (exceptions, warnings, diagnoses), then what its code printed."""
-    lines = list(grade.messages)
+    lines = [f"score {grade.adjustment.note}"] if grade.adjustment is not None else []
+    lines += list(grade.messages)
     lines += [f"diagnosis ({d.step}): {d.misconception}: {d.message}" for d in grade.diagnoses]
     if grade.output:
         lines += ["", "printed by the notebook:", grade.output]
@@ -79,6 +80,9 @@ def render(assignment: str, grades: Sequence[Grade]) -> str:
         for name, value in (("submission", grade.submission.given), ("status", grade.status),
                             ("score", f"{grade.score:g}"), ("max_score", f"{grade.max_score:g}")):
             ET.SubElement(properties, "property", name=name, value=_xml_text(value))
+        if grade.adjustment is not None:
+            ET.SubElement(properties, "property", name="original_score", value=f"{grade.adjustment.original:g}")
+            ET.SubElement(properties, "property", name="adjustment", value=_xml_text(grade.adjustment.text))
         for step in grade.steps:
             _testcase(suite, assignment, grade, step)
         ET.SubElement(suite, "system-out").text = _xml_text(_suite_output(grade))
