@@ -36,7 +36,8 @@ def _from_reference(assignment: str, step: str, change) -> nbformat.NotebookNode
         for number, line in enumerate(lines):
             found = re.match(rf"^(\s*){step}\s*(\+?=)\s*(.*?)\s*# SOLUTION$", line)
             if found:
-                lines[number] = f"{found.group(1)}{step} {found.group(2)} {change(found.group(3))}"
+                indent = found.group(1)
+                lines[number] = f"{indent}{step} {found.group(2)} {change(found.group(3))}".replace("\n", "\n" + indent)
                 changed = True
         cell.source = "\n".join(lines).replace("  # SOLUTION", "")
     return node if changed else None
@@ -168,6 +169,10 @@ IN_PLACE_HARMLESS = {
 }
 
 
+# The classic mistake of one epoch of gradient descent: the weights updated inside the loop over records.
+IN_A_LOOP = ("gradient_descent", "del_w", lambda rhs: f"{rhs}\nweights += learnrate * error_term * x / n_records")
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory) -> dict[str, dict]:
     """Every notebook of this module, graded in one invocation of the real CLI."""
@@ -176,6 +181,7 @@ def graded(tmp_path_factory) -> dict[str, dict]:
         node = _from_reference(assignment, step, lambda rhs: f"0 * ({rhs})")
         assert node is not None, (assignment, step)
         write(node, folder / f"{student}.ipynb")
+    write(_from_reference(*IN_A_LOOP), folder / "inplace-in-a-loop.ipynb")
     for student, body in {**NEVER_NAMED, **IN_PLACE_HARMLESS}.items():
         write(student_notebook(body), folder / f"{student}.ipynb")
     for student, (body, *_) in {**DEMO_SIZED, **IN_PLACE}.items():
@@ -283,3 +289,13 @@ def test_harmless_in_place_change_names_no_step(graded, student):
     row = graded[student]
     assert row["score"] == row["max_score"], row["steps"]
     assert row["diagnoses"] == []
+
+
+def test_argument_changed_inside_a_loop_is_named_where_the_next_iteration_reads_it(graded):
+    """judge.source: a read earlier in the loop body than the change still comes after it, from the next record on."""
+    row = graded["inplace-in-a-loop"]
+    assert row["first_wrong_step"] == "output"
+    assert [(d["step"], d["misconception"]) for d in row["diagnoses"]] == [
+        ("output", "argument_changed_in_place"), ("new_weights", "argument_changed_in_place")]
+    assert row["diagnoses"][0]["message"].startswith(
+        "Your output is computed from weights after your function changed that argument in place (cell ")

@@ -21,6 +21,7 @@ from grader.sandbox.wire import Cell
 MAX_CHARACTERS = 2_000_000
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 _LOOPS = (ast.For, ast.While, ast.AsyncFor)
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 
 
 @dataclass(frozen=True)
@@ -106,11 +107,14 @@ def _values_bound(statement: ast.stmt) -> set[str]:
     if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Import | ast.ImportFrom):
         return set()
     found = set()
-    for node in ast.walk(statement):
-        if isinstance(node, _SCOPES):
-            continue
+    pending: list[ast.AST] = [statement]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, _SCOPES + _COMPREHENSIONS):
+            continue  # their names are their own, not the notebook's
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             found.add(node.id)
+        pending.extend(ast.iter_child_nodes(node))
     return found
 
 
