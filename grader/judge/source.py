@@ -17,11 +17,13 @@ from dataclasses import dataclass, field
 from grader.sandbox import source as cell_source
 from grader.sandbox.wire import Cell
 
-# Parsing is cheap, but a notebook is untrusted: beyond this much code its facts are not worth the time.
-MAX_CHARACTERS = 2_000_000
+# Parsing is cheap, but a notebook is untrusted: a cell longer than this (a hundred times a real one) is not
+# read, and its facts are lost (the function's, if it is defined there: then the notebook has no facts).
+MAX_CELL = 100_000
+# And no more than this much code in all is read from one notebook (a few tenths of a second at worst).
+MAX_TOTAL = 300_000
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 _LOOPS = (ast.For, ast.While, ast.AsyncFor)
-_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 
 
 @dataclass(frozen=True)
@@ -52,13 +54,13 @@ def read(cells: Sequence[Cell], function: str, parameters: Iterable[str], steps:
     `allowed_globals`: names the reference's own function reads from its notebook (`np`, `sigmoid`,
     a constant), which a student may read as well.
     """
-    if sum(len(cell["source"]) for cell in cells) > MAX_CHARACTERS:
-        return None
     top_level: set[str] = set()
     definition: tuple[int, ast.FunctionDef] | None = None
+    budget = MAX_TOTAL
     for cell in cells:
-        if cell_source.writefile(cell["source"]) is not None:
+        if len(cell["source"]) > min(MAX_CELL, budget) or cell_source.writefile(cell["source"]) is not None:
             continue
+        budget -= len(cell["source"])
         try:
             tree, _ = cell_source.parse_cell(cell["source"], f"<cell {cell['index']}>")
         except (cell_source.CellSyntaxError, RecursionError, MemoryError, ValueError):
@@ -67,9 +69,10 @@ def read(cells: Sequence[Cell], function: str, parameters: Iterable[str], steps:
             continue
         for statement in tree.body:
             top_level |= _values_bound(statement)
-        for node in ast.walk(tree):
-            if isinstance(node, ast.FunctionDef) and node.name == function:
-                definition = (cell["index"], node)
+        if function in cell["source"]:  # a cell that never names the function cannot define it
+            for node in ast.walk(tree):
+                if isinstance(node, ast.FunctionDef) and node.name == function:
+                    definition = (cell["index"], node)
     if definition is None:
         return None
     cell_index, node = definition
@@ -103,18 +106,28 @@ def _walk(statements: Iterable[ast.AST]):
 
 
 def _values_bound(statement: ast.stmt) -> set[str]:
-    """Names a top-level statement binds to values: not definitions or imports (functions, classes, modules)."""
-    if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Import | ast.ImportFrom):
-        return set()
-    found = set()
+    """Names a top-level statement binds to values: not definitions or imports (functions, classes, modules).
+
+    Only assignment targets are looked into (and the blocks of compound statements), not the
+    expressions around them: a name bound inside a comprehension or a lambda is not the notebook's.
+    """
+    found: set[str] = set()
     pending: list[ast.AST] = [statement]
     while pending:
         node = pending.pop()
-        if isinstance(node, _SCOPES + _COMPREHENSIONS):
-            continue  # their names are their own, not the notebook's
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            found.add(node.id)
-        pending.extend(ast.iter_child_nodes(node))
+        if isinstance(node, ast.Assign):
+            targets = list(node.targets)
+        elif isinstance(node, ast.AugAssign | ast.AnnAssign | ast.For | ast.AsyncFor):
+            targets = [node.target]
+        elif isinstance(node, ast.With | ast.AsyncWith):
+            targets = [item.optional_vars for item in node.items if item.optional_vars is not None]
+        else:
+            targets = []
+        for target in targets:
+            found.update(name.id for name in ast.walk(target) if isinstance(name, ast.Name))
+        for block in ("body", "orelse", "finalbody", "handlers", "cases"):
+            pending.extend(child for child in getattr(node, block, None) or []
+                           if not isinstance(child, _SCOPES + (ast.Import, ast.ImportFrom)))
     return found
 
 
