@@ -161,6 +161,16 @@ IN_PLACE = {
         return delta_w_h_o, delta_w_i_h
         """, "delta_w_h_o", "hidden_layer_out"),
 }
+# The same with the parameters named as the student likes: the run names the argument as the reference does.
+RENAMED_SIGNATURE = "def backward_pass(x, target, lr, h, o, w):"
+IN_PLACE_RENAMED = """
+error = target - o
+output_error_term = error * o * (1 - o)
+w -= lr * output_error_term * h
+hidden_error = w * output_error_term
+hidden_error_term = hidden_error * h * (1 - h)
+return lr * output_error_term * h, lr * np.outer(x, hidden_error_term)
+"""
 # Changed in place after every step that reads it, or only a copy changed: nothing is named at a step.
 IN_PLACE_HARMLESS = {
     "inplace-after": reference_body().replace("return", "weights_hidden_to_output *= 0.5\nreturn"),
@@ -182,6 +192,7 @@ def graded(tmp_path_factory) -> dict[str, dict]:
         assert node is not None, (assignment, step)
         write(node, folder / f"{student}.ipynb")
     write(_from_reference(*IN_A_LOOP), folder / "inplace-in-a-loop.ipynb")
+    write(student_notebook(IN_PLACE_RENAMED, signature=RENAMED_SIGNATURE), folder / "inplace-renamed.ipynb")
     for student, body in {**NEVER_NAMED, **IN_PLACE_HARMLESS}.items():
         write(student_notebook(body), folder / f"{student}.ipynb")
     for student, (body, *_) in {**DEMO_SIZED, **IN_PLACE}.items():
@@ -299,3 +310,11 @@ def test_argument_changed_inside_a_loop_is_named_where_the_next_iteration_reads_
         ("output", "argument_changed_in_place"), ("new_weights", "argument_changed_in_place")]
     assert row["diagnoses"][0]["message"].startswith(
         "Your output is computed from weights after your function changed that argument in place (cell ")
+
+
+def test_argument_changed_in_place_under_another_name_is_named_at_its_step(graded):
+    """judge.source maps the student's parameter names to the reference's by position, as the call passes them."""
+    row = graded["inplace-renamed"]
+    assert [(d["step"], d["misconception"]) for d in row["diagnoses"]] == [("hidden_error", "argument_changed_in_place")]
+    assert row["diagnoses"][0]["message"].startswith(
+        "Your hidden_error is computed from w after your function changed that argument in place (cell ")

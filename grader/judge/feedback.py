@@ -103,6 +103,6 @@ def changed_in_place(rubric: Rubric, run: StudentRun, results: Sequence[StepResu
                       if change.parameter in changed and change.parameter not in rubric.updates), None)
         if cause is not None:
             found.append(Diagnosis(result.name, CHANGED_IN_PLACE,
-                                   wording.changed_in_place(result.name, cause.parameter, cause.cell, cause.line)))
+                                   wording.changed_in_place(result.name, cause.written, cause.cell, cause.line)))
     order = {name: position for position, name in enumerate(rubric.step_names)}
     return tuple(sorted(found, key=lambda diagnosis: order.get(diagnosis.step, len(order))))

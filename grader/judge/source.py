@@ -31,6 +31,9 @@ class Change:
     """A statement of the graded function that changes a parameter's array in place (`weights -= ...`)."""
 
     parameter: str
+    """The parameter as the reference names it (the run reports changed arguments by those names)."""
+    written: str
+    """The parameter as the student's function names it."""
     cell: int
     line: int
 
@@ -51,8 +54,9 @@ def read(cells: Sequence[Cell], function: str, parameters: Iterable[str], steps:
          allowed_globals: Iterable[str] = ()) -> SourceFacts | None:
     """The facts of `function` in these cells, or None when it cannot be found or read.
 
-    `allowed_globals`: names the reference's own function reads from its notebook (`np`, `sigmoid`,
-    a constant), which a student may read as well.
+    `parameters`: the reference's parameter names, in order (the student's function is called with
+    its arguments in that order, whatever it names them); `allowed_globals`: names the reference's
+    own function reads from its notebook (`np`, `sigmoid`, a constant), which a student may read as well.
     """
     top_level: set[str] = set()
     definition: tuple[int, ast.FunctionDef] | None = None
@@ -76,6 +80,8 @@ def read(cells: Sequence[Cell], function: str, parameters: Iterable[str], steps:
     if definition is None:
         return None
     cell_index, node = definition
+    positional = [argument.arg for argument in node.args.posonlyargs + node.args.args]
+    reference_names = dict(zip(positional, parameters))
     parameters = {argument.arg for argument in ast.walk(node.args) if isinstance(argument, ast.arg)}
     bound = _bound(node.body)
     declared_global = {name for statement in ast.walk(node) if isinstance(statement, ast.Global) for name in statement.names}
@@ -84,7 +90,7 @@ def read(cells: Sequence[Cell], function: str, parameters: Iterable[str], steps:
                          and isinstance(name.ctx, ast.Load) and name.id in free})
     rebound = _bound(node.body, augmented=False)
     return SourceFacts(frozenset(bound - declared_global), tuple(read_names),
-                       _changed_before(node, cell_index, parameters - rebound, set(steps)))
+                       _changed_before(node, cell_index, reference_names, rebound, set(steps)))
 
 
 def allowed_globals(namespace: dict, function: str) -> frozenset[str]:
@@ -155,7 +161,7 @@ def _bound(statements: list[ast.stmt], augmented: bool = True) -> set[str]:
     return names
 
 
-def _changed_parameter(statement: ast.stmt, parameters: set[str]) -> str | None:
+def _changed_parameter(statement: ast.stmt, parameters: Iterable[str]) -> str | None:
     """The parameter whose array this statement changes in place (`p -= e`, `p[i] = e`, `p[:] += e`), if any."""
     if isinstance(statement, ast.AugAssign):
         target = statement.target
@@ -170,14 +176,16 @@ def _changed_parameter(statement: ast.stmt, parameters: set[str]) -> str | None:
     return target.id if isinstance(target, ast.Name) and target.id in parameters else None
 
 
-def _changed_before(function: ast.FunctionDef, cell: int, parameters: set[str], steps: set[str]
-                    ) -> dict[str, tuple[Change, ...]]:
+def _changed_before(function: ast.FunctionDef, cell: int, parameters: dict[str, str], rebound: set[str],
+                    steps: set[str]) -> dict[str, tuple[Change, ...]]:
     """Each step whose assignment reads a parameter after a statement changed it in place.
 
     After means later in the text, or anywhere in a loop that holds the change (the next
-    iteration reads the changed array). A rebinding of the parameter (`w = w.copy()`) ends
-    nothing here: the run says whether the argument really changed.
+    iteration reads the changed array); the run says whether the argument really changed. `parameters` maps the
+    student's positional parameter names to the reference's; a parameter rebound to another
+    object (`w = w.copy()`) is not followed.
     """
+    changeable = {name for name in parameters if name not in rebound}
     changes: list[tuple[Change, tuple[int, int], list[tuple[int, int]]]] = []
     assignments: list[tuple[str, ast.stmt, list[tuple[int, int]]]] = []
 
@@ -185,9 +193,10 @@ def _changed_before(function: ast.FunctionDef, cell: int, parameters: set[str], 
         for statement in statements:
             if isinstance(statement, _SCOPES):
                 continue
-            changed = _changed_parameter(statement, parameters)
+            changed = _changed_parameter(statement, changeable)
             if changed is not None:
-                changes.append((Change(changed, cell, statement.lineno), _span(statement), loops))
+                change = Change(parameters[changed], changed, cell, statement.lineno)
+                changes.append((change, _span(statement), loops))
             if isinstance(statement, ast.Assign | ast.AugAssign | ast.AnnAssign):
                 targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
                 for target in targets:
@@ -210,7 +219,7 @@ def _changed_before(function: ast.FunctionDef, cell: int, parameters: set[str], 
             continue
         reads = {name.id for name in ast.walk(value) if isinstance(name, ast.Name)}
         for change, span, change_loops in changes:
-            if change.parameter not in reads or statement.lineno == change.line:
+            if change.written not in reads or statement.lineno == change.line:
                 continue
             shared_loop = any(loop in loops for loop in change_loops)
             if span[1] < statement.lineno or shared_loop:
