@@ -121,11 +121,14 @@ GLOBALS = {
     "global-constant": (reference_body(delta_w_h_o="LEARNING_RATE * output_error_term * hidden_layer_out"),
                         ("LEARNING_RATE = 0.5",), "LEARNING_RATE"),
 }
-# Reading what the reference reads too (np, sigmoid), a helper function, or a parameter named like a global.
+# Reading what the reference reads too (np, sigmoid), a helper function (def or lambda), or a parameter named like
+# a global.
 NO_GLOBALS = {
     "helper-function": (reference_body(output_error_term="error * slope(output_layer_out)"),
                         ("def slope(a):\n    return a * (1 - a)",)),
     "shadowed-global": (reference_body(), ("target = 0.25\nscale = 3",)),
+    "lambda-helper": (reference_body(hidden_error_term="hidden_error * slope(hidden_layer_out)"),
+                      ("slope = lambda a: a * (1 - a)\nsquares = [value ** 2 for value in range(3)]",)),
 }
 
 # student -> (body, the step corrupted by the argument changed before it, that argument)

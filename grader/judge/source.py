@@ -122,7 +122,8 @@ def _values_bound(statement: ast.stmt) -> set[str]:
     while pending:
         node = pending.pop()
         if isinstance(node, ast.Assign):
-            targets = list(node.targets)
+            # `f = lambda a: ...` defines a function, as `def` does.
+            targets = [] if isinstance(node.value, ast.Lambda) else list(node.targets)
         elif isinstance(node, ast.AugAssign | ast.AnnAssign | ast.For | ast.AsyncFor):
             targets = [node.target]
         elif isinstance(node, ast.With | ast.AsyncWith):
