@@ -13,7 +13,7 @@ from grader.assignment import Assignment, Rubric
 from grader.assignment import cases as case_builder
 from grader.errors import ConfigError
 from grader.intake import duplicates, zips
-from grader.judge import feedback
+from grader.judge import feedback, source
 from grader.models import ERROR, INVALID, Case, Grade, Limits, Submission
 from grader.sandbox.client import SCRATCH_BYTES
 from grader.sandbox.layers import Layer
@@ -213,6 +213,7 @@ class Grader:
         self.settings = assignment.defaults.with_options(seed=seed, timeout=timeout)
         self.cases: list[Case] = case_builder.build(assignment, self.settings.seed)
         self.feedback = feedback.load(assignment, self.cases)
+        self._allowed_globals = source.allowed_globals(assignment.reference.namespace, self.rubric.function)
         self.jobs = max(1, jobs)
         wire = [case_builder.case_to_wire(case) for case in self.cases]
         solutions = str(assignment.directory.parent.resolve())
@@ -264,19 +265,21 @@ class Grader:
                     if not retried and _suspect(done.reply):
                         self._pipeline.submit((index, submission, digest, job, True), job, fresh=True)
                     else:
-                        ready[index] = Outcome(duplicates.noted(self.judge(submission, done.reply)), digest)
+                        ready[index] = Outcome(duplicates.noted(self.judge(submission, done.reply, job)), digest)
 
     def grade(self, submission: Submission) -> Grade:
         return next(self.grade_all([submission])).grade
 
-    def judge(self, submission: Submission, reply: SandboxReply) -> Grade:
+    def judge(self, submission: Submission, reply: SandboxReply, job: Job | None = None) -> Grade:
         if reply.failure:
             message = (f"{GRADER_FAILURE}: {reply.failure}. It failed again on a new sandbox process; the next run "
                        "grades this submission again (it is neither cached nor resumed).")
             return judge.unjudged(submission, self.rubric, ERROR, [message], seconds=reply.seconds)
         try:
+            facts = None if job is None else source.read(job["cells"], self.rubric.function, job["parameters"],
+                                                         self.rubric.step_names, self._allowed_globals)
             return judge.judge(submission, self.rubric, self.cases, reply, self.assignment.reference,
-                               limits=self.settings.limits, feedback=self.feedback)
+                               limits=self.settings.limits, feedback=self.feedback, source=facts)
         except Exception as error:  # one submission's row, never the end of the batch
             message = f"internal error of the grader while judging this submission ({type(error).__name__})"
             return judge.unjudged(submission, self.rubric, ERROR, [message])

@@ -15,11 +15,14 @@ from grader import compare
 from grader.assignment import Assignment, Catalogue, Oracle, Rubric
 from grader.assignment import catalogue as catalogue_file
 from grader.assignment import oracle as oracle_file
-from grader.judge import diagnosis, earned, gradient
+from grader.judge import diagnosis, earned, gradient, wording
+from grader.judge.evidence import StudentRun
+from grader.judge.source import Change
 from grader.judge.verdicts import Verdict
 from grader.models import FAIL, Case, Diagnosis, StepResult
 
 SWAPPED_RETURN = "returned_pair_swapped"
+CHANGED_IN_PLACE = "argument_changed_in_place"
 
 
 @dataclass(frozen=True)
@@ -79,3 +82,27 @@ def _swapped_return(rubric: Rubric, cases: Sequence[Case], values: Sequence[Mapp
                f"{second} should be, and the second is what {first} should be. "
                f"Hint: whoever calls {rubric.function}() unpacks its result as ({first}, {second}).")
     return [Diagnosis(first, SWAPPED_RETURN, message)]
+
+
+def changed_in_place(rubric: Rubric, run: StudentRun, results: Sequence[StepResult],
+                     changed_before: Mapping[str, Sequence[Change]], diagnoses: Sequence[Diagnosis]
+                     ) -> tuple[Diagnosis, ...]:
+    """The diagnoses, with an argument changed in place named at each failing step computed from it afterwards.
+
+    Claimed where the run shows the argument changed (on some case) and the source shows the
+    step's assignment reading it after the change (`judge.source`); a step that already has a
+    diagnosis keeps that one, which the values themselves matched.
+    """
+    changed = {name for case in run.cases for name in case.mutated}
+    named = {diagnosis.step for diagnosis in diagnoses}
+    found = list(diagnoses)
+    for result in results:
+        if result.status != FAIL or result.name in named:
+            continue
+        cause = next((change for change in changed_before.get(result.name, ())
+                      if change.parameter in changed and change.parameter not in rubric.updates), None)
+        if cause is not None:
+            found.append(Diagnosis(result.name, CHANGED_IN_PLACE,
+                                   wording.changed_in_place(result.name, cause.written, cause.cell, cause.line)))
+    order = {name: position for position, name in enumerate(rubric.step_names)}
+    return tuple(sorted(found, key=lambda diagnosis: order.get(diagnosis.step, len(order))))

@@ -18,9 +18,10 @@ import numpy as np
 
 from grader import compare
 from grader.assignment import Reference, Rubric
-from grader.judge import wording
+from grader.judge import demo_sizes, wording
 from grader.judge.evidence import ABSENT, NO_LOOP, MalformedResult, StudentRun, parse
-from grader.judge.feedback import Feedback, review
+from grader.judge.feedback import Feedback, changed_in_place, review
+from grader.judge.source import SourceFacts
 from grader.judge.verdicts import Verdict, Verdicts
 from grader.models import ERROR, FAIL, GRADED, MISSING, NOT_RUN, PASS, TIMEOUT, Case, Grade, Limits, Step, StepResult, Submission
 from grader.sandbox.wire import SandboxReply
@@ -38,13 +39,14 @@ def unjudged(submission: Submission, rubric: Rubric, status: str, messages: list
 
 def judge(submission: Submission, rubric: Rubric, cases: list[Case], reply: SandboxReply,
           reference: Reference | None = None, *, limits: Limits, public_values: bool = False,
-          feedback: Feedback | None = None) -> Grade:
+          feedback: Feedback | None = None, source: SourceFacts | None = None) -> Grade:
     """Grade one submission from its sandbox reply.
 
     `limits` are those the run gave the sandbox (the timeout messages name them); `reference`
     enables error carried forward; `public_values` attaches the public case's got and expected
     values to every step (the self-check), not only to the first wrong one; `feedback` adds
-    diagnoses of known mistakes and the gradient check.
+    diagnoses of known mistakes and the gradient check; `source` the facts read from the student's
+    code (`judge.source`): steps never named, notebook globals read, arguments changed in place.
     """
     # What the notebook printed is shown only when no hidden case ran in that process (the self-check):
     # printing or writing to a copy of stdout during a hidden case could show its inputs or values.
@@ -70,7 +72,7 @@ def judge(submission: Submission, rubric: Rubric, cases: list[Case], reply: Sand
                         output=output, seconds=reply.seconds)
     verdicts = Verdicts(rubric, cases, run, reference)
     table = verdicts.table()
-    steps = _Steps(rubric, run, verdicts, table)
+    steps = _Steps(rubric, run, verdicts, table, source)
     not_attempted = _not_attempted(run)
     # Right returned values make every step count: worked out first, from the returned steps alone.
     returned_right = bool(rubric.returns) and all(steps.outcome(name).directly_passed for name in rubric.returns)
@@ -80,11 +82,13 @@ def judge(submission: Submission, rubric: Rubric, cases: list[Case], reply: Sand
     if first_wrong is None and not returned_right and not not_attempted:
         first_wrong = next((o.name for o in outcomes if o.status == MISSING), None)
     results = [steps.result(outcome, public_values or outcome.name == first_wrong) for outcome in outcomes]
-    messages = _messages(rubric, run, verdicts, table, results, first_wrong, not_attempted)
+    messages = _messages(rubric, run, verdicts, table, results, first_wrong, not_attempted, source)
     raised = sum(case.exception is not None for case in run.cases)
     status = ERROR if run.cases and raised == len(run.cases) else GRADED
     score = round(sum(result.score for result in results), 4)
     diagnoses, advice = review(feedback, rubric, verdicts.cases, [case.values for case in run.cases], results, table)
+    if source is not None:
+        diagnoses = changed_in_place(rubric, run, results, source.changed_before, diagnoses)
     more = len(context) - _MAX_WARNINGS
     return Grade(submission, status, score, rubric.max_score, tuple(results), diagnoses,
                  tuple(messages + advice + context[:_MAX_WARNINGS] + ([wording.more_warnings(more)] if more > 0 else [])),
@@ -123,8 +127,9 @@ class _Outcome:
 class _Steps:
     """Each step's outcome from its verdicts, worked out once and remembered, and its one StepResult."""
 
-    def __init__(self, rubric: Rubric, run: StudentRun, verdicts: Verdicts, table: dict[str, tuple[Verdict, ...]]):
-        self.rubric, self.run, self.verdicts, self.table = rubric, run, verdicts, table
+    def __init__(self, rubric: Rubric, run: StudentRun, verdicts: Verdicts, table: dict[str, tuple[Verdict, ...]],
+                 source: SourceFacts | None = None):
+        self.rubric, self.run, self.verdicts, self.table, self.source = rubric, run, verdicts, table, source
         self.cases = verdicts.cases
         self.hidden_total = sum(not case.public for case in self.cases)
         self._by_name = {step.name: step for step in rubric.steps}
@@ -154,16 +159,7 @@ class _Steps:
         rubric, run, total = self.rubric, self.run, len(self.cases)
         got_any = [self.verdicts.value(step.name, i) for i in range(len(run.cases))]
         if all(value is ABSENT or value is None or value is NO_LOOP for value in got_any):
-            raised = [case.exception for case, value in zip(run.cases, got_any) if value is ABSENT and case.exception]
-            if got_any and all(value is None for value in got_any):
-                how = "none"
-            elif any(value is NO_LOOP for value in got_any):
-                how = "no_loop"
-            else:
-                how = "raised" if raised else "absent"
-            message = wording.step_missing(rubric, step.name, how, raised[0] if raised else None,
-                                           len(run.cases) >= total)
-            return _Outcome(step.name, MISSING, 0.0, step.points, 0, total, message)
+            return self._missing(step, got_any)
         passed = sum(verdict.ok for verdict in verdicts)
         if passed == total and any(verdict.carried for verdict in verdicts):
             credit = rubric.carried_forward_credit
@@ -174,6 +170,11 @@ class _Steps:
             return _Outcome(step.name, PASS, step.points, step.points, passed, total, wording.correct(rubric, total, cut))
         public_parts, hidden_detail, remarks = self._failure_parts(step.name, verdicts)
         public_message = "; ".join(public_parts + remarks) if hidden_detail is not None else None
+        right = [verdict.ok for verdict in verdicts]
+        sized = demo_sizes.conditions(self.cases[: len(right)], right) if len(right) == total else None
+        if sized:
+            labels = [case.label for case, ok in zip(self.cases, right) if not ok and not case.public]
+            remarks.append(wording.demo_sized(sized, passed, total - passed, labels[:wording.HIDDEN_EXAMPLES]))
         if passed == total:
             # Right only as far as the code ran, on most cases: a loop stopped early (by a raise) shows
             # little of a per-iteration step, so it earns nothing; the step that raised is named first.
@@ -182,6 +183,53 @@ class _Steps:
         message = "; ".join(public_parts + ([hidden_detail] if hidden_detail else []) + remarks)
         return _Outcome(step.name, FAIL, 0.0, step.points, passed, total, message,
                         hidden_detail=hidden_detail, public_message=public_message)
+
+    def _missing(self, step: Step, got_any: list) -> _Outcome:
+        """A step with no value on any case: still None, computed without a loop, never named, skipped, or raised first.
+
+        A step the function never names (its value lives inside another expression) is judged
+        through the steps it feeds: right when each of them is right on every case on its own.
+        """
+        rubric, run, total = self.rubric, self.run, len(self.cases)
+        raised = [case.exception for case, value in zip(run.cases, got_any) if value is ABSENT and case.exception]
+        ended_without = sum(value is ABSENT and not case.exception for case, value in zip(run.cases, got_any))
+        unnamed = self.source is not None and step.name not in self.source.bound
+        fed: tuple[str, ...] = ()
+        if got_any and all(value is None for value in got_any):
+            how = "none"
+        elif any(value is NO_LOOP for value in got_any):
+            how = "no_loop"
+        elif unnamed or (self.source is None and (ended_without or not raised)):
+            how = "absent"
+            fed = self._fed(step.name)
+            if fed and all(self.outcome(name).directly_passed for name in fed) and len(run.cases) >= total:
+                return _Outcome(step.name, PASS, step.points, step.points, total, total,
+                                wording.judged_through(rubric, step.name, fed, total))
+        elif ended_without or not raised:
+            how = "skipped"
+        else:
+            how = "raised"
+        message = wording.step_missing(rubric, step.name, how, raised[0] if raised else None, len(run.cases) >= total,
+                                       fed, (ended_without, len(run.cases)))
+        return _Outcome(step.name, MISSING, 0.0, step.points, 0, total, message)
+
+    def _fed(self, name: str) -> tuple[str, ...]:
+        """The steps with a value of their own that `name` feeds in the reference, through steps never named."""
+        reference = self.verdicts.reference
+        if reference is None:
+            return ()
+        names = self.rubric.step_names
+        fed: list[str] = []
+        for later in names[names.index(name) + 1:]:
+            if name not in reference.formulas[later].co_names:
+                continue
+            if any(isinstance(self.verdicts.value(later, index), np.ndarray) for index in range(len(self.run.cases))):
+                fed.append(later)
+            elif self.source is not None and later not in self.source.bound:
+                fed.extend(step for step in self._fed(later) if step not in fed)
+            else:
+                return ()  # it feeds a step that has no value for another reason: nothing to judge it through
+        return tuple(fed)
 
     def _wrong_upstream(self, step: str) -> list[str]:
         """The earlier steps that are wrong in their own right (not merely carrying an earlier mistake)."""
@@ -248,7 +296,8 @@ def _lacks_value_only_by_raising(run: StudentRun, verdicts: Sequence[Verdict]) -
 
 
 def _messages(rubric: Rubric, run: StudentRun, verdicts: Verdicts, table: dict[str, tuple[Verdict, ...]],
-              results: list[StepResult], first_wrong: str | None, not_attempted: bool) -> list[str]:
+              results: list[StepResult], first_wrong: str | None, not_attempted: bool,
+              source: SourceFacts | None) -> list[str]:
     messages = []
     if not_attempted:
         messages.append(wording.not_attempted(rubric))
@@ -269,4 +318,6 @@ def _messages(rubric: Rubric, run: StudentRun, verdicts: Verdicts, table: dict[s
     mutated = sorted({name for case in run.cases for name in case.mutated})
     if mutated:
         messages.append(wording.mutated(rubric, mutated))
+    if source is not None and source.globals_read:
+        messages.append(wording.reads_globals(rubric, source.globals_read[:5]))
     return messages

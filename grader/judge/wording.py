@@ -117,17 +117,44 @@ def iteration_count(rubric: Rubric, got: int, expected: int) -> Check:
 
 # A step over all cases.
 
-def step_missing(rubric: Rubric, step: str, how: str, raised: str | None, every_case_ran: bool) -> str:
-    """`how`: "none" (still None), "no_loop", "raised" (with `raised`, the first exception) or "absent"."""
+def step_missing(rubric: Rubric, step: str, how: str, raised: str | None, every_case_ran: bool,
+                 fed: tuple[str, ...] = (), skipped: tuple[int, int] = (0, 0)) -> str:
+    """`how`: "none" (still None), "no_loop", "raised" (with `raised`, the first exception), "skipped" (assigned
+    only in a branch: `skipped` is (cases that ran to the end without it, cases that ran)), or "absent" (no
+    variable of that name); `fed` the steps it feeds, through which it is judged, none of them right throughout."""
     if how == "none":
         message = "not attempted: still None"
     elif how == "no_loop":
         message = f"{NO_LOOP}, so it has no value per {rubric.iteration[-1]}: it is judged through the values it feeds"
     elif how == "raised":
         message = f"never computed: {rubric.function}() raised {raised} before reaching it"
+    elif how == "skipped":
+        message = (f"no value on {skipped[0]} of {skipped[1]} cases, though they ran to the end: {rubric.function}() "
+                   f"assigns {step} only in a branch those cases skip")
     else:
         message = f"no variable named {step} in {rubric.function}()"
+        if fed:
+            message += (f"; it is judged through what it feeds, and {_listed(fed)} "
+                        f"{'is' if len(fed) == 1 else 'are'} not right on every case")
     return message if every_case_ran else message + " (not every case ran)"
+
+
+def judged_through(rubric: Rubric, step: str, fed: tuple[str, ...], total: int) -> str:
+    """A step with no variable of its name, right because every step it feeds is right on its own."""
+    where = "on the public case" if total == 1 else f"on all {total} cases"
+    return (f"no variable named {step} in {rubric.function}(), but what it feeds, {_listed(fed)}, "
+            f"{'is' if len(fed) == 1 else 'are'} right {where}, so it counts as right")
+
+
+def demo_sized(conditions: list[str], right: int, wrong: int, labels: list[str]) -> str:
+    """A step right exactly on the cases whose sizes are the demo's: `conditions` those sizes, in code."""
+    examples = "; ".join(dict.fromkeys(labels))
+    return (f"right on all {right} cases where {' and '.join(conditions)} (the demo's sizes), wrong on all {wrong} "
+            f"others (e.g. {examples}): does the code assume the demo's sizes?")
+
+
+def _listed(names: tuple[str, ...]) -> str:
+    return ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else names[0]
 
 
 def carried_pass(upstream: str, credit: float) -> str:
@@ -232,6 +259,18 @@ ALL_RIGHT = "All steps are right."
 def raised_on(rubric: Rubric, raised: int, ran: int, example: str, public: bool) -> str:
     where = "on the public case" if public else "for example"
     return f"{rubric.function}() raised an exception on {raised} of {ran} cases; {where}: {example}"
+
+
+def reads_globals(rubric: Rubric, names: tuple[str, ...]) -> str:
+    return (f"{rubric.function}() reads {_listed(names)} from the notebook instead of from its parameters: "
+            f"graded on other inputs, it still sees the notebook's value{'s' if len(names) > 1 else ''}. "
+            "Use only the function's arguments.")
+
+
+def changed_in_place(step: str, parameter: str, cell: int, line: int) -> str:
+    return (f"Your {step} is computed from {parameter} after your function changed that argument in place "
+            f"(cell {cell}, line {line}): it sees the changed array, not the one passed in. "
+            f"Hint: compute {step} before changing {parameter}, or change a copy (np.copy) instead.")
 
 
 def mutated(rubric: Rubric, names: list[str]) -> str:
