@@ -1,7 +1,9 @@
-"""The student's self-check: got vs expected for every step, the honest notes, and a call from inside a notebook."""
+"""The student's self-check: got vs expected for every step, the named mistake and the steps it carries into, the
+honest notes, and a call from inside a notebook."""
 
 from __future__ import annotations
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -20,12 +22,18 @@ def wrong_notebook(tmp_path):
 
 
 def _assert_full_report(text: str) -> None:
+    """The sigmoid derivative left out (issue 11): named as the grade names it, the later steps carried, no score."""
+    text = click.unstyle(text)  # notebook_check prints Jupyter's colours
     assert text.count("got (public case):") == len(STEPS)
     assert text.count("expected (public case):") == len(STEPS)
-    for step in STEPS:
-        assert f" {step} " in text
+    rows = {line.split()[1]: line.split()[0] for line in text.splitlines() if line.startswith("  ") and
+            len(line.split()) > 1 and line.split()[1] in STEPS}
+    assert rows == {"error": "pass", "output_error_term": "WRONG", "hidden_error": "carried",
+                    "hidden_error_term": "carried", "delta_w_h_o": "carried", "delta_w_i_h": "carried"}, text
+    assert "first wrong step: output_error_term" in text
+    assert "mistake [output_error_term] output_derivative_missing:" in text
+    assert "at most 8/10 when graded" in text and "1/10" not in text
     assert selfcheck.HONEST_NOTE in text
-    assert "fix the first wrong step first" in text
 
 
 def test_grade_check_shows_every_step_and_the_honest_notes(wrong_notebook):
