@@ -53,12 +53,12 @@ def complete(grade: Grade, rubric: Rubric, case: Case, found: Mapping[str, Any],
         position = rubric.step_names.index(first)
         value = found.get(first)
         matched = [mistake for mistake in mistakes if mistake.step == first and isinstance(value, np.ndarray)
-                   and _same(value, mistake.values[first], rubric)]
+                   and _as_known(value, mistake.values[first], first, rubric, exception)]
         names = {mistake.name for mistake in matched}
         if len(names) == 1 and not earned.degenerate(value, rubric.tolerance):
             diagnoses.append(Diagnosis(first, matched[0].name, matched[0].message))
         for index in range(position + 1, len(steps)):
-            steps[index] = _later(steps[index], rubric, case, found, matched, steps[position + 1:index], first)
+            steps[index] = _later(steps[index], rubric, case, found, matched, steps[position:index], exception)
         if steps[position].status == MISSING and exception and _lacks_only_its_own_value(steps, position, short):
             messages = [_raised_at(rubric, first) if message == wording.fix_exception_first(rubric, first) else message
                         for message in messages]
@@ -69,6 +69,14 @@ def complete(grade: Grade, rubric: Rubric, case: Case, found: Mapping[str, Any],
     status = GRADED if grade.status == ERROR else grade.status
     return dataclasses.replace(grade, status=status, steps=tuple(steps), diagnoses=tuple(diagnoses),
                                messages=tuple(messages), score=round(bound, 4), first_wrong_step=first)
+
+
+def _as_known(value: np.ndarray, known: np.ndarray, step: str, rubric: Rubric, exception: str | None) -> bool:
+    """Whether the student's value is the known one; where the function raised inside a loop, on the iterations that ran."""
+    if (exception and step in rubric.iteration_steps and value.ndim >= 1 and known.ndim >= 1
+            and 0 < len(value) < len(known)):
+        known = known[: len(value)]
+    return _same(value, known, rubric)
 
 
 def _short(steps: Sequence[StepResult], rubric: Rubric, case: Case, found: Mapping[str, Any]) -> set[int]:
@@ -87,21 +95,28 @@ def _same(got: np.ndarray, expected: np.ndarray, rubric: Rubric) -> bool:
 
 
 def _later(step: StepResult, rubric: Rubric, case: Case, found: Mapping[str, Any], matched: Sequence[KnownMistake],
-           between: Sequence[StepResult], first: str) -> StepResult:
-    """A step after the first wrong one: right, carried from the matched mistake, wrong, or left to grading."""
+           upstream: Sequence[StepResult], exception: str | None) -> StepResult:
+    """A step after the first wrong one (`upstream`: the steps from that one to this one): right, carried from the
+    matched mistake, wrong, or left to grading."""
     if step.status != FAIL:
         return step
+    first = upstream[0].name
     value = found.get(step.name)
-    explained = bool(matched) and all(earlier.status == PASS for earlier in between)
+    if not isinstance(value, np.ndarray):
+        return step  # not a value at all (None, text): nothing carried can make it right
+    if not any(earlier.status != PASS and isinstance(found.get(earlier.name), np.ndarray) for earlier in upstream):
+        return step  # no wrong value before it to carry: the grade compares it with the expected value too
+    explained = bool(matched) and all(earlier.status == PASS for earlier in upstream[1:])
     chains = [mistake.values.get(step.name) for mistake in matched]
-    if explained and isinstance(value, np.ndarray) and all(chain is not None for chain in chains):
-        if all(_same(value, chain, rubric) and _could_fail(chain, step.name, rubric, case, found) for chain in chains):
+    if explained and all(chain is not None for chain in chains):
+        if all(_as_known(value, chain, step.name, rubric, exception) and _could_fail(chain, step.name, rubric, case, found)
+               for chain in chains):
             return dataclasses.replace(
                 step, status=PASS, score=step.max_score * rubric.carried_forward_credit, cases_passed=step.cases_total,
                 carried_forward=True,
                 message=(f"right given your {first} on the public case (error carried forward): grading checks "
                          "it on the hidden cases too"))
-        if not any(_same(value, chain, rubric) for chain in chains):
+        if not any(_as_known(value, chain, step.name, rubric, exception) for chain in chains):
             return dataclasses.replace(step, message=f"wrong even given your {first}: {step.message}")
     return dataclasses.replace(
         step, status=PENDING, score=0.0, cases_passed=0,

@@ -182,7 +182,7 @@ def report(grade: Grade, verbose: bool = False) -> str:
     width = max(len(step.name) for step in grade.steps)
     for step in grade.steps:
         lines.append(f"  {_mark(step)}  {step.name:<{width}}  {step.message}")
-        if step.public_got is not None:
+        if step.public_got is not None and (verbose or step.status != PASS or step.carried_forward):
             lines.append(_indented("got (public case):      ", step.public_got))
             lines.append(_indented("expected (public case): ", step.public_expected or ""))
     messages = list(grade.messages)

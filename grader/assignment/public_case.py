@@ -71,7 +71,7 @@ def known_mistakes(assignment: Assignment, public: Case) -> list[dict]:
     names = rubric.step_names
     found = []
     for entry in catalogue.entries:
-        for formula in entry.formulas:
+        for variant, formula in enumerate(entry.formulas):
             chain: dict[str, np.ndarray] = {}
             for step in names[names.index(entry.step):]:
                 code = formula if step == entry.step else reference.formulas[step]
@@ -80,7 +80,7 @@ def known_mistakes(assignment: Assignment, public: Case) -> list[dict]:
                     break
                 chain[step] = value
             if entry.step in chain:
-                found.append({"name": entry.name, "step": entry.step, "message": entry.message,
+                found.append({"name": entry.name, "variant": variant, "step": entry.step, "message": entry.message,
                               "values": {step: value.tolist() for step, value in chain.items()}})
     return found
 
