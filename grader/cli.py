@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from grader import __version__, app, autograder, selfcheck
-from grader.errors import GraderError
+from grader.errors import ConfigError, GraderError
 from grader.report import formats as report_formats
 from grader.report import github, summary, terminal
 from grader.report.gradescope import HIDDEN_VISIBILITIES
@@ -240,7 +240,10 @@ def check(notebooks, public_case, timeout, json_path, verbose):
         if json_path == "-":
             click.echo(text, nl=False)
             return
-        _guard(lambda: Path(json_path).write_text(text, encoding="utf-8"), verbose)
+        try:
+            Path(json_path).write_text(text, encoding="utf-8")
+        except OSError as error:
+            raise _Failure(ConfigError(f"cannot write the JSON to {json_path}: {error.strerror}")) from None
     click.echo("\n\n".join(selfcheck.report(item.grade, verbose) for item in grades))
 
 

@@ -111,12 +111,8 @@ def rubric_and_case(document: dict, timeout: float) -> tuple[Rubric, Limits, Cas
     return rubric, limits_within(DEFAULT_LIMITS, timeout), case, parameters
 
 
-def check(path: Path, document: dict, timeout: float) -> Grade:
-    """Judge one notebook on the public case only, completed with the known mistakes (`public_judgement`)."""
-    return _check_group([path], document, timeout)[0]
-
-
 def _check_group(paths: Sequence[Path], document: dict, timeout: float) -> list[Grade]:
+    """Judge notebooks on one public case, completed with its known mistakes (`public_judgement`), on one server."""
     rubric, limits, case, parameters = rubric_and_case(document, timeout)
     mistakes = public_case.read_mistakes(document)
     wire = [case_builder.case_to_wire(case)]
