@@ -59,9 +59,9 @@ def complete(grade: Grade, rubric: Rubric, case: Case, found: Mapping[str, Any],
             diagnoses.append(Diagnosis(first, matched[0].name, matched[0].message))
         for index in range(position + 1, len(steps)):
             steps[index] = _later(steps[index], rubric, case, found, matched, steps[position:index], exception)
-        if steps[position].status == MISSING and exception and _lacks_only_its_own_value(steps, position, short):
-            messages = [_raised_at(rubric, first) if message == wording.fix_exception_first(rubric, first) else message
-                        for message in messages]
+        raised_here = steps[position].status == MISSING and exception and _lacks_only_its_own_value(steps, position, short)
+        if raised_here or first != grade.first_wrong_step:
+            messages = _first_wrong_said(messages, rubric, grade.first_wrong_step, first, bool(raised_here))
     credit = rubric.carried_forward_credit
     bound = sum(step.max_score * (credit if step.carried_forward or step.status == PENDING else 1.0)
                 for step in steps if step.status in (PASS, PENDING))
@@ -69,6 +69,15 @@ def complete(grade: Grade, rubric: Rubric, case: Case, found: Mapping[str, Any],
     status = GRADED if grade.status == ERROR else grade.status
     return dataclasses.replace(grade, status=status, steps=tuple(steps), diagnoses=tuple(diagnoses),
                                messages=tuple(messages), score=round(bound, 4), first_wrong_step=first)
+
+
+def _first_wrong_said(messages: Sequence[str], rubric: Rubric, said: str | None, first: str, raised_here: bool
+                      ) -> list[str]:
+    """The messages with the judge's sentence on the first wrong step (`said`) replaced by one on `first`."""
+    hints = {step.name: step.hint for step in rubric.steps}
+    old = {wording.first_wrong(said, hints[said]), wording.fix_exception_first(rubric, said)} if said else set()
+    new = _raised_at(rubric, first) if raised_here else wording.first_wrong(first, hints[first])
+    return [new if message in old else message for message in messages]
 
 
 def _as_known(value: np.ndarray, known: np.ndarray, step: str, rubric: Rubric, exception: str | None) -> bool:
