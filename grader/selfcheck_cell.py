@@ -17,11 +17,17 @@ SOURCE = ("# Check your work on the demo's inputs (save the notebook first). Gra
           "selfcheck.notebook_check()")
 
 
+_LONGEST = 1000
+"""No self-check cell is longer: a longer cell is not parsed here at all (student text, in the grader's process)."""
+
+
 def is_self_check(source: str) -> bool:
     """Whether a code cell is the course's self-check cell and nothing else."""
+    if len(source) > _LONGEST or "notebook_check" not in source:
+        return False
     try:
         body = ast.parse(source).body
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, MemoryError, RecursionError):  # deep nesting fails in the parser itself
         return False
     if len(body) < 2 or not _imports_selfcheck(body[0]):
         return False

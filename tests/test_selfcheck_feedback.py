@@ -133,6 +133,8 @@ def test_the_self_check_cell_is_recognised(source):
     "from grader import selfcheck",
     "from grader import selfcheck\nselfcheck.notebook_check(**{'path': 1})",
     "from grader import selfcheck\nselfcheck.notebook_check(",
+    "from grader import selfcheck\nselfcheck.notebook_check(" + "(" * 200 + ")" * 200 + ")",
+    "from grader import selfcheck\nselfcheck.notebook_check()\n" + "[" * 5000 + "]" * 5000,
 ])
 def test_a_cell_doing_more_than_the_self_check_is_run(source):
     """Mechanism: only a cell doing nothing but the self-check is left out, so no student code can hide behind it."""
