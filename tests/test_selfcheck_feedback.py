@@ -48,10 +48,12 @@ def test_grade_check_shows_every_step_and_the_honest_notes(wrong_notebook):
 
 
 def test_notebook_check_with_an_explicit_path(wrong_notebook, capsys):
+    """The notebook holds the stub's self-check cell: checking it does not warn about that cell (issue 11)."""
     selfcheck.notebook_check(wrong_notebook)
     printed = capsys.readouterr().out
     _assert_full_report(printed)
     assert selfcheck.SAVED_NOTE in printed
+    assert "warning:" not in printed and "cannot tell which notebook" not in printed
 
 
 def test_notebook_check_finds_the_running_notebook_from_jupyter(wrong_notebook, capsys, monkeypatch):
