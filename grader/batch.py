@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader import judge, notebook
+from grader import judge, notebook, selfcheck_cell
 from grader.assignment import Assignment, Rubric
 from grader.assignment import cases as case_builder
 from grader.errors import ConfigError
@@ -144,7 +144,9 @@ def resolve_assignment_name(available: list[str], requested: str | None) -> str:
 def sandbox_job(book: notebook.Notebook, rubric: Rubric, limits: Limits, parameters: Iterable[str]) -> Job:
     """What the sandbox child needs to run a notebook: its cells, the function, the step names, the limits."""
     return Job(
-        cells=[{"index": cell.index, "source": cell.source} for cell in book.cells],
+        # The course's self-check cell is left out: run in the sandbox it could only warn (grader/selfcheck_cell.py).
+        cells=[{"index": cell.index, "source": cell.source} for cell in book.cells
+               if not selfcheck_cell.is_self_check(cell.source)],
         function=rubric.function,
         parameters=list(parameters),
         steps=list(rubric.step_names),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 import click
 
 from grader import __version__, app, autograder, selfcheck
-from grader.errors import GraderError
+from grader.errors import ConfigError, GraderError
 from grader.report import formats as report_formats
 from grader.report import github, summary, terminal
 from grader.report.gradescope import HIDDEN_VISIBILITIES
@@ -226,22 +227,40 @@ class _ClassLines:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("notebook_path", metavar="NOTEBOOK", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("notebooks", metavar="NOTEBOOK...", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--public-case", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="The assignment's public_case.json [default: the copy inside the notebook].")
 @click.option("--timeout", type=click.FloatRange(min=0.5), default=10.0, show_default=True, metavar="SECONDS",
               help="Wall-clock limit for running the notebook.")
-def check(notebook_path, public_case, timeout):
+@click.option("--json", "json_path", metavar="FILE|-",
+              help="Also write the result as JSON to FILE, or only it to stdout with '-': the submission object of "
+                   "`grade --json`, with score null (see README).")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Show every value, every warning, what the notebook printed, and tracebacks of internal errors.")
+def check(notebooks, public_case, timeout, json_path, verbose):
     """Check your own notebook on the public case, before you hand it in.
 
     Runs your notebook in a sandbox on the demo cell's inputs and shows, for every step of the
-    graded function, your value next to the expected one. It needs no solutions: the public
-    case travels inside the course's notebook (or pass --public-case). Hidden cases with other
-    shapes and values are checked only when your notebook is graded. From inside the notebook:
+    graded function, whether your value is right there, and which known mistake a wrong one is.
+    It needs no solutions: the public case travels inside the course's notebook (or pass
+    --public-case). It gives no score: hidden cases with other shapes and values are checked
+    only when your notebook is graded. From inside the notebook:
     `from grader import selfcheck; selfcheck.notebook_check()` (save the notebook first).
+    Exit status: 0 checked (whatever it found, an unreadable notebook included), 2 usage error,
+    3 internal error of the grader.
     """
-    grade = _guard(lambda: app.check(app.Check(notebook_path, public_case, timeout)), False)
-    click.echo(selfcheck.report(grade))
+    grades = _guard(lambda: app.check(app.Check(tuple(notebooks), public_case, timeout)), verbose)
+    if json_path is not None:
+        text = json.dumps(selfcheck.document(grades), indent=1) + "\n"
+        if json_path == "-":
+            click.echo(text, nl=False)
+            return
+        try:
+            Path(json_path).write_text(text, encoding="utf-8")
+        except OSError as error:
+            raise _Failure(ConfigError(f"cannot write the JSON to {json_path}: {error.strerror}")) from None
+    click.echo("\n\n".join(selfcheck.report(item.grade, verbose) for item in grades))
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})

@@ -10,19 +10,22 @@ student self-check works from the stub's public case, and the example class grad
 from __future__ import annotations
 
 import ast
+import json
 import re
 import shutil
 import tomllib
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from grader import assignment
+from grader import assignment, compare
 from grader.assignment import cases as case_builder
 from grader.cli import check, make_stub
-from grader.judge import feedback
+from grader.judge import earned, feedback
+from grader.models import Tolerance
 from tests.conftest import CLEAN_ENV, GradeRun, invoke_grade, steps_of
 from tests.notebooks import ASSIGNMENTS, REPO, SOLUTIONS
 
@@ -33,9 +36,6 @@ _ANSWER = re.compile(r"#+\s*SOLUTION\s*$")
 _BEGIN = re.compile(r"^\s*#+\s*BEGIN SOLUTION\s*$")
 _END = re.compile(r"^\s*#+\s*END SOLUTION\s*$")
 _STEP_LINE = re.compile(r"^\s*(?P<target>[A-Za-z_]\w*)\s*(?P<op>[-+*/]?)=(?!=)")
-# The terminal's line of a step: "  pass     error                1/1  correct on the public case".
-_STEP_ROW = re.compile(r"^  (?P<status>pass|carried|FAIL|missing|not run)\s+(?P<step>\w+)\s+\S+/\S+\s+(?P<message>.*)$",
-                       re.MULTILINE)
 
 
 def _rubric(name: str) -> dict:
@@ -114,20 +114,30 @@ def _row(run: GradeRun, student: str) -> dict:
 
 @pytest.fixture(scope="module", params=NAMES)
 def graded(request, tmp_path_factory) -> tuple[str, GradeRun, list[tuple[str, dict]]]:
-    """One `grade --assignment NAME` run over the reference, the committed stub and one notebook per catalogue entry."""
+    """One `grade --assignment NAME` run over the reference, the committed stub and one notebook per catalogue entry.
+
+    The reference and the mistaken notebooks carry the stub's metadata (its public case), as a student's
+    notebook made from the stub does: `grade-check` reads them as it reads a student's.
+    """
     name = request.param
     rubric = _rubric(name)["assignment"]
     reference = SOLUTIONS / name / rubric["notebook"]
+    stub = ASSIGNMENTS / name / rubric["notebook"]
+    metadata = nbformat.read(stub, as_version=4).metadata
     root = tmp_path_factory.mktemp(f"contract-{name}")
-    for student, source in (("reference", reference), ("stub", ASSIGNMENTS / name / rubric["notebook"])):
-        (root / student).mkdir()
-        shutil.copyfile(source, root / student / rubric["notebook"])
+    (root / "stub").mkdir()
+    shutil.copyfile(stub, root / "stub" / rubric["notebook"])
+    (root / "reference").mkdir()
+    node = nbformat.read(reference, as_version=4)
+    node.metadata = metadata
+    nbformat.write(node, root / "reference" / rubric["notebook"])
     mistakes = []
     for number, entry in enumerate(_catalogue(name), start=1):
         student = f"mistake{number:02d}"
         (root / student).mkdir()
         node = _mistaken_notebook(reference, rubric["function"], list(rubric["returns"]), entry["step"],
                                   _first_formula(entry))
+        node.metadata = metadata
         nbformat.write(node, root / student / rubric["notebook"])
         mistakes.append((student, entry))
     run = invoke_grade(root, "--assignment", name)
@@ -194,32 +204,80 @@ def test_every_catalogue_entry_is_recognised(graded):
     assert unrecognised == []
 
 
-def _self_check(notebook: Path, *options: str) -> tuple[dict[str, tuple[str, str]], str]:
-    """`grade-check` on a notebook: each step's (status, message) as printed, and the whole output."""
-    result = CliRunner().invoke(check, [str(notebook), *options], env=CLEAN_ENV)
+def _self_check(run: GradeRun, students: list[str]) -> list[dict]:
+    """One `grade-check --json -` over these students' notebooks (their own public case): each one's submission object."""
+    paths = [str(_row(run, student)["submission"]) for student in students]
+    result = CliRunner().invoke(check, [*paths, "--json", "-"], env=CLEAN_ENV)
     assert result.exit_code == 0, result.output
-    return {match["step"]: (match["status"], match["message"]) for match in _STEP_ROW.finditer(result.output)}, result.output
+    document = json.loads(result.output)
+    assert [Path(row["submission"]).parent.name for row in document["submissions"]] == students
+    return document["submissions"]
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_self_check_on_the_public_case(name, tmp_path):
-    """`grade-check` needs no solutions: the reference is right on every step of the public case, the stub not attempted.
+def _recognisable(name: str) -> set[tuple[str, str]]:
+    """The catalogue entries the public case can tell: their first formula's value at their step (the one the mistaken
+    notebooks use) is informative, wrong, and no other entry's at that step (what the public case document carries)."""
+    document = json.loads((ASSIGNMENTS / name / "public_case.json").read_text(encoding="utf-8"))
+    tolerance = Tolerance(**document["tolerance"])
+    known = [(item["step"], item["name"], np.array(item["values"][item["step"]]), item["variant"])
+             for item in document["mistakes"]]
 
-    A stub step whose given code still produces a value (an accumulator set to zeros before its loop) may show as
-    wrong rather than missing; no stub step may show as right, and every missing one is said not attempted.
+    def alike(first: np.ndarray, second: np.ndarray) -> bool:
+        return compare.check(first, second, tolerance, explain=False).ok
+
+    return {(step, entry) for step, entry, value, variant in known if variant == 0
+            and not earned.degenerate(value, tolerance) and not alike(value, np.array(document["expected"][step]))
+            and not any(alike(value, other) for other_step, other_entry, other, _ in known
+                        if other_step == step and other_entry != entry)}
+
+
+def test_self_check_agrees_with_the_grade(graded):
+    """Issue 11: `grade-check` (no solutions, the public case inside each notebook) agrees with `grade` on every
+    catalogue entry's notebook, the reference and the stub, in one run.
+
+    Mechanism: the public case document carries each known mistake's values and the reference's chain after it
+    (grade-stub). So the self-check names the same mistake at the same first wrong step wherever the public case
+    can tell it (and never a mistake the grade does not name), calls a later step carried only where the grade
+    does not pass it directly, never calls wrong a step the grade passes, gives the same submission status, and
+    gives no score but a bound the grade never exceeds.
     """
-    notebook = _rubric(name)["assignment"]["notebook"]
-    public = ASSIGNMENTS / name / "public_case.json"
-    shutil.copyfile(SOLUTIONS / name / notebook, tmp_path / notebook)
-    reference, output = _self_check(tmp_path / notebook, "--public-case", str(public))
-    assert {step: status for step, (status, _) in reference.items()} == dict.fromkeys(_steps(name), "pass"), output
-    assert "All steps are right" in output
-    stub, output = _self_check(ASSIGNMENTS / name / notebook)
-    assert list(stub) == _steps(name), output
-    assert not {"pass", "carried"} & {status for status, _ in stub.values()}, output
-    missing = [message for status, message in stub.values() if status == "missing"]
-    assert missing and all(message.startswith("not attempted") for message in missing), output
-    assert "All steps are right" not in output
+    name, run, mistakes = graded
+    recognisable = _recognisable(name)
+    students = ["reference", "stub"] + [student for student, _ in mistakes]
+    checked = dict(zip(students, _self_check(run, students)))
+    reference, stub = checked["reference"], checked["stub"]
+    assert {step["name"]: step["status"] for step in reference["steps"]} == dict.fromkeys(_steps(name), "pass")
+    assert reference["first_wrong_step"] is None and reference["score_at_most"] == reference["max_score"]
+    assert [step["name"] for step in stub["steps"]] == _steps(name)
+    assert not any(step["status"] == "pass" for step in stub["steps"]), stub["steps"]
+    missing = [step["message"] for step in stub["steps"] if step["status"] == "missing"]
+    assert missing and all(message.startswith("not attempted") for message in missing), stub["steps"]
+    disagreements, named = [], 0
+    for student, entry in mistakes:
+        row, own = _row(run, student), checked[student]
+        graded_steps = steps_of(row)
+        problems = []
+        names = {(diagnosis["step"], diagnosis["misconception"]) for diagnosis in own["diagnoses"]}
+        graded_names = {(diagnosis["step"], diagnosis["misconception"]) for diagnosis in row["diagnoses"]}
+        if not names <= graded_names:
+            problems.append(f"names {sorted(names - graded_names)}")
+        if (entry["step"], entry["name"]) in recognisable and (entry["step"], entry["name"]) not in names:
+            problems.append("does not name it")
+        if own["first_wrong_step"] not in (row["first_wrong_step"], None):
+            problems.append(f"first wrong {own['first_wrong_step']}")
+        if own["status"] != row["status"] or own["score"] is not None or own["score_at_most"] < row["score"]:
+            problems.append(f"{own['status']} at most {own['score_at_most']}")
+        for step in own["steps"]:
+            verdict = graded_steps[step["name"]]
+            if step["status"] in ("fail", "missing") and verdict["status"] == "pass":
+                problems.append(f"{step['name']} {step['status']}")
+            if step["carried_forward"] and verdict["status"] == "pass" and not verdict["carried_forward"]:
+                problems.append(f"{step['name']} carried")
+        named += bool(names)
+        if problems:
+            disagreements.append((entry["name"], problems))
+    assert disagreements == []
+    assert named >= len(recognisable & {(entry["step"], entry["name"]) for _, entry in mistakes}) > 0
 
 
 def _readable(path: Path) -> bool:

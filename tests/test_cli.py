@@ -194,7 +194,7 @@ def test_every_command_has_help(command, purpose):
 def test_self_check_needs_no_solutions(tmp_path, monkeypatch):
     write(student_notebook(), tmp_path / "mine.ipynb")
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(check, ["mine.ipynb"], env=CLEAN_ENV)
+    result = CliRunner().invoke(check, ["mine.ipynb", "-v"], env=CLEAN_ENV)
     assert result.exit_code == 0, result.output
     assert "got" in result.stdout and "expected" in result.stdout
     assert "0.00804047" in result.stdout  # public values may be shown

@@ -54,15 +54,14 @@ def grade_one(request: GradeOne) -> OneGraded:
 
 @dataclass(frozen=True)
 class Check:
-    """`grade-check`: a student's notebook on the public case."""
+    """`grade-check`: students' notebooks on their public case."""
 
-    notebook: Path
+    notebooks: tuple[Path, ...]
     public_case: Path | None
     """The public case file; None: the copy inside the notebook."""
     timeout: float
 
 
-def check(request: Check) -> Grade:
-    document = selfcheck.load_public_case(request.public_case, request.notebook)
-    return selfcheck.check(request.notebook, document, request.timeout)
+def check(request: Check) -> list[selfcheck.Checked]:
+    return selfcheck.check_files(request.notebooks, request.public_case, request.timeout)
 

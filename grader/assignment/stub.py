@@ -18,7 +18,7 @@ from pathlib import Path
 
 import nbformat
 
-from grader import notebook
+from grader import notebook, selfcheck_cell
 from grader.assignment.loader import Assignment
 from grader.assignment.public_case import PUBLIC_CASE, public_case, render_case
 
@@ -66,6 +66,13 @@ def _placeholder(indent: str, code: str) -> str:
     return f"{indent}..."
 
 
+_CHECK_TEXT = ("### Check your work\n\n"
+               "Save the notebook, then run the cell below (or run `grade-check <this notebook>` in a terminal). "
+               "It runs your function on the demo's inputs in a sandbox and tells you, step by step, what is "
+               "right, what is wrong and which known mistake a wrong value is. It gives no score: your grade "
+               "also uses hidden inputs. Grading leaves this cell out.")
+
+
 def build_stub(assignment: Assignment, case_document: dict) -> nbformat.NotebookNode:
     """The student's notebook: answers stripped, outputs cleared, tagged with the assignment."""
     node, _ = notebook.read_node(assignment.layout.reference.resolve())  # links followed
@@ -75,6 +82,10 @@ def build_stub(assignment: Assignment, case_document: dict) -> nbformat.Notebook
             cell["source"] = strip_solutions(cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"]))
             cell["outputs"] = []
             cell["execution_count"] = None
+    if not any(cell.get("cell_type") == "code" and selfcheck_cell.is_self_check(cell["source"]) for cell in stub.cells):
+        # Fixed ids: the same reference always gives the same stub (`grade-stub --check`).
+        stub.cells.append(nbformat.v4.new_markdown_cell(_CHECK_TEXT, id="check-your-work"))
+        stub.cells.append(nbformat.v4.new_code_cell(selfcheck_cell.SOURCE, id="self-check"))
     stub.metadata[notebook.METADATA_KEY] = {"assignment": assignment.name, "public_case": case_document}
     return stub
 
