@@ -17,6 +17,7 @@ from grader.errors import ConfigError
 from grader.judge.evidence import ABSENT
 from grader.models import FAIL, GRADED, INVALID, MISSING, PASS, Case, Grade, Limits, StepResult, Submission
 from grader.report import json_report, terminal
+from grader.report.summary import mistake_title
 from grader.sandbox import spawned
 from grader.sandbox.pipeline import Pipeline
 from grader.sandbox.wire import SandboxReply
@@ -186,7 +187,8 @@ def report(grade: Grade, verbose: bool = False) -> str:
         context = [m for m in messages if m.startswith(("warning:", "note:"))]
         messages = [m for m in messages if m not in context] + context[:3]
     lines += [f"  {message}" for message in messages]
-    lines += [f"  {terminal.paint('mistake', 'cyan')} [{d.step}] {d.misconception}: {d.message}" for d in grade.diagnoses]
+    lines += [f"  {terminal.paint('mistake', 'cyan')} [{d.step}] {mistake_title(d.misconception)}: {d.message}"
+              for d in grade.diagnoses]
     if verbose and grade.output.strip():
         lines += ["  printed by the notebook:"] + [f"    | {line}" for line in grade.output.rstrip().splitlines()[:40]]
     return "\n".join(lines) + "\n\n" + " ".join(_notes(grade))

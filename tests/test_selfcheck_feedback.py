@@ -37,7 +37,7 @@ def _assert_full_report(text: str) -> None:
     assert rows == {"error": "pass", "output_error_term": "WRONG", "hidden_error": "carried",
                     "hidden_error_term": "carried", "delta_w_h_o": "carried", "delta_w_i_h": "carried"}, text
     assert "first wrong step: output_error_term" in text
-    assert "mistake [output_error_term] output_derivative_missing:" in text
+    assert f"mistake [output_error_term] {mistake_title('output_derivative_missing')}:" in text
     assert "at most 8/10 when graded" in text and "1/10" not in text
     assert selfcheck.HONEST_NOTE in text
 
