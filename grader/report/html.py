@@ -75,8 +75,8 @@ class FeedbackPages:
     def render(self, grade: Grade) -> str:
         """The whole page for one submission."""
         try:
-            node, _ = notebook.read_node(grade.submission.path)
-            cells = node.cells
+            node, _ = notebook.read_data(grade.submission.path)
+            cells = node["cells"]
         except Exception:  # an unreadable or malformed notebook still gets its feedback, alone
             cells = []
         shown = _bounded(cells)
