@@ -178,15 +178,21 @@ class _ClassLines:
 
     def show(self, event: app.Event) -> None:
         quiet = self.verbosity == terminal.QUIET
+        if self._progress is not None and not isinstance(event, (app.Graded, app.AllGraded, app.PageProgress,
+                                                                 app.PagesWritten)):
+            self._progress.clear()  # a bar left before the pages are written; the next page redraws it
         match event:
-            case app.Started(total):
-                self._progress = Progress(total, sys.stderr, enabled=not quiet, terminal=sys.stderr.isatty())
+            case app.Started(total, pages):
+                self._progress = Progress(total + pages, sys.stderr, enabled=not quiet, terminal=sys.stderr.isatty())
             case app.Graded(grade):
                 self._progress.clear()
                 self._say(terminal.render(grade, self.verbosity) + ("" if quiet else "\n"), err=self.to_stderr)
                 self._progress.advance()
             case app.AllGraded():
-                self._progress.finish()
+                if self._progress.complete:
+                    self._progress.finish()
+            case app.PageProgress(count):
+                self._progress.advance(count)
             case app.LayersMissing(absent):
                 if not quiet:
                     click.echo(f"warning: sandbox layer(s) {', '.join(absent)} not active here; see grade --sandbox-info",
@@ -202,6 +208,10 @@ class _ClassLines:
             case app.ReportsWritten(folder, written, log):
                 self._say(f"reports written to {folder}/ ({', '.join(written)}; log {log})", err=True)
             case app.PagesWritten(count, folder):
+                if self._progress.complete:
+                    self._progress.finish()
+                else:
+                    self._progress.clear()
                 self._say(f"{count} feedback page(s) written to {folder}/", err=True)
             case app.NoJobSummary():
                 click.echo("GITHUB_STEP_SUMMARY is not set: no job summary written", err=True)

@@ -15,6 +15,7 @@ from grader.app.events import (
     Graded,
     LayersMissing,
     NoJobSummary,
+    PageProgress,
     PagesWritten,
     ReportsWritten,
     Started,
@@ -26,7 +27,7 @@ from grader.app.one_notebook import Check, GradeOne, OneGraded, check, grade_one
 
 __all__ = [
     "AllGraded", "Annotations", "Check", "Emit", "Event", "GradeClass", "GradeOne", "Graded", "Interrupted",
-    "LayersMissing", "MakeStub", "Merge", "NoJobSummary", "OneGraded", "PagesWritten", "ReportsWritten", "Started",
-    "Summarised", "Tallied", "Terminated", "check", "grade_class", "grade_one", "make_stub", "merge",
+    "LayersMissing", "MakeStub", "Merge", "NoJobSummary", "OneGraded", "PageProgress", "PagesWritten", "ReportsWritten",
+    "Started", "Summarised", "Tallied", "Terminated", "check", "grade_class", "grade_one", "make_stub", "merge",
     "sandbox_layers", "solutions_folder",
 ]
