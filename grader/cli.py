@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from grader import __version__, app, autograder, selfcheck
+from grader import __version__, app, autograder
 from grader.errors import GraderError
 from grader.report import formats as report_formats
 from grader.report import github, summary, terminal
@@ -234,6 +234,8 @@ def check(notebook_path, public_case, timeout):
     shapes and values are checked only when your notebook is graded. From inside the notebook:
     `from grader import selfcheck; selfcheck.notebook_check()` (save the notebook first).
     """
+    from grader import selfcheck  # only this command needs it
+
     grade = _guard(lambda: app.check(app.Check(notebook_path, public_case, timeout)), False)
     click.echo(selfcheck.report(grade))
 
