@@ -132,6 +132,7 @@ def floor_spec(bench: Bench, path: Path) -> None:
 def kernel_seconds(paths: list[Path], timeout: float) -> float | None:
     """Median seconds to execute one notebook top to bottom in a fresh Jupyter kernel; None without nbclient."""
     try:
+        import ipykernel  # noqa: F401  (nbclient comes with nbconvert; without a kernel every run fails at once)
         import nbclient
         import nbformat
     except ImportError:
