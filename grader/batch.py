@@ -228,6 +228,9 @@ class Grader:
 
     @functools.cached_property
     def _pipeline(self) -> Pipeline:
+        # Checked before the first job: a malformed catalogue or a wrong oracle stops the run (exit 2 or 3),
+        # where judging would turn the error into one submission's row.
+        _ = self.feedback
         wire = [case_builder.case_to_wire(case) for case in self.cases]
         solutions = str(self.assignment.directory.parent.resolve())
         scratch = SCRATCH_BYTES + 2 * self.settings.limits.output_bytes
