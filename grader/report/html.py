@@ -284,7 +284,7 @@ def _start_worker(function: str) -> None:
     """A page worker: Ctrl-C and SIGTERM are the parent's to handle (it stops handing out pages)."""
     global _worker_pages
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _worker_pages = FeedbackPages(function)
 
 
