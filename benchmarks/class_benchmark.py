@@ -116,22 +116,23 @@ def floor_spec(bench: Bench, path: Path) -> None:
     import numpy as np
 
     from grader import assignment
-    from grader import cases as case_builder
+    from grader.assignment import cases as case_builder
 
     loaded = assignment.load(ROOT / "solutions", "backward_pass")
-    built = case_builder.build(loaded, loaded.rubric.seed)
+    built = case_builder.build(loaded, loaded.defaults.seed)
     expected = [np.concatenate([np.asarray(case.expected[name], dtype=np.float64).ravel()
                                 for name in loaded.rubric.returns]) for case in built]
     spec = {"paths": [str(bench.folder / s.name / "backward_pass.ipynb") for s in bench.students],
             "function": loaded.rubric.function, "cases": [case_builder.copy_arguments(case.arguments) for case in built],
-            "expected": expected, "timeout": loaded.rubric.limits.timeout,
-            "statement": loaded.rubric.limits.statement, "jobs": bench.jobs}
+            "expected": expected, "timeout": loaded.defaults.limits.timeout,
+            "statement": loaded.defaults.limits.statement, "jobs": bench.jobs}
     path.write_bytes(pickle.dumps(spec))
 
 
 def kernel_seconds(paths: list[Path], timeout: float) -> float | None:
     """Median seconds to execute one notebook top to bottom in a fresh Jupyter kernel; None without nbclient."""
     try:
+        import ipykernel  # noqa: F401  (nbclient comes with nbconvert; without a kernel every run fails at once)
         import nbclient
         import nbformat
     except ImportError:
@@ -162,7 +163,13 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="100 notebooks, one round, one kernel notebook")
     parser.add_argument("--no-feedback-html", action="store_true", help="skip the --feedback-html pair of runs")
     parser.add_argument("--rss-scale", action="store_true", help="also compare peak RSS at 1,000 and 10,000 notebooks")
+    parser.add_argument("--rss-only", action="store_true", help="only the RSS comparison of --rss-scale")
     options = parser.parse_args()
+    _precompile()
+    if options.rss_only:
+        with tempfile.TemporaryDirectory(prefix="class-benchmark-") as scratch_name:
+            rss_scale(Path(scratch_name), options.jobs)
+        return
     for name, usual, quick in (("size", 400, 100), ("rounds", 3, 1), ("kernel_sample", 3, 1)):
         if getattr(options, name) is None:
             setattr(options, name, quick if options.quick else usual)
@@ -224,14 +231,29 @@ def main() -> None:
                 print(f"ratio to the kernel: {each * size / cold_s:7.0f}x (grade cold), "
                       f"{each * size / floor_s:.0f}x (floor); goal >= 100x")
         if options.rss_scale:
-            scaled = {}
-            for count in (1000, 10000):
-                scaled[count] = Bench(scratch, count, options.jobs).cold()
-                print(f"RSS at {count:6d}:        grader process {scaled[count]['rss_self']:.0f} MB "
-                      f"({count / scaled[count]['seconds']:.1f} submissions/s)")
-            print(f"RSS ratio:           {scaled[10000]['rss_self'] / scaled[1000]['rss_self']:.2f}x from 1,000 to 10,000 "
-                  f"(goal <= 1.2), time {scaled[10000]['seconds'] / scaled[1000]['seconds']:.1f}x")
+            rss_scale(scratch, options.jobs)
 
+
+def rss_scale(scratch: Path, jobs: int) -> None:
+    """Peak RSS of the grader process grading 1,000 and 10,000 notebooks (cold, --out), and their times."""
+    print(f"RSS scale: --jobs {jobs}, load {os.getloadavg()[0]:.1f}")
+    scaled = {}
+    for count in (1000, 10000):
+        scaled[count] = Bench(scratch, count, jobs).cold()
+        print(f"RSS at {count:6d}:        grader process {scaled[count]['rss_self']:.0f} MB "
+              f"({count / scaled[count]['seconds']:.1f} submissions/s)", flush=True)
+    print(f"RSS ratio:           {scaled[10000]['rss_self'] / scaled[1000]['rss_self']:.2f}x from 1,000 to 10,000 "
+          f"(goal <= 1.2), time {scaled[10000]['seconds'] / scaled[1000]['seconds']:.1f}x")
+
+
+def _precompile() -> None:
+    """Byte-compile the grader as `pip install` does, so that no run pays for compiling its modules.
+
+    With PYTHONDONTWRITEBYTECODE set (as in some CI and container images), an editable checkout
+    would otherwise compile every module of the grader on every start.
+    """
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "grader")], stdout=subprocess.DEVNULL,
+                   env={**os.environ, "PYTHONDONTWRITEBYTECODE": ""}, check=True)
 
 if __name__ == "__main__":
     main()

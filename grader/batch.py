@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -207,23 +208,47 @@ class Outcome:
 
 
 class Grader:
-    """Grades submissions of one assignment against cases built once per run."""
+    """Grades submissions of one assignment against cases built once per run.
+
+    The cases, the catalogue and oracle, and the fork servers are made when a submission first
+    needs them: a re-grade served wholly from the cache or the results log never builds them.
+    """
 
     def __init__(self, assignment: Assignment, seed: int, jobs: int, timeout: float | None = None) -> None:
         self.assignment = assignment
         self.rubric = assignment.rubric
         self.settings = assignment.defaults.with_options(seed=seed, timeout=timeout)
-        self.cases: list[Case] = case_builder.build(assignment, self.settings.seed)
-        self.feedback = feedback.load(assignment, self.cases)
-        self._allowed_globals = source.allowed_globals(assignment.reference.namespace, self.rubric.function)
         self.jobs = max(1, jobs)
+
+    @functools.cached_property
+    def _allowed_globals(self) -> frozenset[str]:
+        return source.allowed_globals(self.assignment.reference.namespace, self.rubric.function)
+
+    @functools.cached_property
+    def cases(self) -> list[Case]:
+        return case_builder.build(self.assignment, self.settings.seed)
+
+    @functools.cached_property
+    def feedback(self) -> feedback.Feedback:
+        return feedback.load(self.assignment, self.cases)
+
+    @functools.cached_property
+    def _pipeline(self) -> Pipeline:
+        # Checked before the first job: a malformed catalogue or a wrong oracle stops the run (exit 2 or 3),
+        # where judging would turn the error into one submission's row.
+        _ = self.feedback
         wire = [case_builder.case_to_wire(case) for case in self.cases]
-        solutions = str(assignment.directory.parent.resolve())
+        solutions = str(self.assignment.directory.parent.resolve())
         scratch = SCRATCH_BYTES + 2 * self.settings.limits.output_bytes
-        self._pipeline = Pipeline(wire, self.jobs, hidden=(solutions,), scratch_bytes=scratch)
+        return Pipeline(wire, self.jobs, hidden=(solutions,), scratch_bytes=scratch)
+
+    def _started(self) -> bool:
+        return "_pipeline" in self.__dict__
 
     def layers(self, start: bool = True) -> tuple[Layer, ...] | None:
         """The sandbox layers in effect for this run's children (None if none ran and `start` is false)."""
+        if not start and not self._started():
+            return None
         return self._pipeline.layers(start)
 
     def grade_all(self, submissions: Iterable[Submission],
@@ -239,7 +264,7 @@ class Grader:
         taken = emitted = 0
         exhausted = False
         while True:
-            while not exhausted and self._pipeline.capacity > 0 and len(ready) < _MAX_AHEAD:
+            while not exhausted and (not self._started() or self._pipeline.capacity > 0) and len(ready) < _MAX_AHEAD:
                 item = next(upcoming, None)
                 if item is None:
                     exhausted = True
@@ -261,7 +286,7 @@ class Grader:
                 emitted += 1
             if exhausted and emitted == taken:
                 return
-            if self._pipeline.in_flight:
+            if self._started() and self._pipeline.in_flight:
                 for done in self._pipeline.wait():
                     index, submission, digest, job, retried = done.tag
                     if not retried and _suspect(done.reply):
@@ -287,7 +312,8 @@ class Grader:
             return judge.unjudged(submission, self.rubric, ERROR, [message])
 
     def close(self) -> None:
-        self._pipeline.close()
+        if self._started():
+            self._pipeline.close()
 
     def __enter__(self) -> Grader:
         return self

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from grader import __version__, app, autograder, selfcheck
+from grader import __version__, app, autograder
 from grader.errors import ConfigError, GraderError
 from grader.report import formats as report_formats
 from grader.report import github, summary, terminal
@@ -183,9 +183,12 @@ class _ClassLines:
 
     def show(self, event: app.Event) -> None:
         quiet = self.verbosity == terminal.QUIET
+        if self._progress is not None and not isinstance(event, (app.Graded, app.AllGraded, app.PageProgress,
+                                                                 app.PagesWritten)):
+            self._progress.clear()  # a bar left before the pages are written; the next page redraws it
         match event:
-            case app.Started(total):
-                self._progress = Progress(total, sys.stderr, enabled=not quiet, terminal=sys.stderr.isatty())
+            case app.Started(total, pages):
+                self._progress = Progress(total + pages, sys.stderr, enabled=not quiet, terminal=sys.stderr.isatty())
                 # A class scrolls as one line per student (details are in the reports and with -v); a lone
                 # notebook is a student's own run, shown whole.
                 one_line = quiet or (total > 1 and self.verbosity != terminal.VERBOSE)
@@ -197,7 +200,10 @@ class _ClassLines:
                 self._say(text + ("" if self._detail == terminal.QUIET else "\n"), err=self.to_stderr)
                 self._progress.advance()
             case app.AllGraded():
-                self._progress.finish()
+                if self._progress.complete:
+                    self._progress.finish()
+            case app.PageProgress(count):
+                self._progress.advance(count)
             case app.OverridesRead(path, applied, warnings):
                 for warning in warnings:
                     self._say(warning, err=True)
@@ -219,6 +225,10 @@ class _ClassLines:
             case app.ReportsWritten(folder, written, log):
                 self._say(f"reports written to {folder}/ ({', '.join(written)}; log {log})", err=True)
             case app.PagesWritten(count, folder):
+                if self._progress.complete:
+                    self._progress.finish()
+                else:
+                    self._progress.clear()
                 self._say(f"{count} feedback page(s) written to {folder}/", err=True)
             case app.NoJobSummary():
                 click.echo("GITHUB_STEP_SUMMARY is not set: no job summary written", err=True)
@@ -250,6 +260,8 @@ def check(notebooks, public_case, timeout, json_path, verbose):
     Exit status: 0 checked (whatever it found, an unreadable notebook included), 2 usage error,
     3 internal error of the grader.
     """
+    from grader import selfcheck  # only this command needs it
+
     grades = _guard(lambda: app.check(app.Check(tuple(notebooks), public_case, timeout)), verbose)
     if json_path is not None:
         text = json.dumps(selfcheck.document(grades), indent=1) + "\n"

@@ -44,7 +44,7 @@ def load_public_case(explicit: Path | None, submission: Path) -> dict:
         except (OSError, ValueError) as error:
             raise ConfigError(f"cannot read the public case file {explicit}: {error}") from None
     try:
-        node, _ = notebook.read_node(submission.resolve())  # named by the student on the command line: followed
+        node, _ = notebook.read_data(submission.resolve())  # named by the student on the command line: followed
     except notebook.InvalidNotebook as error:
         if not submission.resolve().is_file():
             # Not a file at all (a FIFO, a device): the wrong thing was named, nothing to re-save.

@@ -157,3 +157,22 @@ def test_progress_lines_when_not_a_terminal_and_quiet_silences_them(klass, tmp_p
 def test_a_bad_shard_is_a_usage_error(klass):
     result = grade(str(klass), "--shard", "4/3")
     assert result.exit_code == 2 and "--shard takes K/N" in result.output
+
+
+def test_feedback_pages_are_written_in_parallel_alike_and_counted_in_the_progress(klass, tmp_path):
+    """Pages are written by a pool of --jobs workers (html.write_pages) and each counts in the progress: it reaches
+    100 % only once they are all written, and the pool writes the very pages one process writes (--jobs 1)."""
+    cache = ("--cache-dir", str(tmp_path / "cache"))
+    pooled = grade(str(klass), "--jobs", "2", "--out", str(tmp_path / "pooled"), "--feedback-html", *cache)
+    assert pooled.exit_code == 0, pooled.output
+    progress = [line for line in pooled.stderr.splitlines() if line.startswith("progress:")]
+    assert progress[-1].startswith("progress: 20/20 (100%)") and "progress: 10/10" not in pooled.stderr
+    assert "progress: 10/20 (50%)" in pooled.stderr
+    assert pooled.stderr.index("reports written to") < pooled.stderr.index("progress: 20/20 (100%)")
+    alone = grade(str(klass), "--jobs", "1", "--out", str(tmp_path / "alone"), "--feedback-html", "-q", *cache)
+    assert _counts(alone.output) == (0, 0, 10)
+    pooled_pages = sorted((tmp_path / "pooled" / "feedback").iterdir())
+    assert [path.name for path in pooled_pages] == sorted(path.name for path in (tmp_path / "alone" / "feedback").iterdir())
+    assert len(pooled_pages) == 10
+    for page in pooled_pages:
+        assert page.read_text(encoding="utf-8") == (tmp_path / "alone" / "feedback" / page.name).read_text(encoding="utf-8")

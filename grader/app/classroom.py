@@ -88,7 +88,7 @@ def _grade_locked(request: GradeClass, solutions_dir: Path, emit: events.Emit) -
         if request.require:
             _check_sandbox(run.layers(), request.require, emit)
         try:
-            emit(events.Started(len(run.submissions)))
+            emit(events.Started(len(run.submissions), len(run.submissions) if request.feedback_html else 0))
             for grade in run.grades():
                 grade = book.apply(grade, run.assignment_of[grade.submission.given])
                 emit(events.Graded(grade))
@@ -155,7 +155,8 @@ def _write_reports(request: GradeClass, stored: Callable[[str], Iterator[tuple[i
         name = section.info.assignment
         if request.feedback_html:
             folder = request.out / _feedback_folder(name, len(functions))
-            pages = html.write_pages((grade for _, grade in section.entries), functions[name], folder)
+            pages = html.write_pages((grade for _, grade in section.entries), functions[name], folder, request.jobs,
+                                     lambda count: emit(events.PageProgress(count)))
             emit(events.PagesWritten(len(pages), folder))
         if request.github:
             _publish_to_github(section.info, [grade for _, grade in stored(name)], request.github_summary, emit)

@@ -18,6 +18,8 @@ class Started:
     """The submissions to grade are known."""
 
     total: int
+    pages: int = 0
+    """Feedback pages to write after grading (--feedback-html): counted by the progress too."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,13 @@ class ReportsWritten:
 
 
 @dataclass(frozen=True)
+class PageProgress:
+    """`count` more feedback pages written (they are written in parallel, several at a time)."""
+
+    count: int
+
+
+@dataclass(frozen=True)
 class PagesWritten:
     """Feedback pages (--feedback-html) of one assignment."""
 
@@ -98,6 +107,6 @@ class NoJobSummary:
     """GitHub mode without $GITHUB_STEP_SUMMARY: no job summary written."""
 
 
-Event = Started | Graded | AllGraded | OverridesRead | LayersMissing | Summarised | Tallied | ReportsWritten | PagesWritten | \
-    Annotations | NoJobSummary
+Event = Started | Graded | AllGraded | OverridesRead | LayersMissing | Summarised | Tallied | ReportsWritten | \
+    PageProgress | PagesWritten | Annotations | NoJobSummary
 Emit = Callable[[Event], None]

@@ -15,12 +15,14 @@ from __future__ import annotations
 import copy
 import re
 from pathlib import Path
-
-import nbformat
+from typing import TYPE_CHECKING
 
 from grader import notebook, selfcheck_cell
 from grader.assignment.loader import Assignment
 from grader.assignment.public_case import PUBLIC_CASE, public_case, render_case
+
+if TYPE_CHECKING:  # imported on use: only writing a stub needs it
+    import nbformat
 
 _ANSWER_LINE = re.compile(r"^(?P<indent>\s*)(?P<code>.*?)\s*#+\s*SOLUTION\s*$")
 _BEGIN = re.compile(r"^\s*#+\s*BEGIN SOLUTION\s*$")
@@ -91,6 +93,8 @@ def build_stub(assignment: Assignment, case_document: dict) -> nbformat.Notebook
 
 
 def render(node: nbformat.NotebookNode) -> str:
+    import nbformat
+
     return nbformat.writes(node) + "\n"
 
 

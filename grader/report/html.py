@@ -16,16 +16,24 @@ linear in what it renders, and each cut is said on the page where it happens.
 
 from __future__ import annotations
 
+import collections
 import html
+import itertools
 import re
-from collections.abc import Iterable
+import signal
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader import notebook
 from grader.models import FAIL, MISSING, NOT_RUN, PASS, Grade, StepResult
 from grader.report import mathml, safe_html
 from grader.report.files import write_atomically
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 FOLDER = "feedback"
 MAX_CELLS = 300
@@ -76,8 +84,8 @@ class FeedbackPages:
     def render(self, grade: Grade) -> str:
         """The whole page for one submission."""
         try:
-            node, _ = notebook.read_node(grade.submission.path)
-            cells = node.cells
+            node, _ = notebook.read_data(grade.submission.path)
+            cells = node["cells"]
         except Exception:  # an unreadable or malformed notebook still gets its feedback, alone
             cells = []
         shown = _bounded(cells)
@@ -198,13 +206,89 @@ class PageNames:
         return f"{name}.html"
 
 
-def write_pages(grades: Iterable[Grade], function: str, folder: Path) -> list[Path]:
-    """One page per submission, named after the student (made unique), written atomically."""
-    pages = FeedbackPages(function)
+def write_pages(grades: Iterable[Grade], function: str, folder: Path, jobs: int = 1,
+                on_written: Callable[[int], None] | None = None) -> list[Path]:
+    """One page per submission, named after the student (made unique), written atomically.
+
+    With `jobs` > 1 and more than a few pages, `jobs` worker processes render and write them in
+    parallel, each loading the highlighter and markdown renderer once; `on_written(n)` is told
+    of every n pages finished. Names are given here, in the order of `grades`, whoever writes.
+    """
     names = PageNames()
+    named = ((grade, folder / names.next(grade.submission.student)) for grade in grades)
+    chunks = _chunks(named, _CHUNK)
+    first = list(itertools.islice(chunks, jobs + 1))
+    if jobs <= 1 or len(first) <= 1:
+        return _write_here(itertools.chain(first, chunks), function, on_written)
+    return _write_in_pool(itertools.chain(first, chunks), function, jobs, on_written)
+
+
+_CHUNK = 4
+"""Pages per task given to a worker: enough that passing the grades costs little next to rendering them."""
+
+
+def _chunks(items: Iterable, size: int) -> Iterator[list]:
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
+def _write_here(chunks: Iterable[list[tuple[Grade, Path]]], function: str,
+                on_written: Callable[[int], None] | None) -> list[Path]:
+    pages = FeedbackPages(function)
     written: list[Path] = []
-    for grade in grades:
-        path = folder / names.next(grade.submission.student)
-        write_atomically(path, pages.render(grade))
-        written.append(path)
+    for chunk in chunks:
+        for grade, path in chunk:
+            write_atomically(path, pages.render(grade))
+            written.append(path)
+        if on_written is not None:
+            on_written(len(chunk))
     return written
+
+
+def _write_in_pool(chunks: Iterable[list[tuple[Grade, Path]]], function: str, jobs: int,
+                   on_written: Callable[[int], None] | None) -> list[Path]:
+    """The chunks written by `jobs` workers, at most two chunks per worker in flight (memory stays flat)."""
+    import multiprocessing  # imported here, like nbconvert: most runs write no pages
+    from concurrent.futures import ProcessPoolExecutor
+
+    # Forked workers start at once; a parent with threads still running forks unsafely, so it spawns then.
+    context = multiprocessing.get_context("fork" if threading.active_count() == 1 else "spawn")
+    written: list[Path] = []
+    pending: collections.deque = collections.deque()
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(function,)) as pool:
+        try:
+            for chunk in chunks:
+                if len(pending) >= 2 * jobs:
+                    _collect(pending.popleft(), written, on_written)
+                pending.append((pool.submit(_write_chunk, chunk), [path for _, path in chunk]))
+            while pending:
+                _collect(pending.popleft(), written, on_written)
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+    return written
+
+
+def _collect(task: tuple[Future, list[Path]], written: list[Path], on_written: Callable[[int], None] | None) -> None:
+    future, paths = task
+    future.result()
+    written.extend(paths)
+    if on_written is not None:
+        on_written(len(paths))
+
+
+_worker_pages: FeedbackPages | None = None
+
+
+def _start_worker(function: str) -> None:
+    """A page worker: Ctrl-C and SIGTERM are the parent's to handle (it stops handing out pages)."""
+    global _worker_pages
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _worker_pages = FeedbackPages(function)
+
+
+def _write_chunk(chunk: list[tuple[Grade, Path]]) -> None:
+    for grade, path in chunk:
+        write_atomically(path, _worker_pages.render(grade))

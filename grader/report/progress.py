@@ -24,13 +24,17 @@ class Progress:
         self._next_tenth = 1
         self._drawn = False
 
-    def advance(self) -> None:
-        self._done += 1
+    @property
+    def complete(self) -> bool:
+        return self._done >= self.total
+
+    def advance(self, count: int = 1) -> None:
+        self._done += count
         if not self._enabled:
             return
         now = time.monotonic()
         if self._terminal:
-            if now - self._shown_at >= _REDRAW_SECONDS or self._done == self.total:
+            if now - self._shown_at >= _REDRAW_SECONDS or self.complete:
                 self._draw(now)
         elif self._done * 10 >= self._next_tenth * self.total or now - self._shown_at >= _LINE_SECONDS:
             while self._done * 10 >= self._next_tenth * self.total:
