@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 
 import pytest
@@ -253,8 +254,15 @@ def test_json_goes_to_stdout_and_report_to_stderr(class_folder, run_grade):
 
 
 def test_make_stub_check_detects_a_stale_stub(tmp_path):
+    """Stubs are handed out: unlike reports (0600), they get the modes the umask gives (files.write_atomically)."""
     args = ["--solutions", str(SOLUTIONS), "--assignments", str(tmp_path)]
-    assert CliRunner().invoke(make_stub, args, env=CLEAN_ENV).exit_code == 0
+    previous = os.umask(0o022)
+    try:
+        assert CliRunner().invoke(make_stub, args, env=CLEAN_ENV).exit_code == 0
+    finally:
+        os.umask(previous)
+    for written in (tmp_path / "backward_pass").iterdir():
+        assert written.stat().st_mode & 0o777 == 0o644, written
     stub = tmp_path / "backward_pass" / "backward_pass.ipynb"
     stub.write_text(stub.read_text(encoding="utf-8").replace("TODO", "DONE"), encoding="utf-8")
     result = CliRunner().invoke(make_stub, [*args, "--check"], env=CLEAN_ENV)

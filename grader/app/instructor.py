@@ -37,7 +37,7 @@ def make_stub(request: MakeStub) -> list[Path]:
                 continue
             stale.append(path)
             if not request.check_only:
-                files.write_atomically(path, text)
+                files.write_atomically(path, text, shared=True)
     return stale
 
 

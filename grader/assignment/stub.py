@@ -77,6 +77,8 @@ _CHECK_TEXT = ("### Check your work\n\n"
 
 def build_stub(assignment: Assignment, case_document: dict) -> nbformat.NotebookNode:
     """The student's notebook: answers stripped, outputs cleared, tagged with the assignment."""
+    import nbformat  # writing a stub is the one use of nbformat left; grading never imports it
+
     node, _ = notebook.read_node(assignment.layout.reference.resolve())  # links followed
     stub = copy.deepcopy(node)
     for cell in stub.cells:

@@ -11,14 +11,18 @@ from pathlib import Path
 from typing import IO
 
 
-def write_atomically(path: Path, text: str | bytes) -> None:
-    """Write `text` (or bytes) to a temporary file beside `path`, flush it to disk, then rename it over `path`."""
-    with atomic_stream(path, binary=isinstance(text, bytes)) as stream:
+def write_atomically(path: Path, text: str | bytes, shared: bool = False) -> None:
+    """Write `text` (or bytes) to a temporary file beside `path`, flush it to disk, then rename it over `path`.
+
+    The file is private (0600) like every report, unless `shared`: a file meant to be handed out (a
+    student's stub) gets the modes the user's umask gives a new file.
+    """
+    with atomic_stream(path, binary=isinstance(text, bytes), shared=shared) as stream:
         stream.write(text)
 
 
 @contextlib.contextmanager
-def atomic_stream(path: Path, binary: bool = False) -> Iterator[IO]:
+def atomic_stream(path: Path, binary: bool = False, shared: bool = False) -> Iterator[IO]:
     """A stream whose content replaces `path` only once the block completes.
 
     For reports written piece by piece (a large class), so they need not be held in memory whole.
@@ -38,6 +42,8 @@ def atomic_stream(path: Path, binary: bool = False) -> Iterator[IO]:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        if shared:
+            os.fchmod(handle, 0o666 & ~_umask())
         text = {} if binary else {"encoding": "utf-8", "errors": "backslashreplace", "newline": ""}
         with os.fdopen(handle, "wb" if binary else "w", **text) as stream:
             yield stream
@@ -50,3 +56,9 @@ def atomic_stream(path: Path, binary: bool = False) -> Iterator[IO]:
         except FileNotFoundError:
             pass
         raise
+
+
+def _umask() -> int:
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
