@@ -72,6 +72,7 @@ class Verdicts:
         self._carried_at: dict[tuple[str, int], tuple[dict, np.ndarray]] = {}
         """Each carried-forward pass's (student values, carried value): whether it could have failed is asked lazily."""
         self._depends: dict[str, bool] = {}
+        self._upstream: dict[tuple[str, int], list[str]] = {}
         self._step_names = rubric.step_names
         self.per_iteration = frozenset(rubric.iteration_steps)
         self._got = {step: [case.values.get(step, ABSENT) for case in run.cases] for step in self._step_names}
@@ -224,9 +225,13 @@ class Verdicts:
         return self._depends[step]
 
     def _wrong_upstream_on(self, step: str, index: int) -> list[str]:
-        """The earlier steps whose value on this case is the student's own and wrong."""
-        return [earlier for earlier in self._step_names[: self._step_names.index(step)]
-                if isinstance(self.value(earlier, index), np.ndarray) and not self._direct_check(earlier, index).ok]
+        """The earlier steps whose value on this case is the student's own and wrong, remembered."""
+        key = (step, index)
+        if key not in self._upstream:
+            self._upstream[key] = [earlier for earlier in self._step_names[: self._step_names.index(step)]
+                                   if isinstance(self._got[earlier][index], np.ndarray)
+                                   and not self._direct_check(earlier, index).ok]
+        return self._upstream[key]
 
     def _evaluate(self, step: str, index: int, found: dict) -> np.ndarray | None:
         """What the reference computes for `step` from the student's values; None when their shapes do not fit it."""
