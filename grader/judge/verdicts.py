@@ -107,7 +107,7 @@ class Verdicts:
         """
         got, tolerance = self._got[step], self.rubric.tolerance
         laid, ndarray = _laid_out(cases, step, tolerance), np.ndarray
-        own = [index for index, cut in enumerate(self._cut) if cut or self.cases[index] is not cases[index]]
+        own = [index for index, case in enumerate(self.cases) if case is not cases[index]]
         members = [index for index, shape in zip(laid.indices, laid.shapes)
                    if type(got[index]) is ndarray and got[index].shape == shape]
         if own:
@@ -304,7 +304,7 @@ class _Expected:
 
 
 # The expected values per (the run's list of cases, step, tolerance): the same for every submission of
-# a run. An entry holds its list, so the id in its key cannot be reused while it is kept.
+# a run. An entry keeps the cases it was made from and is used only for those very objects.
 _LAID_OUT: dict[tuple, tuple[list[Case], _Expected]] = {}
 _MAX_LAID_OUT = 256
 

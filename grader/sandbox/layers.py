@@ -70,6 +70,7 @@ def prepare(plan: frozenset[str]) -> None:
     """In the fork server, once: what every child's layers need that is the same for all (children inherit it)."""
     if "landlock-fs" in plan:
         namespaces.readable_paths()
+        landlock.abi_version()
     if "seccomp" in plan:
         seccomp.template()
 
