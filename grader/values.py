@@ -11,7 +11,6 @@ float as decimal text, or decoding a blob per value.
 
 from __future__ import annotations
 
-import math
 from base64 import b64encode
 from binascii import a2b_base64 as _a2b_base64
 from typing import Any, Literal, TypedDict
@@ -166,6 +165,7 @@ class Decoder:
         # Read-only views into one array: nothing downstream may change a student's value.
         self._flat = _frombuffer(raw, dtype=_LITTLE_F8).astype(_float64)
         self._flat.flags.writeable = False
+        self._size = self._flat.size
 
     def decode(self, encoded: Any) -> np.ndarray | str | None:
         """An array, a reason string, or None."""
@@ -178,9 +178,13 @@ class Decoder:
         if len(encoded) != 2:
             raise ValueError("value has unexpected keys")
         at, shape = encoded["at"], encoded["shape"]
-        if type(shape) is not list or not all(type(n) is int and 0 <= n <= MAX_ELEMENTS for n in shape):
+        if type(shape) is not list:
             raise ValueError("bad shape")
-        size = math.prod(shape)
-        if type(at) is not int or at < 0 or size > MAX_ELEMENTS or at + size > self._flat.size:
+        size = 1
+        for n in shape:  # one pass checks each length and multiplies them (called ~220 times per submission)
+            if type(n) is not int or not 0 <= n <= MAX_ELEMENTS:
+                raise ValueError("bad shape")
+            size *= n
+        if type(at) is not int or at < 0 or size > MAX_ELEMENTS or at + size > self._size:
             raise ValueError("value lies outside the buffer")
         return self._flat[at:at + size].reshape(shape)

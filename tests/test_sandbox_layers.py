@@ -28,6 +28,14 @@ def test_filter_assembles_for_both_architectures(machine: str) -> None:
     assert len(program) % 8 == 0 and 40 < len(program) // 8 < 255
 
 
+@pytest.mark.skipif(not seccomp.supported(), reason="seccomp filters are built for Linux on x86_64 and aarch64")
+@pytest.mark.parametrize("pgid, pid", [(1234, 1234), (7, 4321), (4_194_303, 4_194_302), (1, 2)])
+def test_filter_built_once_per_server_is_the_one_built_per_child(pgid: int, pid: int) -> None:
+    """A child writes its pid and group into the fork server's template (seccomp.specialise): every rule naming
+    the child (kill to its group, process calls to itself) must come out byte for byte as a filter built for it."""
+    assert seccomp.specialise(pgid, pid) == seccomp.build(pgid, pid)
+
+
 def _in_filtered_child(probe) -> dict:
     """Run `probe` in a forked child under the filter; return what it reported."""
     read_end, write_end = os.pipe()

@@ -10,6 +10,7 @@ are set out in docs/feedback.md ("Earned credit").
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -33,9 +34,11 @@ PERTURBATION = 1.25
 
 def peak(value: np.ndarray) -> float:
     """The largest magnitude of a finite, non-empty array (0 otherwise)."""
-    if value.size == 0 or not np.isfinite(value).all():
+    if value.size == 0:
         return 0.0
-    return float(np.abs(value).max())
+    # One reduction: a NaN or an infinity anywhere makes the maximum NaN or infinite.
+    largest = float(np.abs(value).max())
+    return largest if math.isfinite(largest) else 0.0
 
 
 def informative(value: object, tolerance: Tolerance) -> bool:
@@ -93,16 +96,27 @@ def recycled(value: np.ndarray, others: Sequence[object], tolerance: Tolerance) 
 
     A vector counts also when repeated along the rows or the columns of a matrix value.
     """
-    candidates = [np.ones_like(value)]
+    if same(np.ones_like(value), value, tolerance):
+        return True
+    first = float(value.flat[0]) if value.size else None
+    near_first = tolerance.atol + tolerance.rtol * abs(first) if first is not None else 0.0
     for other in others:
         if isinstance(other, np.ndarray):
-            candidates += _layouts(np.asarray(other, dtype=np.float64), value.shape)
-    return any(same(candidate, value, tolerance) for candidate in candidates)
+            other = np.asarray(other, dtype=np.float64)
+            if same(other, value, tolerance):
+                return True
+            # A repeated vector starts with its own first element: when that already differs from the
+            # value's, `same` would refuse each layout at its first test, so none is built.
+            if first is not None and other.size and not abs(float(other.flat[0]) - first) <= near_first:
+                continue
+            if any(same(layout, value, tolerance) for layout in _repeated(other, value.shape)):
+                return True
+    return False
 
 
-def _layouts(other: np.ndarray, shape: tuple[int, ...]) -> list[np.ndarray]:
-    """`other` as it is, and a vector repeated to fill a matrix of `shape` along either axis."""
-    layouts = [other]
+def _repeated(other: np.ndarray, shape: tuple[int, ...]) -> list[np.ndarray]:
+    """A vector repeated to fill a matrix of `shape` along either axis (none when it does not fit)."""
+    layouts = []
     if other.ndim == 1 and len(shape) == 2 and other.size > 1:
         if shape[0] == other.size:
             layouts.append(np.broadcast_to(other[:, None], shape))

@@ -9,6 +9,7 @@ a reason string or None; the student's objects never exist in the grader's proce
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,6 +77,7 @@ def parse(document: dict, rubric: Rubric, cases: list[Case]) -> StudentRun:
             raise MalformedResult("wrong number of cases")
         if function == "defined" and document.get("stopped") is None and len(raw_cases) != len(cases):
             raise MalformedResult("wrong number of cases")
+        per_iteration = frozenset(rubric.iteration_steps)
         syntax = document.get("syntax_error")
         syntax_text = None
         if isinstance(syntax, dict):
@@ -84,7 +86,7 @@ def parse(document: dict, rubric: Rubric, cases: list[Case]) -> StudentRun:
             function=function,
             syntax_error=syntax_text,
             stopped=document.get("stopped") if document.get("stopped") in (None, "timeout") else "timeout",
-            cases=tuple(_parse_case(raw, case, rubric, decoder) for raw, case in zip(raw_cases, cases)),
+            cases=tuple(_parse_case(raw, case, rubric, decoder, per_iteration) for raw, case in zip(raw_cases, cases)),
             warnings=tuple(_located(entry, "warning") for entry in document.get("warnings", [])),
             notes=tuple(_located(entry, "note") for entry in document.get("notes", [])),
         )
@@ -112,10 +114,10 @@ def _located(entry: dict, kind: str) -> str:
     return wording.located(kind, _count(entry["cell"]), _count(entry["line"]), _text(entry["message"]))
 
 
-def _parse_case(raw: dict, case: Case, rubric: Rubric, decoder: values.Decoder) -> CaseRun:
+def _parse_case(raw: dict, case: Case, rubric: Rubric, decoder: values.Decoder,
+                per_iteration: frozenset[str]) -> CaseRun:
     if raw["name"] != case.name:
         raise MalformedResult("cases out of order")
-    per_iteration = set(rubric.iteration_steps)
     iterations = raw.get("iterations", {})
     if not isinstance(iterations, dict):
         raise MalformedResult("iterations are not an object")
@@ -123,7 +125,7 @@ def _parse_case(raw: dict, case: Case, rubric: Rubric, decoder: values.Decoder) 
     if raised_at is not None and (not isinstance(raised_at, list) or not 0 < len(raised_at) <= 16):
         raise MalformedResult("raised_at is not a short list")
     looped = _names(raw["looped"], per_iteration, "looped")
-    partial = _names(raw["partial"], set(iterations), "partial")
+    partial = _names(raw["partial"], iterations.keys(), "partial")
     if partial and raised_at is None:
         raise MalformedResult("values of an iteration that raised, but no iteration raised")
     found: dict = {}
@@ -176,12 +178,17 @@ def _parse_case(raw: dict, case: Case, rubric: Rubric, decoder: values.Decoder) 
     return CaseRun(found, exception_text, mutated, problem, partial, raised_at is not None and exception is not None)
 
 
-def _names(value, allowed: set[str], what: str) -> frozenset[str]:
+def _names(value, allowed: Collection[str], what: str) -> frozenset[str]:
     """A list of distinct step names from the child, each one of `allowed`, or the document is malformed."""
+    if type(value) is list and not value:  # the usual answer, settled without building anything
+        return _NONE
     if not isinstance(value, list) or len(value) > len(allowed) or len(set(map(str, value))) != len(value) \
             or not all(isinstance(name, str) and name in allowed for name in value):
         raise MalformedResult(f"bad {what} steps")
     return frozenset(value)
+
+
+_NONE: frozenset[str] = frozenset()
 
 
 def _sequence(decoded: list) -> np.ndarray | str | None:

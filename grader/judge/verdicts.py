@@ -24,6 +24,7 @@ cases every later judgement uses.
 from __future__ import annotations
 
 import dataclasses
+import operator
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,7 +34,7 @@ from grader.assignment import Reference, Rubric
 from grader.compare import Check
 from grader.judge import earned, wording
 from grader.judge.evidence import ABSENT, NO_LOOP, CaseRun, StudentRun
-from grader.models import Case
+from grader.models import Case, Tolerance
 
 
 @dataclass(frozen=True)
@@ -71,10 +72,11 @@ class Verdicts:
         self._carried_at: dict[tuple[str, int], tuple[dict, np.ndarray]] = {}
         """Each carried-forward pass's (student values, carried value): whether it could have failed is asked lazily."""
         self._depends: dict[str, bool] = {}
+        self._upstream: dict[tuple[str, int], list[str]] = {}
         self._step_names = rubric.step_names
         self.per_iteration = frozenset(rubric.iteration_steps)
         self._got = {step: [case.values.get(step, ABSENT) for case in run.cases] for step in self._step_names}
-        self._passing = {step: self._all_close(step) for step in rubric.step_names}
+        self._passing = {step: self._all_close(step, cases) for step in rubric.step_names}
 
     def table(self) -> dict[str, tuple[Verdict, ...]]:
         """Every step's verdicts, one per case that ran, carried-forward passes kept only where earned."""
@@ -95,28 +97,31 @@ class Verdicts:
         return next((row for row in rows
                      if not compare.check(got[row], expected[row], self.rubric.tolerance, explain=False).ok), None)
 
-    def _all_close(self, step: str) -> frozenset[int]:
+    def _all_close(self, step: str, cases: list[Case]) -> frozenset[int]:
         """Cases whose value of `step` has the expected shape and is finite and within tolerance.
 
-        One vectorised comparison over every case at once: on a right step (most of them) it
-        replaces one comparison per case, and `compare.check` would pass exactly these.
+        One vectorised comparison over every case at once, against the expected values laid end to
+        end once per run (`_Expected`): on a right step (most of them) it replaces one comparison per
+        case, and `compare.check` would pass exactly these. A case cut to the iterations that ran
+        has its own, shorter expected value: judged alone.
         """
-        indices, got_parts, expected_parts = [], [], []
-        for index, got in enumerate(self._got[step]):
-            expected = self.cases[index].expected[step]
-            if step in self._cut[index]:
-                continue  # right only as far as the code ran: `_iteration_check` says so
-            if type(got) is np.ndarray and got.shape == expected.shape and expected.size:
-                indices.append(index)
-                got_parts.append(got)
-                expected_parts.append(expected)
-        if not indices:
-            return frozenset()
-        got_all, expected_all = np.concatenate(got_parts, axis=None), np.concatenate(expected_parts, axis=None)
-        with np.errstate(invalid="ignore", over="ignore"):
-            good = np.isfinite(got_all) & compare.close(got_all, expected_all, self.rubric.tolerance)
-        starts = np.cumsum([0] + [part.size for part in got_parts[:-1]])
-        return frozenset(index for index, ok in zip(indices, np.logical_and.reduceat(good, starts)) if ok)
+        got, tolerance = self._got[step], self.rubric.tolerance
+        laid, ndarray = _laid_out(cases, step, tolerance), np.ndarray
+        own = [index for index, case in enumerate(self.cases) if case is not cases[index]]
+        members = [index for index, shape in zip(laid.indices, laid.shapes)
+                   if type(got[index]) is ndarray and got[index].shape == shape]
+        if own:
+            members = [index for index in members if index not in own]
+        passing = laid.passing([got[index] for index in members], members) if members else []
+        for index in own:
+            case = self.cases[index]
+            if step not in self._cut[index]:
+                value, expected = got[index], case.expected[step]
+                if type(value) is np.ndarray and value.shape == expected.shape and expected.size:
+                    with np.errstate(invalid="ignore", over="ignore"):
+                        if (np.isfinite(value) & compare.close(value, expected, tolerance)).all():
+                            passing.append(index)
+        return frozenset(passing)
 
     def _direct_check(self, step: str, index: int) -> Check:
         """The check of the student's own value against the reference's, remembered."""
@@ -220,9 +225,13 @@ class Verdicts:
         return self._depends[step]
 
     def _wrong_upstream_on(self, step: str, index: int) -> list[str]:
-        """The earlier steps whose value on this case is the student's own and wrong."""
-        return [earlier for earlier in self._step_names[: self._step_names.index(step)]
-                if isinstance(self.value(earlier, index), np.ndarray) and not self._direct_check(earlier, index).ok]
+        """The earlier steps whose value on this case is the student's own and wrong, remembered."""
+        key = (step, index)
+        if key not in self._upstream:
+            self._upstream[key] = [earlier for earlier in self._step_names[: self._step_names.index(step)]
+                                   if isinstance(self._got[earlier][index], np.ndarray)
+                                   and not self._direct_check(earlier, index).ok]
+        return self._upstream[key]
 
     def _evaluate(self, step: str, index: int, found: dict) -> np.ndarray | None:
         """What the reference computes for `step` from the student's values; None when their shapes do not fit it."""
@@ -263,6 +272,57 @@ class Verdicts:
             if all(earned.recycled(carried[row], arguments + rows[row], tolerance) for row in range(len(carried))):
                 return False
         return not earned.recycled(carried, others, tolerance)
+
+
+class _Expected:
+    """The non-empty expected values of one step over the cases, laid end to end, with what closeness needs of them."""
+
+    def __init__(self, indices: list[int], expected: list[np.ndarray], tolerance: Tolerance) -> None:
+        self.indices, self.shapes = indices, [value.shape for value in expected]
+        self.row = {index: row for row, index in enumerate(indices)}
+        self.sizes = np.array([value.size for value in expected])
+        self.starts = np.concatenate([[0], np.cumsum(self.sizes)[:-1]])
+        self.flat = np.concatenate(expected, axis=None)
+        # The two sides of compare.close that depend only on the expected values, computed as it computes them.
+        self.bound = tolerance.atol + tolerance.rtol * np.abs(self.flat)
+        self.finite = np.isfinite(self.flat)
+
+    def passing(self, values: list[np.ndarray], members: list[int]) -> list[int]:
+        """Those of `members` (cases of `indices`, whose `values` have the expected shapes) that are all close."""
+        expected, bound, finite, starts = self.flat, self.bound, self.finite, self.starts
+        if len(members) != len(self.indices):
+            chosen = np.zeros(len(self.indices), dtype=bool)
+            chosen[[self.row[index] for index in members]] = True
+            elements = np.repeat(chosen, self.sizes)
+            expected, bound, finite = expected[elements], bound[elements], finite[elements]
+            sizes = self.sizes[chosen]
+            starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        got = np.concatenate(values, axis=None)
+        with np.errstate(invalid="ignore", over="ignore"):
+            good = np.isfinite(got) & ((np.abs(got - expected) <= bound) & finite)
+        return [index for index, ok in zip(members, np.logical_and.reduceat(good, starts)) if ok]
+
+
+# The expected values per (the run's list of cases, step, tolerance): the same for every submission of
+# a run. An entry keeps the cases it was made from and is used only for those very objects.
+_LAID_OUT: dict[tuple, tuple[list[Case], _Expected]] = {}
+_MAX_LAID_OUT = 256
+
+
+def _same_objects(first: list, second: list) -> bool:
+    return len(first) == len(second) and all(map(operator.is_, first, second))
+
+
+def _laid_out(cases: list[Case], step: str, tolerance: Tolerance) -> _Expected:
+    """The non-empty expected values of `step` over `cases`, laid end to end, remembered."""
+    key = (id(cases), step, tolerance)
+    if key not in _LAID_OUT or not _same_objects(_LAID_OUT[key][0], cases):
+        if len(_LAID_OUT) >= _MAX_LAID_OUT:
+            _LAID_OUT.clear()
+        expected = [case.expected[step] for case in cases]
+        indices = [index for index, value in enumerate(expected) if value.size]
+        _LAID_OUT[key] = (list(cases), _Expected(indices, [expected[index] for index in indices], tolerance))
+    return _LAID_OUT[key][1]
 
 
 def _as_far_as_ran(case: Case, case_run: CaseRun, steps: tuple[str, ...]) -> tuple[Case, frozenset[str]]:

@@ -13,6 +13,7 @@ need no rule.
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import platform
 import struct
@@ -39,6 +40,7 @@ SCRATCH = (READ_ONLY | WRITE_FILE | _REMOVE_DIR | _REMOVE_FILE | _MAKE_DIR | _MA
 SYSTEM_DIRS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin", "/etc", "/proc", "/opt/homebrew")
 
 
+@functools.cache  # loaded once in the fork server (layers.prepare), inherited by every child
 def _syscall():
     if not (sys.platform.startswith("linux") and platform.machine() in ("x86_64", "aarch64")):
         return None

@@ -59,8 +59,20 @@ class Layer:
     """What it protects when active, why it is missing otherwise."""
 
 
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+
+
 def _prctl(option: int, value: int = 0) -> int:
-    return ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0)
+    return (_LIBC or ctypes.CDLL(None, use_errno=True)).prctl(option, value, 0, 0, 0)
+
+
+def prepare(plan: frozenset[str]) -> None:
+    """In the fork server, once: what every child's layers need that is the same for all (children inherit it)."""
+    if "landlock-fs" in plan:
+        namespaces.readable_paths()
+        landlock.abi_version()
+    if "seccomp" in plan:
+        seccomp.template()
 
 
 def apply(setup: namespaces.ServerSetup, plan: frozenset[str], scratch: str) -> None:

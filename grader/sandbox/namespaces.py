@@ -19,6 +19,7 @@ Each step that fails is reported, never fatal: the other layers still apply.
 from __future__ import annotations
 
 import ctypes
+import functools
 import importlib.util
 import os
 import platform
@@ -88,14 +89,18 @@ class ServerSetup:
     """Layer name -> why it is missing."""
 
 
-def readable_paths() -> list[str]:
-    """Folders the child must read: the Python installation, numpy and the grader package (not its repository)."""
+@functools.cache
+def readable_paths() -> tuple[str, ...]:
+    """Folders the child must read: the Python installation, numpy and the grader package (not its repository).
+
+    Remembered: the same in every child, so a fork server works it out once and its children inherit it.
+    """
     numpy = importlib.util.find_spec("numpy")
     package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, package}
     if numpy is not None and numpy.origin:
         paths.add(os.path.dirname(numpy.origin))
-    return sorted(os.path.realpath(path) for path in paths)
+    return tuple(sorted(os.path.realpath(path) for path in paths))
 
 
 def set_up_server(scratch_root: str, tmpfs_bytes: int, readable: Iterable[str], hidden: Iterable[str]) -> ServerSetup:

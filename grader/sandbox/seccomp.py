@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import functools
 import platform
 import struct
 import sys
@@ -210,10 +211,46 @@ class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
+# Stand-ins for the child's pid and process group in the filter a fork server builds once (`template`):
+# assembling it in Python costs more than every other layer, so a child only writes its own numbers
+# into a copy. Neither can be a real pid or process group (both are below 2**22 on Linux).
+_PID_MARK, _PGID_MARK = 0x7FFFFFF1, 0x7FFFFFF3
+_INSTRUCTION = struct.Struct("=HBBI")
+_WORD = struct.Struct("=I")
+
+
+@functools.cache
+def template() -> tuple[bytes, tuple[int, ...], tuple[int, ...]]:
+    """The filter with stand-ins, and where they are: the byte offsets of the pid's and of -pgid's words.
+
+    Called in the fork server before it forks, so its children share it.
+    """
+    program = build(_PGID_MARK, _PID_MARK)
+    words = [(offset, _INSTRUCTION.unpack_from(program, offset)[3]) for offset in range(0, len(program), 8)]
+    value = _INSTRUCTION.size - 4  # the 32-bit operand is the instruction's last field
+    pid_at = tuple(offset + value for offset, word in words if word == _PID_MARK)
+    pgid_at = tuple(offset + value for offset, word in words if word == (-_PGID_MARK) & 0xFFFFFFFF)
+    return program, pid_at, pgid_at
+
+
+def specialise(pgid: int, pid: int) -> bytes:
+    """The template's filter with the stand-ins replaced by this child's pid and process group."""
+    program, pid_at, pgid_at = template()
+    out = bytearray(program)
+    for at in pid_at:
+        _WORD.pack_into(out, at, pid & 0xFFFFFFFF)
+    for at in pgid_at:
+        _WORD.pack_into(out, at, (-pgid) & 0xFFFFFFFF)
+    return bytes(out)
+
+
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+
+
 def install(pgid: int, pid: int) -> None:
     """Set no_new_privs and load the filter into this (single-threaded) process `pid`. Raises OSError."""
-    program = build(pgid, pid)
-    libc = ctypes.CDLL(None, use_errno=True)
+    program = specialise(pgid, pid)
+    libc = _LIBC or ctypes.CDLL(None, use_errno=True)
     if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "PR_SET_NO_NEW_PRIVS failed")
     buffer = ctypes.create_string_buffer(program, len(program))

@@ -66,6 +66,7 @@ def main(setup_fd: int) -> None:
         if report is None:
             return
         sandbox = Sandbox(request["cases"], setup, layers.plan_of([layers.Layer(**entry) for entry in report]), base)
+        layers.prepare(sandbox.plan)
         # Objects made so far are never collected: a child's garbage collector then leaves their
         # pages shared instead of copying them on every fork.
         gc.freeze()
