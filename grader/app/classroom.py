@@ -16,6 +16,7 @@ from grader.errors import ConfigError, InternalError
 from grader.intake import duplicates
 from grader.models import ERROR, GRADED, INVALID, TIMEOUT, Grade
 from grader.report import class_reports, files, github, html, summary
+from grader.report.section import ClassInfo, Section
 from grader.sandbox import layers
 from grader.sandbox.layers import Layer
 from grader.text import one_line
@@ -75,7 +76,7 @@ def _grade_locked(request: GradeClass, solutions_dir: Path, emit: events.Emit) -
     groups = _groups(request.paths, solutions_dir, request.assignment, chosen_shard)
     cache_dir = (request.cache_dir or session.default_cache_dir(request.out)) if request.cache else None
     settings = session.Settings(seed(request.seed), request.jobs, request.timeout, request.out, cache_dir, chosen_shard)
-    infos = {group.assignment.name: class_reports.ClassInfo(
+    infos = {group.assignment.name: ClassInfo(
         group.assignment.name, group.assignment.rubric.title, group.assignment.rubric.step_names,
         group.assignment.rubric.max_score, request.fail_under,
         _feedback_folder(group.assignment.name, len(groups)) if request.feedback_html else None) for group in groups}
@@ -116,8 +117,8 @@ def _grade_locked(request: GradeClass, solutions_dir: Path, emit: events.Emit) -
             def stored(name: str) -> Iterator[tuple[int, Grade]]:  # each report reads the grades back from the log
                 return ((position, book.apply(grade, name)) for position, grade in run.stored(name))
 
-            def sections() -> list[class_reports.Section]:
-                return [class_reports.Section(info, summaries[name], stored(name)) for name, info in infos.items()]
+            def sections() -> list[Section]:
+                return [Section(info, summaries[name], stored(name)) for name, info in infos.items()]
 
             functions = {group.assignment.name: group.assignment.rubric.function for group in groups}
             _write_reports(request, stored, sections, functions, chosen_shard, emit)
@@ -132,7 +133,7 @@ def _grade_locked(request: GradeClass, solutions_dir: Path, emit: events.Emit) -
 
 
 def _write_reports(request: GradeClass, stored: Callable[[str], Iterator[tuple[int, Grade]]],
-                   sections: Callable[[], list[class_reports.Section]],
+                   sections: Callable[[], list[Section]],
                    functions: dict[str, str], chosen_shard: shard.Shard | None, emit: events.Emit) -> None:
     """The JSON report, the --out reports, feedback pages and GitHub's; a report that failed is said after every
     other one is written (InternalError)."""
@@ -227,7 +228,7 @@ def _feedback_folder(assignment_name: str, assignments: int) -> str:
     return f"{html.FOLDER}/{assignment_name}" if assignments > 1 else html.FOLDER
 
 
-def _publish_to_github(info: class_reports.ClassInfo, grades: list[Grade], summary_path: Path | None,
+def _publish_to_github(info: ClassInfo, grades: list[Grade], summary_path: Path | None,
                        emit: events.Emit) -> None:
     """The job summary into $GITHUB_STEP_SUMMARY (appended: other steps write there too), annotations to the log."""
     if summary_path:
