@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import ast
 import sys
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 HOOK_NAME = "__backprop_grader_capture__"
@@ -29,18 +30,36 @@ HOOK_NAME = "__backprop_grader_capture__"
 MAX_ITERATIONS = 2000
 _LOOPS = (ast.For, ast.While, ast.AsyncFor)
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+# The fields of a statement that hold statements (handlers and match cases hold theirs one level down).
+_BLOCKS = ("body", "orelse", "finalbody")
 
 
 def instrument(tree: ast.Module, function: str, iteration_steps: Iterable[str] = ()) -> bool:
     """Wrap every definition of `function` in `tree` in place; True when one was found."""
-    found = False
     names = frozenset(iteration_steps)
-    for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef) and node.name == function:
-            found = True
-            looped = _instrument_loops(node, names) if names else ()
-            _wrap(node, looped)
-    return found
+    definitions = [node for node in _statements(tree.body) if isinstance(node, ast.FunctionDef) and node.name == function]
+    for node in definitions:
+        looped = _instrument_loops(node, names) if names else ()
+        _wrap(node, looped)
+    return bool(definitions)
+
+
+def _statements(block: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """Every statement in `block` and in the blocks nested in it, outermost first.
+
+    A definition is a statement, and an expression never holds one: only the statement lists
+    are walked, not every node (the whole-tree walk was most of a child's instrumenting).
+    """
+    pending = deque(block)
+    while pending:
+        statement = pending.popleft()
+        yield statement
+        for field in _BLOCKS:
+            inner = getattr(statement, field, None)
+            if inner:
+                pending.extend(inner)
+        for part in getattr(statement, "handlers", None) or getattr(statement, "cases", None) or ():
+            pending.extend(part.body)
 
 
 def _wrap(node: ast.FunctionDef, looped: tuple[str, ...]) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from base64 import b64encode
 from binascii import a2b_base64 as _a2b_base64
+from struct import Struct
 from typing import Any, Literal, TypedDict
 
 import numpy as np
@@ -39,6 +40,7 @@ _frombuffer = np.frombuffer
 _array = np.array
 _generic = np.generic
 _LITTLE_F8 = np.dtype("<f8")
+_pack_f8 = Struct("<d").pack
 
 
 class Argument(TypedDict):
@@ -83,17 +85,23 @@ class Encoder:
         """{"at", "shape"} into the buffer, {"unsupported": reason}, or None for None."""
         if value is None:
             return None
+        kind = type(value)
         try:
-            array = _to_float_array(value, 0)
+            # Numbers and arrays (nearly every value) go straight to their bytes: no float64 copy in between.
+            if kind in _PLAIN_SCALARS or kind in _NUMPY_SCALARS:
+                raw, shape, size = _pack_f8(float(value)), [], 1
+            else:
+                array = _checked_array(value) if kind in _ARRAY_TYPES else _to_float_array(value, 0)
+                raw, shape, size = None, list(array.shape), array.size
         except Unsupported as reason:
             return {"unsupported": str(reason)}
         except (OverflowError, ValueError, MemoryError) as reason:
             return {"unsupported": f"{type(reason).__name__} while reading it"}
-        if self._size + array.size > MAX_TOTAL:
+        if self._size + size > MAX_TOTAL:
             return {"unsupported": "one value too many: the run produced too many numbers in all"}
-        entry = {"at": self._size, "shape": list(array.shape)}
-        self._chunks.append(array.astype(_LITTLE_F8).tobytes())
-        self._size += array.size
+        entry = {"at": self._size, "shape": shape}
+        self._chunks.append(raw if raw is not None else array.astype(_LITTLE_F8, copy=False).tobytes())
+        self._size += size
         return entry
 
     def payload(self) -> str:
@@ -106,12 +114,7 @@ def _to_float_array(value: Any, depth: int) -> np.ndarray:
     if kind in _PLAIN_SCALARS or kind in _NUMPY_SCALARS:
         return _asarray(float(value), dtype=_float64)
     if kind in _ARRAY_TYPES:
-        array = value.view(_ndarray)
-        if array.dtype.kind not in "biuf":
-            raise Unsupported(f"array of dtype {array.dtype.name}")
-        if array.size > MAX_ELEMENTS:
-            raise Unsupported(f"array of shape {array.shape}, too large")
-        return array.astype(_float64)
+        return _checked_array(value).astype(_float64)
     if kind in _SEQUENCES:
         if depth >= _MAX_DEPTH:
             raise Unsupported("list nested too deeply")
@@ -127,6 +130,16 @@ def _to_float_array(value: Any, depth: int) -> np.ndarray:
             raise Unsupported(f"{kind.__name__} of shape {stacked.shape}, too large")
         return stacked
     raise Unsupported(type_name(kind))
+
+
+def _checked_array(value: np.ndarray) -> np.ndarray:
+    """A plain ndarray view of a numeric array of at most MAX_ELEMENTS (a matrix's view too, never a copy)."""
+    array = value.view(_ndarray)
+    if array.dtype.kind not in "biuf":
+        raise Unsupported(f"array of dtype {array.dtype.name}")
+    if array.size > MAX_ELEMENTS:
+        raise Unsupported(f"array of shape {array.shape}, too large")
+    return array
 
 
 def coerce(value: Any) -> np.ndarray | str | None:

@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import time
+from typing import Any
 
 import numpy as np
 
@@ -47,10 +48,23 @@ def _with_budget(call, seconds: float):
         signal.setitimer(signal.ITIMER_REAL, 0)
 
 
-def run(job: wire.Job, cases: list[wire.WireCase]) -> wire.Document:
-    """Execute `job` (cells, function, limits) and return the plain-data result document."""
+def decoded_arguments(cases: list[wire.WireCase]) -> list[dict[str, Any]]:
+    """Every case's arguments as the function receives them, by parameter name.
+
+    The fork server decodes them once, before its first child: they are the grader's data, not the
+    student's, and each child (a fresh fork) gets its own copy-on-write copy and passes each case's
+    arguments to one call only, so no child decodes them again.
+    """
+    return [{name: _decode_argument(encoded) for name, encoded in case["arguments"].items()} for case in cases]
+
+
+def run(job: wire.Job, cases: list[wire.WireCase], arguments: list[dict[str, Any]] | None = None) -> wire.Document:
+    """Execute `job` (cells, function, limits) and return the plain-data result document.
+
+    `arguments` is `decoded_arguments(cases)` made before the fork; without it, they are decoded here.
+    """
     encoder = values.Encoder()
-    result = _run(job, cases, encoder)
+    result = _run(job, cases, arguments if arguments is not None else decoded_arguments(cases), encoder)
     result["f8"] = encoder.payload()
     return result
 
@@ -73,7 +87,8 @@ def _restore_numpy_1_names() -> None:
             setattr(np, name, value)
 
 
-def _run(job: wire.Job, cases: list[wire.WireCase], encoder: values.Encoder) -> wire.Document:
+def _run(job: wire.Job, cases: list[wire.WireCase], arguments: list[dict[str, Any]],
+         encoder: values.Encoder) -> wire.Document:
     # As in a Jupyter kernel, modules in the working folder (the scratch folder: what the notebook
     # itself wrote there) are importable.
     sys.path.insert(0, os.getcwd())
@@ -104,7 +119,7 @@ def _run(job: wire.Job, cases: list[wire.WireCase], encoder: values.Encoder) -> 
         return result
     result["function"] = "defined"
     silenced = False
-    for case in cases:
+    for case, given in zip(cases, arguments):
         if not case.get("public") and not silenced:
             _silence_output()
             silenced = True
@@ -112,7 +127,7 @@ def _run(job: wire.Job, cases: list[wire.WireCase], encoder: values.Encoder) -> 
         if remaining <= 0:
             result["stopped"] = "timeout"
             break
-        outcome = _call(graded, case, job, recorder, min(limits["call"], remaining), encoder)
+        outcome = _call(graded, case, given, job, recorder, min(limits["call"], remaining), encoder)
         result["cases"].append(outcome)
         if outcome["timeout"]:
             result["stopped"] = "timeout"
@@ -186,8 +201,8 @@ def _write_file(index: int, name: str, body: str, append: bool, result: dict) ->
                                    "message": f"`%%writefile {name[:80]}` failed: {_describe(error)}"})
 
 
-def _call(graded, case, job, recorder, seconds, encoder):
-    arguments = [_decode_argument(case["arguments"][name]) for name in job["parameters"]]
+def _call(graded, case, given, job, recorder, seconds, encoder):
+    arguments = [given[name] for name in job["parameters"]]
     pristine = [argument.copy() if type(argument) is _ndarray else argument for argument in arguments]
     outcome: wire.CaseOutcome = {"name": case["name"], "returned": None, "exception": None, "timeout": False, "mutated": []}
     recorder.take()

@@ -41,6 +41,8 @@ class Sandbox:
     setup: namespaces.ServerSetup
     plan: frozenset[str]
     base: str
+    arguments: list[dict] | None = None
+    """The cases' arguments, decoded before the first fork (`child.decoded_arguments`)."""
 
 
 def main(setup_fd: int) -> None:
@@ -65,7 +67,8 @@ def main(setup_fd: int) -> None:
         _send(replies, [wire.encode(wire.ProbeAnswer(layers=report, failure=failure))])
         if report is None:
             return
-        sandbox = Sandbox(request["cases"], setup, layers.plan_of([layers.Layer(**entry) for entry in report]), base)
+        sandbox = Sandbox(request["cases"], setup, layers.plan_of([layers.Layer(**entry) for entry in report]), base,
+                          child.decoded_arguments(request["cases"]))
         layers.prepare(sandbox.plan)
         # Objects made so far are never collected: a child's garbage collector then leaves their
         # pages shared instead of copying them on every fork.
@@ -172,7 +175,7 @@ def _child(job: wire.JobHeader | wire.ProbeJob, body: bytearray | None, sandbox:
                 document = {"layers": [dataclasses.asdict(layer) for layer in report]}
             else:
                 layers.apply(sandbox.setup, sandbox.plan, scratch)
-                document = child.run(wire.decode_job(body), sandbox.cases)
+                document = child.run(wire.decode_job(body), sandbox.cases, sandbox.arguments)
         except BaseException:
             document = {"internal": traceback.format_exc()[-4000:]}
         _write_all(RESULT_FD, wire.encode_document(document))
