@@ -26,6 +26,8 @@ from grader.shard import Shard
 
 RESULTS_LOG = "results.jsonl"
 CACHE_FILE = "grades.jsonl"
+ROUTES_FILE = "routes.jsonl"
+"""In the cache folder: the assignment each notebook's bytes are for (grader/routing.py)."""
 GRADED, RESUMED, CACHED = "graded", "resumed", "cached"
 
 
