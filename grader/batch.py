@@ -36,7 +36,7 @@ def _suspect(reply: SandboxReply) -> bool:
     return bool(reply.failure or reply.timed_out or document.get("stopped") is not None or "internal" in document)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Found:
     """A notebook found, before it is known which assignment it is for (that may rename its student)."""
 

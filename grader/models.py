@@ -110,7 +110,7 @@ class ReferenceRun:
     """Per step captured per iteration: the step's own value when each iteration began (None if unbound)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Submission:
     """A notebook to grade."""
 

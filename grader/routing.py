@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import hashlib
 import json
 import re
 from collections import Counter
@@ -35,7 +36,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader import notebook
+from grader import notebook, store
 from grader.assignment import RUBRIC, load_rubric
 from grader.assignment.stub import strip_solutions
 from grader.errors import ConfigError
@@ -104,7 +105,55 @@ def signatures(solutions: Path, names: Iterable[str], skip_broken: bool = False)
 
 def identify(path: Path, known: Sequence[Signature]) -> Identity:
     """Which of the `known` assignments the notebook at `path` is for (see the module's rule)."""
-    read = _read(path)
+    try:
+        raw = notebook.read_bytes(path)
+    except notebook.InvalidNotebook:
+        return Identity(None)
+    return _identify(raw, known)
+
+
+def fingerprint(known: Sequence[Signature]) -> str:
+    """Everything besides a notebook's bytes that decides its identity: the signatures and the grader's code."""
+    digest = hashlib.sha256(store.grader_source_digest().encode())
+    for signature in known:
+        given = sorted((function, sorted(dumps)) for function, dumps in signature.given.items())
+        digest.update(json.dumps([signature.name, signature.function, signature.notebook, given]).encode() + b"\0")
+    return digest.hexdigest()
+
+
+def identify_remembered(path: Path, known: Sequence[Signature], memo: store.GradeLog, known_print: str) -> Identity:
+    """`identify`, remembered in `memo` under the digest of the notebook's bytes and the `fingerprint` of `known`.
+
+    Parsing a notebook's JSON is most of what an unchanged re-grade served from the cache costs;
+    the identity of the same bytes against the same signatures and code cannot differ.
+    """
+    try:
+        raw = notebook.read_bytes(path)
+    except notebook.InvalidNotebook:
+        return Identity(None)
+    key = hashlib.sha256(f"{known_print}\0{hashlib.sha256(raw).hexdigest()}".encode()).hexdigest()
+    remembered = _identity_of(memo.get(key), {signature.name for signature in known})
+    if remembered is not None:
+        return remembered
+    identity = _identify(raw, known)
+    memo.append(key, {"assignment": identity.assignment, "candidates": list(identity.candidates)})
+    return identity
+
+
+def _identity_of(record: dict | None, names: set[str]) -> Identity | None:
+    """The identity a memo record holds, or None when it holds none that could have been made here."""
+    if record is None:
+        return None
+    assignment, candidates = record.get("assignment"), record.get("candidates")
+    if not (assignment is None or isinstance(assignment, str)) or not isinstance(candidates, list):
+        return None
+    if not all(isinstance(name, str) and name in names for name in candidates):
+        return None
+    return Identity(assignment, tuple(candidates))
+
+
+def _identify(raw: bytes, known: Sequence[Signature]) -> Identity:
+    read = _read(raw)
     if read is None:
         return Identity(None)
     sources, named = read
@@ -159,18 +208,13 @@ def _last_definition(source: str, function: str) -> str | None:
     return ast.dump(found[-1]) if found else None
 
 
-def _read(path: Path) -> tuple[list[str], str | None] | None:
+def _read(raw: bytes) -> tuple[list[str], str | None] | None:
     """The code cells' sources and the metadata's assignment; None if it is not a notebook.
 
     The bytes come from notebook.read_bytes, so a link, FIFO, device or oversized file is never
-    followed or read here either. A plain JSON read serves the usual v4 file (this runs for every
-    notebook of every run, cached or not); anything else goes through notebook.parse, which
-    upgrades older versions.
+    followed or read here either. A plain JSON read serves the usual v4 file; anything else goes
+    through notebook.parse, which upgrades older versions.
     """
-    try:
-        raw = notebook.read_bytes(path)
-    except notebook.InvalidNotebook:
-        return None
     try:
         data = json.loads(raw.decode("utf-8-sig"))
         cells = data["cells"] if data.get("nbformat") == 4 else None

@@ -14,6 +14,7 @@ import functools
 import hashlib
 import os
 import tempfile
+from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,8 @@ from grader.shard import Shard
 
 RESULTS_LOG = "results.jsonl"
 CACHE_FILE = "grades.jsonl"
+ROUTES_FILE = "routes.jsonl"
+"""In the cache folder: the assignment each notebook's bytes are for (grader/routing.py)."""
 GRADED, RESUMED, CACHED = "graded", "resumed", "cached"
 
 
@@ -71,16 +74,6 @@ class Counts:
     cached: int
 
 
-@dataclass(frozen=True)
-class _Entry:
-    """One submission of the run, with everything needed to grade it and find its grade again."""
-
-    position: int
-    """Index in the whole class (merging shards restores that order)."""
-    submission: Submission
-    group: int
-
-
 class ClassRun:
     """One batch over a class (or one shard of it), each submission graded against its group's assignment.
 
@@ -92,7 +85,11 @@ class ClassRun:
         self.settings = settings
         shard = settings.shard
         self._graders: list[batch.Grader | None] = [None] * len(self.groups)
-        self._entries: list[_Entry] = []
+        # Per submission of the run, in order: the submission, its index in the whole class (merging shards
+        # restores that order) and its group's number; arrays, not an object each, as a class may be large.
+        self.submissions: list[Submission] = []
+        self._positions = array("q")
+        self._group_of = array("I")
         self._fingerprints: list[str] = []
         position = 0
         for number, group in enumerate(self.groups):
@@ -101,10 +98,12 @@ class ClassRun:
                                                             self._seed(group), limits))
             for submission in group.submissions:
                 if shard is None or shard.holds(submission):
-                    self._entries.append(_Entry(position, submission, number))
+                    self.submissions.append(submission)
+                    self._positions.append(position)
+                    self._group_of.append(number)
                 position += 1
-        self.submissions = [entry.submission for entry in self._entries]
-        self.assignment_of = {entry.submission.given: self.groups[entry.group].assignment.name for entry in self._entries}
+        self.assignment_of = {submission.given: self.groups[number].assignment.name
+                              for submission, number in zip(self.submissions, self._group_of)}
         """Submission (as given) -> the assignment it is graded against."""
         self._scratch = None
         if settings.out is None:
@@ -143,12 +142,12 @@ class ClassRun:
         """
         self._key_of = {}
         for number in range(len(self.groups)):
-            entries = [entry for entry in self._entries if entry.group == number]
-            if not entries:
+            members = [submission for submission, group in zip(self.submissions, self._group_of) if group == number]
+            if not members:
                 continue
             grader = self._grader(number)
             known = functools.partial(self._known, number=number, grader=grader)
-            for outcome in grader.grade_all([entry.submission for entry in entries], known):
+            for outcome in grader.grade_all(members, known):
                 submission = outcome.grade.submission
                 key = self._key(number, submission, outcome.digest)
                 self._key_of[submission.given] = key
@@ -173,13 +172,13 @@ class ClassRun:
 
     def stored(self, assignment: str | None = None) -> Iterator[tuple[int, Grade]]:
         """(position in the whole class, grade) of every submission graded (of one assignment), read back from the log."""
-        for entry in self._entries:
-            if assignment is not None and self.groups[entry.group].assignment.name != assignment:
+        for submission, position, number in zip(self.submissions, self._positions, self._group_of):
+            if assignment is not None and self.groups[number].assignment.name != assignment:
                 continue
-            key = self._key_of.get(entry.submission.given)
-            grade = records.grade_or_none(self.log.get(key), entry.submission) if key is not None else None
+            key = self._key_of.get(submission.given)
+            grade = records.grade_or_none(self.log.get(key), submission) if key is not None else None
             if grade is not None:
-                yield entry.position, grade
+                yield position, grade
 
     def _key(self, number: int, submission: Submission, digest: str) -> str:
         key = store.submission_key(self._fingerprints[number], submission.given, digest)

@@ -42,8 +42,15 @@ def run_fingerprint(assignment_dir: Path, assignment: str, seed: int, limits: di
     """
     digest = hashlib.sha256()
     digest.update(json.dumps([__version__, assignment, seed, limits], sort_keys=True).encode())
-    for folder in (assignment_dir, _GRADER_SOURCE):
-        _hash_tree(digest, folder)
+    _hash_tree(digest, assignment_dir)
+    digest.update(grader_source_digest().encode())
+    return digest.hexdigest()
+
+
+def grader_source_digest() -> str:
+    """The digest of the grader's own source and version (a few milliseconds: hashed afresh each time asked)."""
+    digest = hashlib.sha256(__version__.encode() + b"\0")
+    _hash_tree(digest, _GRADER_SOURCE)
     return digest.hexdigest()
 
 
@@ -91,12 +98,25 @@ def _private(path: Path, flag: int):
     return stream
 
 
+# A line's offset and length in one int: a line is far shorter than 2**32 bytes (a grade is a few KB).
+_LENGTH_BITS = 32
+
+
+def _place(offset: int, length: int) -> int:
+    return offset << _LENGTH_BITS | length
+
+
+def _unplace(place: int) -> tuple[int, int]:
+    return place >> _LENGTH_BITS, place & ((1 << _LENGTH_BITS) - 1)
+
+
 class GradeLog:
     """An append-only file of lines {"key": ..., "grade": {...}}; the last line of a key wins."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._index: dict[str, tuple[int, int]] = {}
+        self._index: dict[str, int] = {}
+        """Key -> where its line is, packed as one int (`_place`): a tuple of two ints costs four objects a grade."""
         path.parent.mkdir(parents=True, exist_ok=True)
         self._scan()
         self._stream = _private(path, os.O_APPEND)
@@ -110,7 +130,7 @@ class GradeLog:
                 try:
                     key = json.loads(line)["key"]
                     if line.endswith(b"\n") and isinstance(key, str):
-                        self._index[key] = (offset, len(line))
+                        self._index[key] = _place(offset, len(line))
                 except (ValueError, KeyError, TypeError):
                     pass  # a torn line from an interrupted run
                 offset += len(line)
@@ -134,8 +154,9 @@ class GradeLog:
         place = self._index.get(key)
         if place is None:
             return None
+        offset, length = _unplace(place)
         try:
-            record = json.loads(os.pread(self._stream.fileno(), place[1], place[0]))["grade"]
+            record = json.loads(os.pread(self._stream.fileno(), length, offset))["grade"]
         except (ValueError, KeyError, TypeError, OSError):
             return None
         return record if isinstance(record, dict) else None
@@ -146,19 +167,20 @@ class GradeLog:
         offset = self._stream.tell()
         self._stream.write(line)
         self._stream.flush()
-        self._index[key] = (offset, len(line))
+        self._index[key] = _place(offset, len(line))
 
     def keep_only(self, keys: set[str]) -> None:
         """Rewrite the file with the current line of each of `keys` it holds (drops stale ones)."""
         if set(self._index) <= keys and self._lines_are_unique():
             return
         temporary = self.path.with_name(f".{self.path.name}.tmp")
-        index: dict[str, tuple[int, int]] = {}
+        index: dict[str, int] = {}
         with open(self.path, "rb") as source, _private(temporary, os.O_TRUNC) as target:
-            for key, (offset, length) in self._index.items():
+            for key, place in self._index.items():
                 if key in keys:
+                    offset, length = _unplace(place)
                     source.seek(offset)
-                    index[key] = (target.tell(), length)
+                    index[key] = _place(target.tell(), length)
                     target.write(source.read(length))
             target.flush()
             os.fsync(target.fileno())
@@ -168,7 +190,7 @@ class GradeLog:
         self._stream = _private(self.path, os.O_APPEND)
 
     def _lines_are_unique(self) -> bool:
-        return sum(length for _, length in self._index.values()) == self.path.stat().st_size
+        return sum(_unplace(place)[1] for place in self._index.values()) == self.path.stat().st_size
 
     def close(self) -> None:
         self._stream.close()

@@ -257,6 +257,31 @@ def test_the_cache_keeps_each_assignment_apart(course, tmp_path):
     assert "1 from the cache" in invoke_grade(path, "--assignment", "forward_pass", *cache, solutions=solutions).stderr
 
 
+def test_a_remembered_identity_follows_the_notebook_and_the_solutions(course, tmp_path):
+    """Routing's memo in the cache (routing.identify_remembered) is keyed by the digest of the notebook's bytes and
+    the assignments' signatures, and a record it cannot trust is ignored: a notebook rewritten for the other
+    assignment, the same bytes against solutions holding other assignments, or a tampered memo, route afresh."""
+    solutions, _ = course
+    cache = ["--cache-dir", tmp_path / "cache"]
+    path = without_metadata(REFERENCE, tmp_path / "carol.ipynb")
+    assert invoke_grade(path, *cache, solutions=solutions).doc["assignment"] == "backward_pass"
+    forward_only = tmp_path / "forward_only"
+    shutil.copytree(solutions / "forward_pass", forward_only / "forward_pass")
+    # It defines forward_pass as the backward_pass stub gives it: alone, forward_pass is the only candidate.
+    alone = invoke_grade(path, *cache, solutions=forward_only)
+    assert alone.doc["assignment"] == "forward_pass" and alone.submission("carol")["status"] == "graded"
+    memo = tmp_path / "cache" / "routes.jsonl"
+    lines = [json.loads(line) for line in memo.read_text(encoding="utf-8").splitlines()]
+    assert [line["grade"]["assignment"] for line in lines] == ["backward_pass", "forward_pass"]
+    memo.write_text("".join(json.dumps({"key": line["key"], "grade": {"assignment": 7, "candidates": []}}) + "\n"
+                            for line in lines), encoding="utf-8")
+    without_metadata(solutions / "forward_pass" / "forward_pass.ipynb", path)
+    rewritten = invoke_grade(path, *cache, solutions=solutions)
+    assert rewritten.doc["assignment"] == "forward_pass" and rewritten.submission("carol")["score"] == 10
+    without_metadata(REFERENCE, path)
+    assert invoke_grade(path, *cache, solutions=solutions).doc["assignment"] == "backward_pass"
+
+
 def test_several_assignments_with_the_same_function(tmp_path):
     """Three copies of backward_pass: the metadata tells them apart; a notebook without it cannot be told apart,
     so a run of only such notebooks asks for --assignment (exit 2), and --assignment grades it."""

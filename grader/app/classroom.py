@@ -9,7 +9,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader import assignment, batch, lock, overrides, routing, session, shard
+from grader import assignment, batch, lock, overrides, routing, session, shard, store
 from grader.app import events
 from grader.app.environment import seed, solutions_folder
 from grader.errors import ConfigError, InternalError
@@ -73,8 +73,8 @@ def grade_class(request: GradeClass, emit: events.Emit) -> int:
 
 def _grade_locked(request: GradeClass, solutions_dir: Path, emit: events.Emit) -> int:
     chosen_shard = shard.parse(request.shard) if request.shard else None
-    groups = _groups(request.paths, solutions_dir, request.assignment, chosen_shard)
     cache_dir = (request.cache_dir or session.default_cache_dir(request.out)) if request.cache else None
+    groups = _groups(request.paths, solutions_dir, request.assignment, chosen_shard, cache_dir)
     settings = session.Settings(seed(request.seed), request.jobs, request.timeout, request.out, cache_dir, chosen_shard)
     infos = {group.assignment.name: ClassInfo(
         group.assignment.name, group.assignment.rubric.title, group.assignment.rubric.step_names,
@@ -182,9 +182,9 @@ def _interrupted(run: session.ClassRun, request: GradeClass, cache_dir: Path | N
 
 
 def _groups(paths: tuple[Path, ...], solutions_dir: Path, requested: str | None,
-            chosen_shard: shard.Shard | None) -> list[session.Group]:
+            chosen_shard: shard.Shard | None, cache_dir: Path | None) -> list[session.Group]:
     """The notebooks found (one walk), split by the assignment each is for (grader/routing.py), each assignment
-    loaded, each student named knowing its assignment's notebook."""
+    loaded, each student named knowing its assignment's notebook. With a cache, identities are remembered there."""
     names = assignment.available(solutions_dir)
     if requested is not None and requested not in names:
         assignment.load(solutions_dir, requested)  # the one-line error naming the assignments there
@@ -193,7 +193,16 @@ def _groups(paths: tuple[Path, ...], solutions_dir: Path, requested: str | None,
         raise ConfigError(f"no notebooks (*.ipynb) found in {', '.join(map(str, paths))}")
     # With --assignment, an unreadable other assignment only loses its notebooks' identification.
     known = routing.signatures(solutions_dir, names, skip_broken=requested is not None)
-    identities = {each.submission.given: routing.identify(each.submission.path, known) for each in found}
+    if cache_dir is None:
+        identities = {each.submission.given: routing.identify(each.submission.path, known) for each in found}
+    else:
+        known_print = routing.fingerprint(known)
+        memo = store.GradeLog(cache_dir / session.ROUTES_FILE)
+        try:
+            identities = {each.submission.given: routing.identify_remembered(each.submission.path, known, memo,
+                                                                             known_print) for each in found}
+        finally:
+            memo.close()
     plan = routing.plan([each.submission for each in found], identities, known, requested)
     if len(plan.groups) > 1 and chosen_shard is not None:
         raise ConfigError(f"--shard needs one assignment, and these notebooks are for {', '.join(plan.groups)}: "
