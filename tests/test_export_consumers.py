@@ -77,8 +77,10 @@ def test_junit_is_valid_against_the_jenkins_schema(reports, request):
         assert names and all(name.startswith("step ") for name in names)
         assert "step error" in names and "error" not in names
         status = suite.find("properties/property[@name='status']").get("value")
-        assert float(suite.get("time")) > 0 or status == "invalid"  # an unreadable notebook never ran
+        assert status in {"graded", "error", "timeout", "invalid"}
     times = sorted(float(suite.get("time")) for suite in root.iter("testsuite"))
+    # Real seconds, not a constant: a run's notebooks took some time, and each suite says its own.
+    assert max(times) > 0
     assert times == pytest.approx(seconds, abs=1e-3)
     assert float(root.get("time")) == pytest.approx(sum(seconds), abs=0.01)
 
