@@ -27,6 +27,8 @@ import time
 
 import numpy as np
 
+from grader.selfcheck_cell import is_self_check
+
 _LENGTH = struct.Struct("<q")
 
 
@@ -46,7 +48,11 @@ def _code_cells(path: str) -> list[str] | None:
         for cell in book["cells"]:
             if cell.get("cell_type") == "code":
                 source = cell.get("source", "")
-                cells.append("".join(source) if isinstance(source, list) else source)
+                text = "".join(source) if isinstance(source, list) else source
+                # The course's self-check cell is not the student's code: `grade` leaves it out, and so does
+                # the floor (run, it would start a whole sandboxed check inside every child).
+                if not is_self_check(text):
+                    cells.append(text)
         return cells
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
