@@ -17,7 +17,7 @@ from grader.assignment import catalogue as catalogue_file
 from grader.assignment import oracle as oracle_file
 from grader.judge import diagnosis, earned, gradient, wording
 from grader.judge.evidence import StudentRun
-from grader.judge.source import Change
+from grader.judge.source import SourceFacts
 from grader.judge.verdicts import Verdict
 from grader.models import FAIL, Case, Diagnosis, StepResult
 
@@ -85,8 +85,7 @@ def _swapped_return(rubric: Rubric, cases: Sequence[Case], values: Sequence[Mapp
 
 
 def changed_in_place(rubric: Rubric, run: StudentRun, results: Sequence[StepResult],
-                     changed_before: Mapping[str, Sequence[Change]], diagnoses: Sequence[Diagnosis]
-                     ) -> tuple[Diagnosis, ...]:
+                     source: SourceFacts, diagnoses: Sequence[Diagnosis]) -> tuple[Diagnosis, ...]:
     """The diagnoses, with an argument changed in place named at each failing step computed from it afterwards.
 
     Claimed where the run shows the argument changed (on some case) and the source shows the
@@ -97,9 +96,9 @@ def changed_in_place(rubric: Rubric, run: StudentRun, results: Sequence[StepResu
     named = {diagnosis.step for diagnosis in diagnoses}
     found = list(diagnoses)
     for result in results:
-        if result.status != FAIL or result.name in named:
+        if result.status != FAIL or result.name in named or not changed:
             continue
-        cause = next((change for change in changed_before.get(result.name, ())
+        cause = next((change for change in source.changed_before.get(result.name, ())
                       if change.parameter in changed and change.parameter not in rubric.updates), None)
         if cause is not None:
             found.append(Diagnosis(result.name, CHANGED_IN_PLACE,

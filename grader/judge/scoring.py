@@ -88,7 +88,7 @@ def judge(submission: Submission, rubric: Rubric, cases: list[Case], reply: Sand
     score = round(sum(result.score for result in results), 4)
     diagnoses, advice = review(feedback, rubric, verdicts.cases, [case.values for case in run.cases], results, table)
     if source is not None:
-        diagnoses = changed_in_place(rubric, run, results, source.changed_before, diagnoses)
+        diagnoses = changed_in_place(rubric, run, results, source, diagnoses)
     more = len(context) - _MAX_WARNINGS
     return Grade(submission, status, score, rubric.max_score, tuple(results), diagnoses,
                  tuple(messages + advice + context[:_MAX_WARNINGS] + ([wording.more_warnings(more)] if more > 0 else [])),
