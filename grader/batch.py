@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sized
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -219,6 +219,7 @@ class Grader:
         self.rubric = assignment.rubric
         self.settings = assignment.defaults.with_options(seed=seed, timeout=timeout)
         self.jobs = max(1, jobs)
+        self._running: Pipeline | None = None
 
     @functools.cached_property
     def _allowed_globals(self) -> frozenset[str]:
@@ -232,24 +233,36 @@ class Grader:
     def feedback(self) -> feedback.Feedback:
         return feedback.load(self.assignment, self.cases)
 
-    @functools.cached_property
-    def _pipeline(self) -> Pipeline:
-        # Checked before the first job: a malformed catalogue or a wrong oracle stops the run (exit 2 or 3),
-        # where judging would turn the error into one submission's row.
-        _ = self.feedback
-        wire = [case_builder.case_to_wire(case) for case in self.cases]
-        solutions = str(self.assignment.directory.parent.resolve())
-        scratch = SCRATCH_BYTES + 2 * self.settings.limits.output_bytes
-        return Pipeline(wire, self.jobs, hidden=(solutions,), scratch_bytes=scratch)
+    def _pipeline(self, remaining: int = 1) -> Pipeline:
+        """The fork servers, started when the first submission needs them (`remaining`: how many may).
+
+        As many servers as can be busy are spawned first, side by side, so that their interpreters
+        start while the cases, the catalogue and the oracle are built here; then they get the cases.
+        """
+        if self._running is None:
+            solutions = str(self.assignment.directory.parent.resolve())
+            scratch = SCRATCH_BYTES + 2 * self.settings.limits.output_bytes
+            pipeline = Pipeline(None, self.jobs, hidden=(solutions,), scratch_bytes=scratch,
+                                spawn=min(self.jobs, max(1, remaining)))
+            try:
+                # Checked before the first job: a malformed catalogue or a wrong oracle stops the run (exit 2 or
+                # 3), where judging would turn the error into one submission's row.
+                _ = self.feedback
+                pipeline.load([case_builder.case_to_wire(case) for case in self.cases])
+            except BaseException:
+                pipeline.close()
+                raise
+            self._running = pipeline
+        return self._running
 
     def _started(self) -> bool:
-        return "_pipeline" in self.__dict__
+        return self._running is not None
 
     def layers(self, start: bool = True) -> tuple[Layer, ...] | None:
         """The sandbox layers in effect for this run's children (None if none ran and `start` is false)."""
         if not start and not self._started():
             return None
-        return self._pipeline.layers(start)
+        return self._pipeline().layers(start)
 
     def grade_all(self, submissions: Iterable[Submission],
                   known: Callable[[Loaded], tuple[Grade, str] | None] = lambda loaded: None) -> Iterator[Outcome]:
@@ -260,11 +273,12 @@ class Grader:
         run in the fork servers, several at a time, and are judged here as their replies arrive.
         """
         ready: dict[int, Outcome] = {}
+        total = len(submissions) if isinstance(submissions, Sized) else None
         upcoming = enumerate(submissions)
         taken = emitted = 0
         exhausted = False
         while True:
-            while not exhausted and (not self._started() or self._pipeline.capacity > 0) and len(ready) < _MAX_AHEAD:
+            while not exhausted and (not self._started() or self._pipeline().capacity > 0) and len(ready) < _MAX_AHEAD:
                 item = next(upcoming, None)
                 if item is None:
                     exhausted = True
@@ -280,17 +294,18 @@ class Grader:
                 if isinstance(prepared, Grade):
                     ready[index] = Outcome(duplicates.noted(prepared), loaded.digest)
                 else:
-                    self._pipeline.submit((index, submission, loaded.digest, prepared, False), prepared)
+                    self._pipeline(total - index if total is not None else self.jobs).submit(
+                        (index, submission, loaded.digest, prepared, False), prepared)
             while emitted in ready:
                 yield ready.pop(emitted)
                 emitted += 1
             if exhausted and emitted == taken:
                 return
-            if self._started() and self._pipeline.in_flight:
-                for done in self._pipeline.wait():
+            if self._started() and self._pipeline().in_flight:
+                for done in self._pipeline().wait():
                     index, submission, digest, job, retried = done.tag
                     if not retried and _suspect(done.reply):
-                        self._pipeline.submit((index, submission, digest, job, True), job, fresh=True)
+                        self._pipeline().submit((index, submission, digest, job, True), job, fresh=True)
                     else:
                         ready[index] = Outcome(duplicates.noted(self.judge(submission, done.reply, job)), digest)
 
@@ -312,8 +327,9 @@ class Grader:
             return judge.unjudged(submission, self.rubric, ERROR, [message])
 
     def close(self) -> None:
-        if self._started():
-            self._pipeline.close()
+        if self._running is not None:
+            self._running.close()
+            self._running = None
 
     def __enter__(self) -> Grader:
         return self

@@ -52,9 +52,14 @@ def server_environment(home: str) -> dict[str, str]:
 
 
 class ForkServer:
-    """One fork server process and the pipes to it; `layers` is what its probe child found."""
+    """One fork server process and the pipes to it, started in two steps.
 
-    def __init__(self, cases: list[wire.WireCase], hidden: tuple[str, ...] = (), scratch_bytes: int = SCRATCH_BYTES) -> None:
+    Spawning it sends what to hide: its interpreter then starts and imports what it needs while
+    the grader is still building the cases. `start` sends the cases; `ready` waits for its probe
+    child's report of the layers (`layers`).
+    """
+
+    def __init__(self, hidden: tuple[str, ...] = (), scratch_bytes: int = SCRATCH_BYTES) -> None:
         self._home = tempfile.mkdtemp(prefix="backprop-grader-home-")
         self._process = subprocess.Popen(
             [sys.executable, "-s", "-E", "-m", "grader.sandbox.launcher"],
@@ -64,10 +69,17 @@ class ForkServer:
             env=server_environment(self._home),
             close_fds=True,
         )
+        self.layers: tuple[Layer, ...] = ()
         # The launcher takes the first message (what to hide) and keeps it; the server gets the second.
+        self._send(wire.Mounts(hidden=list(hidden), scratch_bytes=scratch_bytes))
+
+    def start(self, cases: list[wire.WireCase]) -> None:
+        """Send the cases: the server decodes them and runs its probe child."""
+        self._send(wire.ServerStart(cases=cases, probe_limits=_PROBE_LIMITS))
+
+    def ready(self) -> tuple[Layer, ...]:
+        """Wait for the probe child's report of the layers in effect (after `start`)."""
         try:
-            wire.write(self._process.stdin, wire.Mounts(hidden=list(hidden), scratch_bytes=scratch_bytes))
-            wire.write(self._process.stdin, wire.ServerStart(cases=cases, probe_limits=_PROBE_LIMITS))
             answer = self._read(time.monotonic() + _PROBE_LIMITS["timeout"] + SERVER_GRACE)
             report = answer["layers"]
         except (OSError, wire.ProtocolError, KeyError, TypeError, ValueError) as error:
@@ -77,6 +89,14 @@ class ForkServer:
             self.close()
             raise InternalError(f"the sandbox could not start: its probe child failed: {answer.get('failure')}")
         self.layers = tuple(Layer(str(e["name"]), bool(e["active"]), str(e["detail"])) for e in report)
+        return self.layers
+
+    def _send(self, message: dict) -> None:
+        try:
+            wire.write(self._process.stdin, message)
+        except (OSError, ValueError) as error:
+            self.close()
+            raise InternalError(f"the sandbox could not start: no answer from its fork server ({error})") from None
 
     def _read(self, deadline: float) -> wire.ProbeAnswer:
         """One reply, read blocking (the probe's report at start; jobs go through `pipeline`)."""

@@ -62,8 +62,13 @@ class _Lane:
 class Pipeline:
     """Up to `size` fork servers, each with up to `depth` jobs in flight; results in completion order."""
 
-    def __init__(self, cases: list[wire.WireCase], size: int, depth: int = 2, hidden: tuple[str, ...] = (),
-                 scratch_bytes: int = SCRATCH_BYTES) -> None:
+    def __init__(self, cases: list[wire.WireCase] | None, size: int, depth: int = 2, hidden: tuple[str, ...] = (),
+                 scratch_bytes: int = SCRATCH_BYTES, spawn: int = 0) -> None:
+        """`spawn` servers (at most `size`) are started at once, side by side; the others when jobs need them.
+
+        With `cases` None, `load` must give them before the first job: the servers spawned here
+        start their interpreters meanwhile.
+        """
         if not hasattr(os, "fork"):
             raise ConfigError("grading needs fork server processes, which this platform (Windows) cannot run: "
                               "grade on Linux or macOS; grade-check still works here")
@@ -80,6 +85,21 @@ class Pipeline:
         self._retry: deque[_Pending] = deque()
         self._selector = selectors.DefaultSelector()
         self._ids = itertools.count(1)
+        self._spawned: deque[ForkServer] = deque()
+        try:
+            for _ in range(min(spawn, self._size)):
+                self._spawned.append(ForkServer(hidden, scratch_bytes))
+            if cases is not None:
+                self.load(cases)
+        except BaseException:
+            self.close()
+            raise
+
+    def load(self, cases: list[wire.WireCase]) -> None:
+        """The cases every server runs, sent now to the servers already spawned."""
+        self._cases = cases
+        for server in self._spawned:
+            server.start(cases)
 
     @property
     def capacity(self) -> int:
@@ -147,7 +167,13 @@ class Pipeline:
         return lane.server.layers
 
     def _start(self) -> _Lane:
-        lane = _Lane(ForkServer(self._cases, self._hidden, self._scratch_bytes))
+        if self._spawned:
+            server = self._spawned.popleft()
+        else:
+            server = ForkServer(self._hidden, self._scratch_bytes)
+            server.start(self._cases)
+        server.ready()
+        lane = _Lane(server)
         for fd in lane.server.pipes:
             os.set_blocking(fd, False)
         self._lanes.append(lane)
@@ -227,8 +253,9 @@ class Pipeline:
         self._lanes.remove(lane)
 
     def close(self) -> None:
-        for lane in self._lanes:
-            lane.server.close()
+        for server in [*self._spawned, *(lane.server for lane in self._lanes)]:
+            server.close()
+        self._spawned.clear()
         self._lanes.clear()
         self._selector.close()
         process.sweep_foreign_orphans()

@@ -54,10 +54,13 @@ def main(setup_fd: int) -> None:
     setup, base = namespaces.ServerSetup(**given["setup"]), given["base"]
     requests = open(0, "rb", buffering=0, closefd=False)
     replies = open(1, "wb", buffering=0, closefd=False)
-    request: wire.ServerStart = wire.read(requests)
-    hardening = process.harden_parent()
-    os.chdir(base)
     try:
+        try:
+            request: wire.ServerStart = wire.read(requests)
+        except wire.ProtocolError:
+            return  # spawned ahead of need and closed unused (the run ended or failed before its first job)
+        hardening = process.harden_parent()
+        os.chdir(base)
         probe = Sandbox(request["cases"], setup, frozenset(), base)
         reply = run_job(wire.ProbeJob(id=0, limits=request["probe_limits"], probe=hardening), None, probe)
         document = json.loads(bytes(reply.result or b"{}"))

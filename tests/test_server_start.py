@@ -1,0 +1,119 @@
+"""Fork servers spawned ahead of their cases: they start side by side, and one closed unused leaves nothing behind."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from grader import assignment, batch
+from grader.assignment import cases as case_builder
+from grader.models import Submission
+from tests.notebooks import SOLUTIONS, reference_body, student_notebook, write
+
+
+def _processes_of(folder: Path) -> set[int]:
+    """Pids of processes whose environment names `folder` (the fork servers of a run given it as TMPDIR)."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as stream:
+                    if str(folder).encode() in stream.read():
+                        found.add(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+def test_a_grader_spawns_its_servers_before_building_the_cases_and_grades_with_both(tmp_path, monkeypatch):
+    """batch.Grader._pipeline: every server that can be busy is spawned first (`Pipeline(None, spawn=N)`), so their
+    interpreters start while the cases are built; the cases go to them once built (`load`) and both grade."""
+    from grader.sandbox import pipeline
+
+    spawned, seen_when_building = [], []
+    original_spawn, original_build = pipeline.ForkServer.__init__, batch.case_builder.build
+
+    def spawn(self, *args, **kwargs):
+        spawned.append(1)
+        original_spawn(self, *args, **kwargs)
+
+    def build(*args, **kwargs):
+        seen_when_building.append(len(spawned))
+        return original_build(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline.ForkServer, "__init__", spawn)
+    monkeypatch.setattr(batch.case_builder, "build", build)
+    loaded = assignment.load(SOLUTIONS, "backward_pass")
+    paths = [write(student_notebook(reference_body()), tmp_path / f"student{n}" / "backward_pass.ipynb") for n in range(4)]
+    with batch.Grader(loaded, loaded.defaults.seed, jobs=2) as grader:
+        grades = [outcome.grade for outcome in grader.grade_all([Submission(path, str(path), path.parent.name)
+                                                                  for path in paths])]
+        layers = grader.layers(start=False)
+    assert [grade.score for grade in grades] == [10.0] * 4
+    assert seen_when_building == [2] and len(spawned) == 2
+    assert layers is not None and any(layer.active for layer in layers)
+
+
+def test_one_submission_spawns_one_server_only(tmp_path, monkeypatch):
+    """batch.Grader: no more servers are spawned than there are submissions left (a lone notebook on a 2-core machine
+    must not pay for a second interpreter)."""
+    from grader.sandbox import pipeline
+
+    spawned = []
+    original = pipeline.ForkServer.__init__
+
+    def counting(self, *args, **kwargs):
+        spawned.append(1)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline.ForkServer, "__init__", counting)
+    loaded = assignment.load(SOLUTIONS, "backward_pass")
+    path = write(student_notebook(reference_body()), tmp_path / "alice" / "backward_pass.ipynb")
+    with batch.Grader(loaded, loaded.defaults.seed, jobs=4) as grader:
+        grade = grader.grade(Submission(path, str(path), "alice"))
+    assert grade.score == 10.0 and len(spawned) == 1
+
+
+def test_servers_closed_before_their_cases_exit_quietly_and_leave_nothing(tmp_path):
+    """sandbox.server.main: a server spawned ahead of need and closed before any case arrived (a malformed
+    catalogue stops the run; so does Ctrl-C) exits without a traceback, its folders removed, no process left."""
+    folder = tmp_path / "solutions"
+    shutil.copytree(SOLUTIONS, folder)
+    catalogue = folder / "backward_pass" / "misconceptions.toml"
+    catalogue.write_text(catalogue.read_text().replace('step = "error"', 'step = "nonsense"', 1), encoding="utf-8")
+    notebooks = [write(student_notebook(reference_body()), tmp_path / "class" / f"s{n}" / "backward_pass.ipynb")
+                 for n in range(3)]
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    done = subprocess.run([sys.executable, "-m", "grader", str(tmp_path / "class"), "--solutions", str(folder),
+                           "--no-cache", "--jobs", "2", "-q"], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "TMPDIR": str(scratch)})
+    assert len(notebooks) == 3
+    assert done.returncode == 2 and "is not a step" in done.stderr
+    assert "Traceback" not in done.stderr and "Traceback" not in done.stdout
+    assert _processes_of(scratch) == set()
+    assert list(scratch.iterdir()) == []  # the servers' homes and bases are gone
+
+
+def test_a_pipeline_spawned_then_loaded_runs_jobs_on_every_server(tmp_path):
+    """sandbox.pipeline.Pipeline: `Pipeline(None, size, spawn=size)` then `load(cases)` gives working servers."""
+    from grader.sandbox.pipeline import Pipeline
+
+    loaded = assignment.load(SOLUTIONS, "backward_pass")
+    cases = case_builder.build(loaded, loaded.defaults.seed)[:2]
+    path = write(student_notebook(reference_body()), tmp_path / "alice.ipynb")
+    job = batch.prepare(batch.load(Submission(path, str(path), "alice")), loaded.rubric, loaded.defaults.limits,
+                        loaded.reference.parameters)
+    with Pipeline(None, 2, spawn=2) as pipeline:
+        pipeline.load([case_builder.case_to_wire(case) for case in cases])
+        for number in range(4):
+            pipeline.submit(number, job)
+        replies = []
+        while pipeline.in_flight:
+            replies += pipeline.wait()
+        assert len(pipeline._lanes) == 2
+    assert sorted(reply.tag for reply in replies) == [0, 1, 2, 3]
+    assert all(reply.reply.failure is None and len(reply.reply.document["cases"]) == 2 for reply in replies)
