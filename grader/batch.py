@@ -15,6 +15,7 @@ from grader.assignment import cases as case_builder
 from grader.errors import ConfigError
 from grader.intake import duplicates, zips
 from grader.judge import feedback, source
+from grader.judge.verdicts import Remembered
 from grader.models import ERROR, INVALID, Case, Grade, Limits, Submission
 from grader.sandbox.client import SCRATCH_BYTES
 from grader.sandbox.layers import Layer
@@ -230,6 +231,10 @@ class Grader:
         return case_builder.build(self.assignment, self.settings.seed)
 
     @functools.cached_property
+    def _remembered(self) -> Remembered:
+        return Remembered(self.rubric, self.cases, self.assignment.reference)
+
+    @functools.cached_property
     def feedback(self) -> feedback.Feedback:
         return feedback.load(self.assignment, self.cases)
 
@@ -321,7 +326,8 @@ class Grader:
             facts = None if job is None else source.read(job["cells"], self.rubric.function, job["parameters"],
                                                          self.rubric.step_names, self._allowed_globals)
             return judge.judge(submission, self.rubric, self.cases, reply, self.assignment.reference,
-                               limits=self.settings.limits, feedback=self.feedback, source=facts)
+                               limits=self.settings.limits, feedback=self.feedback, source=facts,
+                               remembered=self._remembered)
         except Exception as error:  # one submission's row, never the end of the batch
             message = f"internal error of the grader while judging this submission ({type(error).__name__})"
             return judge.unjudged(submission, self.rubric, ERROR, [message])

@@ -22,7 +22,7 @@ from grader.judge import demo_sizes, wording
 from grader.judge.evidence import ABSENT, NO_LOOP, MalformedResult, StudentRun, parse
 from grader.judge.feedback import Feedback, changed_in_place, review
 from grader.judge.source import SourceFacts
-from grader.judge.verdicts import Verdict, Verdicts
+from grader.judge.verdicts import Remembered, Verdict, Verdicts
 from grader.models import ERROR, FAIL, GRADED, MISSING, NOT_RUN, PASS, TIMEOUT, Case, Grade, Limits, Step, StepResult, Submission
 from grader.sandbox.wire import SandboxReply
 
@@ -39,14 +39,17 @@ def unjudged(submission: Submission, rubric: Rubric, status: str, messages: list
 
 def judge(submission: Submission, rubric: Rubric, cases: list[Case], reply: SandboxReply,
           reference: Reference | None = None, *, limits: Limits, public_values: bool = False,
-          feedback: Feedback | None = None, source: SourceFacts | None = None) -> Grade:
+          feedback: Feedback | None = None, source: SourceFacts | None = None,
+          remembered: Remembered | None = None) -> Grade:
     """Grade one submission from its sandbox reply.
 
     `limits` are those the run gave the sandbox (the timeout messages name them); `reference`
     enables error carried forward; `public_values` attaches the public case's got and expected
     values to every step (the self-check), not only to the first wrong one; `feedback` adds
     diagnoses of known mistakes and the gradient check; `source` the facts read from the student's
-    code (`judge.source`): steps never named, notebook globals read, arguments changed in place.
+    code (`judge.source`): steps never named, notebook globals read, arguments changed in place;
+    `remembered` the verdicts of earlier runs of this rubric, cases and reference, found again for the
+    same evidence.
     """
     # What the notebook printed is shown only when no hidden case ran in that process (the self-check):
     # printing or writing to a copy of stdout during a hidden case could show its inputs or values.
@@ -70,7 +73,11 @@ def judge(submission: Submission, rubric: Rubric, cases: list[Case], reply: Sand
     if run.stopped == "timeout":
         return unjudged(submission, rubric, TIMEOUT, [wording.call_timed_out(rubric, limits)] + context,
                         output=output, seconds=reply.seconds)
-    verdicts = Verdicts(rubric, cases, run, reference)
+    if remembered is not None and remembered.rubric is rubric and remembered.cases is cases \
+            and remembered.reference is reference:
+        verdicts = remembered.of(run)
+    else:
+        verdicts = Verdicts(rubric, cases, run, reference)
     table = verdicts.table()
     steps = _Steps(rubric, run, verdicts, table, source)
     not_attempted = _not_attempted(run)

@@ -24,7 +24,9 @@ cases every later judgement uses.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import operator
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,7 +35,7 @@ from grader import compare, formulas
 from grader.assignment import Reference, Rubric
 from grader.compare import Check
 from grader.judge import earned, wording
-from grader.judge.evidence import ABSENT, NO_LOOP, CaseRun, StudentRun
+from grader.judge.evidence import ABSENT, NEVER_IN_LOOP, NO_LOOP, CaseRun, StudentRun
 from grader.models import Case, Tolerance
 
 
@@ -77,12 +79,15 @@ class Verdicts:
         self.per_iteration = frozenset(rubric.iteration_steps)
         self._got = {step: [case.values.get(step, ABSENT) for case in run.cases] for step in self._step_names}
         self._passing = {step: self._all_close(step, cases) for step in rubric.step_names}
+        self._table: dict[str, tuple[Verdict, ...]] | None = None
 
     def table(self) -> dict[str, tuple[Verdict, ...]]:
-        """Every step's verdicts, one per case that ran, carried-forward passes kept only where earned."""
-        raw = {step: [PASSED if index in self._passing[step] else self._check(step, index)
-                      for index in range(len(self.run.cases))] for step in self._step_names}
-        return {step: self._earned_or_undone(step, verdicts) for step, verdicts in raw.items()}
+        """Every step's verdicts, one per case that ran, carried-forward passes kept only where earned (remembered)."""
+        if self._table is None:
+            raw = {step: [PASSED if index in self._passing[step] else self._check(step, index)
+                          for index in range(len(self.run.cases))] for step in self._step_names}
+            self._table = {step: self._earned_or_undone(step, verdicts) for step, verdicts in raw.items()}
+        return self._table
 
     def value(self, step: str, index: int):
         """The student's decoded value of `step` on case `index`, or ABSENT."""
@@ -272,6 +277,60 @@ class Verdicts:
             if all(earned.recycled(carried[row], arguments + rows[row], tolerance) for row in range(len(carried))):
                 return False
         return not earned.recycled(carried, others, tolerance)
+
+
+class Remembered:
+    """The verdicts of the runs judged lately in this grading run, found again by the evidence they were made from.
+
+    Students who make one mistake the same way send bit for bit the same values, and the same
+    values get the same verdicts: those are worked out once (error carried forward and the earned
+    rule are most of judging a wrong submission). A run is found only by the SHA-256 of all its
+    cases (every value's dtype, shape and bytes, the text of every exception and reason,
+    the steps cut short or changed in place, the markers of steps computed without a loop by
+    identity): any difference is a new entry. The rubric, cases and reference are this object's
+    own, so every verdict it gives is the one `Verdicts` would give. The last `size` are kept.
+    """
+
+    def __init__(self, rubric: Rubric, cases: list[Case], reference: Reference | None, size: int = 32) -> None:
+        self.rubric, self.cases, self.reference, self._size = rubric, cases, reference, size
+        self._kept: OrderedDict[bytes, Verdicts] = OrderedDict()
+
+    def of(self, run: StudentRun) -> Verdicts:
+        """The verdicts of `run`, worked out now or found again."""
+        key = _evidence_digest(run.cases)
+        found = self._kept.get(key)
+        if found is not None:
+            self._kept.move_to_end(key)
+            return found
+        made = Verdicts(self.rubric, self.cases, run, self.reference)
+        self._kept[key] = made
+        if len(self._kept) > self._size:
+            self._kept.popitem(last=False)
+        return made
+
+
+def _evidence_digest(cases: tuple[CaseRun, ...]) -> bytes:
+    """The SHA-256 of everything `Verdicts` reads of a run's cases, each part length-prefixed (no two runs alike)."""
+    digest = hashlib.sha256()
+
+    def put(data: bytes) -> None:
+        digest.update(len(data).to_bytes(8, "little"))
+        digest.update(data)
+
+    for case in cases:
+        put(repr((case.exception, case.mutated, case.returned_problem, sorted(case.partial), case.raised_in_loop,
+                  len(case.values))).encode())
+        for name, value in case.values.items():
+            put(name.encode())
+            if type(value) is np.ndarray:
+                put(f"array {value.dtype.str} {value.shape}".encode())
+                put(value.tobytes())
+            elif value is NO_LOOP or value is NEVER_IN_LOOP:
+                # Told apart by identity, not by their text (which a reason string could repeat).
+                put(b"marker no loop" if value is NO_LOOP else b"marker never in loop")
+            else:
+                put(f"value {value!r}".encode())
+    return digest.digest()
 
 
 class _Expected:

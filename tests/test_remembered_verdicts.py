@@ -1,0 +1,105 @@
+"""Verdicts found again for the same evidence (judge.verdicts.Remembered) are exactly the verdicts worked out afresh."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from grader import assignment, batch
+from grader.assignment import cases as case_builder
+from grader.judge import evidence, verdicts
+from grader.models import Submission
+from tests.notebooks import SOLUTIONS, reference_body, student_notebook, write
+
+# Same mistakes written differently (the same bits), degenerate values, a right one, broken ones.
+BODIES = {
+    "sign-a": reference_body(error="output_layer_out - target"),
+    "sign-b": reference_body(error="-(target - output_layer_out)"),
+    "sign-c": reference_body(error="output_layer_out  -  target  # flipped"),
+    "no-derivative-a": reference_body(output_error_term="error"),
+    "no-derivative-b": reference_body(output_error_term="error * 1"),
+    "right-a": reference_body(),
+    "right-b": reference_body(error="(target - output_layer_out)"),
+    "zeros": reference_body(error="0.0 * target", hidden_error="np.zeros_like(hidden_layer_out)"),
+    "tiny": reference_body(error="1e-200 * np.ones_like(output_layer_out)"),
+    "constant": reference_body(output_error_term="0.25", hidden_error_term="np.full_like(hidden_layer_out, 0.1)"),
+    "recycled": reference_body(hidden_error_term="hidden_layer_out", delta_w_h_o="hidden_layer_out"),
+    "raises": reference_body(hidden_error="np.dot(output_error_term, x)"),
+}
+
+
+@pytest.fixture(scope="module")
+def loaded() -> assignment.Assignment:
+    return assignment.load(SOLUTIONS, "backward_pass")
+
+
+def _grades(loaded, submissions, monkeypatch, size: int) -> tuple[list, int]:
+    made = []
+    original = verdicts.Verdicts.__init__
+
+    def counting(self, *args, **kwargs):
+        made.append(1)
+        original(self, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(verdicts.Verdicts, "__init__", counting)
+        patch.setattr(batch, "Remembered", lambda *args: verdicts.Remembered(*args, size=size))
+        with batch.Grader(loaded, loaded.defaults.seed, jobs=2) as grader:
+            grades = [dataclasses.replace(outcome.grade, seconds=0.0) for outcome in grader.grade_all(submissions)]
+    return grades, len(made)
+
+
+def test_remembered_verdicts_give_the_grades_fresh_verdicts_give(tmp_path, loaded, monkeypatch):
+    """batch.Grader judges with Remembered: a class whose students share mistakes bit for bit, with degenerate and
+    broken submissions among them, gets the very grades (scores, verdicts, carried-forward credit, messages,
+    diagnoses) it gets when every run's verdicts are worked out afresh (a memory of size 0)."""
+    submissions = []
+    for name, body in BODIES.items():
+        path = write(student_notebook(body), tmp_path / name / "backward_pass.ipynb")
+        submissions.append(Submission(path, str(path), name))
+    remembered, made_remembering = _grades(loaded, submissions, monkeypatch, size=32)
+    fresh, made_fresh = _grades(loaded, submissions, monkeypatch, size=0)
+    assert [repr(grade) for grade in remembered] == [repr(grade) for grade in fresh]
+    assert made_fresh == len(submissions) and made_remembering < made_fresh  # the memory was used, and gave the same
+    by_name = {grade.submission.student: grade for grade in remembered}
+    assert by_name["sign-a"].score == by_name["sign-b"].score == 9.0
+    assert by_name["right-a"].score == 10.0
+    assert not any(step.carried_forward for step in by_name["tiny"].steps)
+
+
+def _run_of(cases, **changes) -> evidence.StudentRun:
+    """A run that returned the reference's values on every case, with `changes` to the first case's values."""
+    runs = []
+    for index, case in enumerate(cases):
+        values = {name: np.array(value, dtype=np.float64) for name, value in case.expected.items()}
+        if index == 0:
+            values.update(changes)
+        runs.append(evidence.CaseRun(values, None, (), None))
+    return evidence.StudentRun("defined", None, None, tuple(runs), (), ())
+
+
+def test_only_the_same_evidence_finds_remembered_verdicts(loaded):
+    """judge.verdicts.Remembered: a run differing in any bit, dtype or shape of a value, or showing a marker's text
+    where the marker itself was, is judged afresh; the same evidence (equal values, other objects) is found again."""
+    cases = case_builder.build(loaded, loaded.defaults.seed)
+    remembered = verdicts.Remembered(loaded.rubric, cases, loaded.reference)
+    first = cases[0].expected["error"]
+    base = remembered.of(_run_of(cases))
+    assert remembered.of(_run_of(cases)) is base
+    flipped = np.array(first, dtype=np.float64)
+    flipped.view(np.uint64)[...] ^= 1  # the last bit of the mantissa
+    reshaped = np.array(first, dtype=np.float64).reshape(1, -1) if np.ndim(first) else np.array([first])
+    variants = {
+        "one bit": _run_of(cases, error=flipped),
+        "shape": _run_of(cases, error=reshaped),
+        "dtype": _run_of(cases, error=np.array(first, dtype=np.float32)),
+        "reason": _run_of(cases, error="could not be read: 1 + 2j"),
+        "marker": _run_of(cases, error=evidence.NO_LOOP),
+        "marker's text": _run_of(cases, error=str(evidence.NO_LOOP).encode().decode()),
+    }
+    found = {name: remembered.of(run) for name, run in variants.items()}
+    assert all(each is not base for each in found.values())
+    assert len({id(each) for each in found.values()}) == len(variants)
+    assert found["marker"] is remembered.of(_run_of(cases, error=evidence.NO_LOOP))
