@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grader
-from grader import app, assignment, batch
+from grader import app
 from grader.errors import ConfigError
 from grader.models import Grade
 from grader.report import files, gradescope
@@ -103,6 +103,8 @@ def build(solutions: Path, assignment_name: str | None, output: Path, package: P
     """Write the autograder zip to `output`; return the names it holds."""
     if hidden_visibility not in gradescope.HIDDEN_VISIBILITIES:
         raise ConfigError(f"hidden-case details need a visibility among {', '.join(gradescope.HIDDEN_VISIBILITIES)}")
+    from grader import assignment, batch  # numpy and the judge: loaded by the commands that grade, not by `grade --help`
+
     names = assignment.available(solutions)
     name = batch.resolve_assignment_name(names, assignment_name)
     loaded = assignment.load(solutions, name)  # a broken solutions folder fails here, not on Gradescope

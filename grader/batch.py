@@ -17,7 +17,7 @@ from grader.intake import duplicates, zips
 from grader.judge import feedback, source
 from grader.judge.verdicts import Remembered
 from grader.models import ERROR, INVALID, Case, Grade, Limits, Submission
-from grader.sandbox.client import SCRATCH_BYTES
+from grader.sandbox.client import scratch_bytes
 from grader.sandbox.layers import Layer
 from grader.sandbox.pipeline import Pipeline
 from grader.sandbox.wire import Job, SandboxReply
@@ -246,7 +246,7 @@ class Grader:
         """
         if self._running is None:
             solutions = str(self.assignment.directory.parent.resolve())
-            scratch = SCRATCH_BYTES + 2 * self.settings.limits.output_bytes
+            scratch = scratch_bytes(self.settings.limits.output_bytes)
             pipeline = Pipeline(None, self.jobs, hidden=(solutions,), scratch_bytes=scratch,
                                 spawn=min(self.jobs, max(1, remaining)))
             try:

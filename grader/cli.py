@@ -13,11 +13,13 @@ import click
 
 from grader import __version__, app, autograder
 from grader.errors import ConfigError, GraderError
+from grader.models import Limits
 from grader.report import formats as report_formats
 from grader.report import github, summary, terminal
 from grader.report.gradescope import HIDDEN_VISIBILITIES
 from grader.report.progress import Progress
-from grader.sandbox import layers
+from grader.sandbox import ahead, layers
+from grader.sandbox.client import scratch_bytes
 
 SOLUTIONS_HELP = "Instructor's solutions folder [default: $GRADER_SOLUTIONS, else ./solutions]."
 
@@ -54,6 +56,19 @@ def _sandbox_info(ctx: click.Context, _param, value: bool) -> None:
         return
     click.echo(layers.render(_guard(app.sandbox_layers, False)))
     ctx.exit(0)
+
+
+def _spawn_server_ahead(solutions: Path | None) -> None:
+    """For a few notebook files: a fork server started now, while the grader loads numpy, the assignment and the
+    cases (grader/sandbox/ahead.py); it is used only if the run's mounts turn out the same (the solutions folder
+    hidden, the default output limit)."""
+    if not hasattr(os, "fork"):
+        return
+    try:
+        root = app.solutions_folder(solutions).resolve()
+    except (GraderError, OSError):
+        return  # the run itself says what is wrong
+    ahead.spawn((str(root),), scratch_bytes(Limits.output_bytes))
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -117,6 +132,8 @@ def grade(paths, assignment_name, solutions, jobs, timeout, seed, json_path, out
         raise click.UsageError("--feedback-html writes into the --out folder: pass --out DIR too")
     if formats and not out:
         raise click.UsageError("--format chooses the reports written into the --out folder: pass --out DIR too")
+    if all(path.is_file() for path in paths):
+        _spawn_server_ahead(solutions)
     github_on = os.environ.get("GITHUB_ACTIONS") == "true" if github_mode is None else github_mode
     request = app.GradeClass(
         paths=tuple(paths), solutions=solutions, assignment=assignment_name, jobs=jobs, timeout=timeout, seed=seed,
@@ -260,6 +277,8 @@ def check(notebooks, public_case, timeout, json_path, verbose):
     Exit status: 0 checked (whatever it found, an unreadable notebook included), 2 usage error,
     3 internal error of the grader.
     """
+    if hasattr(os, "fork"):
+        ahead.spawn()  # the self-check's server: started while the check below loads what it needs
     from grader import selfcheck  # only this command needs it
 
     grades = _guard(lambda: app.check(app.Check(tuple(notebooks), public_case, timeout)), verbose)

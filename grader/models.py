@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # only named in annotations: what only reads reports never loads numpy
+    import numpy as np
 
 from grader.text import path_name, printable
 

@@ -117,3 +117,60 @@ def test_a_pipeline_spawned_then_loaded_runs_jobs_on_every_server(tmp_path):
         assert len(pipeline._lanes) == 2
     assert sorted(reply.tag for reply in replies) == [0, 1, 2, 3]
     assert all(reply.reply.failure is None and len(reply.reply.document["cases"]) == 2 for reply in replies)
+
+
+def test_a_server_spawned_ahead_goes_only_to_a_pipeline_with_its_mounts(tmp_path):
+    """sandbox.ahead: the server `grade-check` and `grade FILE` spawn before their imports is handed to the first
+    pipeline asking for the same mounts, once; a pipeline hiding another folder or with another scratch size
+    never gets it (it would not hide what that run must hide)."""
+    from grader.sandbox import ahead
+    from grader.sandbox.client import SCRATCH_BYTES
+
+    ahead.spawn(("/nonexistent-solutions",), SCRATCH_BYTES)
+    try:
+        assert ahead.claim((), SCRATCH_BYTES) is None
+        assert ahead.claim(("/nonexistent-solutions",), SCRATCH_BYTES + 1) is None
+        assert ahead.claim(("/elsewhere",), SCRATCH_BYTES) is None
+        server = ahead.claim(("/nonexistent-solutions",), SCRATCH_BYTES)
+        assert server is not None and ahead.claim(("/nonexistent-solutions",), SCRATCH_BYTES) is None
+    finally:
+        ahead._close_unclaimed()
+    server.close()
+
+
+def test_grade_check_runs_on_the_server_it_spawned_first(tmp_path):
+    """cli.check: one fork server in all, spawned before the self-check's imports and used for the check."""
+    path = write(student_notebook(reference_body()), tmp_path / "alice.ipynb")
+    script = ("import sys\n"
+              "from grader.sandbox import client\n"
+              "spawned = []\n"
+              "original = client.ForkServer.__init__\n"
+              "def counting(self, *args, **kwargs):\n"
+              "    spawned.append(1)\n"
+              "    original(self, *args, **kwargs)\n"
+              "client.ForkServer.__init__ = counting\n"
+              "from grader import cli\n"
+              "try:\n"
+              f"    cli.check.main([{str(path)!r}], standalone_mode=False)\n"
+              "finally:\n"
+              "    print('servers spawned:', len(spawned))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "servers spawned: 1" in done.stdout and "Traceback" not in done.stderr
+    assert "error" in done.stdout and "pass" in done.stdout
+
+
+def test_a_server_spawned_ahead_and_never_used_is_closed_quietly(tmp_path):
+    """sandbox.ahead: `grade FILE` on a notebook that is not JSON never runs the sandbox; the server spawned ahead
+    is closed at exit, without a traceback, its folders removed, no process left."""
+    broken = tmp_path / "alice.ipynb"
+    broken.write_text("{ not json", encoding="utf-8")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    done = subprocess.run([sys.executable, "-m", "grader", str(broken), "--solutions", str(SOLUTIONS), "--no-cache",
+                           "--assignment", "backward_pass"],
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "TMPDIR": str(scratch)})
+    assert done.returncode == 0 and "invalid" in done.stdout
+    assert "Traceback" not in done.stderr and "Traceback" not in done.stdout
+    assert _processes_of(scratch) == set()
+    assert list(scratch.iterdir()) == []

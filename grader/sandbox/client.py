@@ -34,6 +34,11 @@ _PROBE_LIMITS = wire.Limits(timeout=10.0, statement=1.0, call=1.0, memory_mb=102
 SCRATCH_BYTES = 64 * 1024 * 1024
 
 
+def scratch_bytes(output_bytes: int) -> int:
+    """The scratch tmpfs of a run whose children may print `output_bytes` to each of stdout and stderr."""
+    return SCRATCH_BYTES + 2 * output_bytes
+
+
 def server_environment(home: str) -> dict[str, str]:
     """A scrubbed environment: nothing of the grader's (tokens, secrets) reaches student code."""
     env = {

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from grader.errors import ConfigError
-from grader.sandbox import process, wire
+from grader.sandbox import ahead, process, wire
 from grader.sandbox.client import SCRATCH_BYTES, SERVER_GRACE, ForkServer
 from grader.sandbox.layers import Layer
 from grader.sandbox.wire import SandboxReply
@@ -88,7 +88,7 @@ class Pipeline:
         self._spawned: deque[ForkServer] = deque()
         try:
             for _ in range(min(spawn, self._size)):
-                self._spawned.append(ForkServer(hidden, scratch_bytes))
+                self._spawned.append(ahead.claim(hidden, scratch_bytes) or ForkServer(hidden, scratch_bytes))
             if cases is not None:
                 self.load(cases)
         except BaseException:
@@ -170,7 +170,7 @@ class Pipeline:
         if self._spawned:
             server = self._spawned.popleft()
         else:
-            server = ForkServer(self._hidden, self._scratch_bytes)
+            server = ahead.claim(self._hidden, self._scratch_bytes) or ForkServer(self._hidden, self._scratch_bytes)
             server.start(self._cases)
         server.ready()
         lane = _Lane(server)
