@@ -310,27 +310,23 @@ class Remembered:
 
 
 def _evidence_digest(cases: tuple[CaseRun, ...]) -> bytes:
-    """The SHA-256 of everything `Verdicts` reads of a run's cases, each part length-prefixed (no two runs alike)."""
-    digest = hashlib.sha256()
-
-    def put(data: bytes) -> None:
-        digest.update(len(data).to_bytes(8, "little"))
-        digest.update(data)
-
+    """The SHA-256 of everything `Verdicts` reads of a run's cases: every part's length, then the parts (no two runs alike)."""
+    parts: list[bytes] = []
     for case in cases:
-        put(repr((case.exception, case.mutated, case.returned_problem, sorted(case.partial), case.raised_in_loop,
-                  len(case.values))).encode())
+        parts.append(repr((case.exception, case.mutated, case.returned_problem, sorted(case.partial),
+                           case.raised_in_loop, len(case.values))).encode())
         for name, value in case.values.items():
-            put(name.encode())
+            parts.append(name.encode())
             if type(value) is np.ndarray:
-                put(f"array {value.dtype.str} {value.shape}".encode())
-                put(value.tobytes())
+                parts.append(f"array {value.dtype.str} {value.shape}".encode())
+                parts.append(value.tobytes())
             elif value is NO_LOOP or value is NEVER_IN_LOOP:
                 # Told apart by identity, not by their text (which a reason string could repeat).
-                put(b"marker no loop" if value is NO_LOOP else b"marker never in loop")
+                parts.append(b"marker no loop" if value is NO_LOOP else b"marker never in loop")
             else:
-                put(f"value {value!r}".encode())
-    return digest.digest()
+                parts.append(f"value {value!r}".encode())
+    lengths = np.fromiter(map(len, parts), dtype="<u8", count=len(parts)).tobytes()
+    return hashlib.sha256(len(parts).to_bytes(8, "little") + lengths + b"".join(parts)).digest()
 
 
 class _Expected:
