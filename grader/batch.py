@@ -8,20 +8,25 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sized
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from grader import judge, notebook, selfcheck_cell
+from grader import notebook, selfcheck_cell
 from grader.assignment import Assignment, Rubric
-from grader.assignment import cases as case_builder
 from grader.errors import ConfigError
 from grader.intake import duplicates, zips
-from grader.judge import feedback, source
-from grader.judge.verdicts import Remembered
 from grader.models import ERROR, INVALID, Case, Grade, Limits, Submission
 from grader.sandbox.client import scratch_bytes
 from grader.sandbox.layers import Layer
 from grader.sandbox.pipeline import Pipeline
 from grader.sandbox.wire import Job, SandboxReply
 from grader.store import GRADER_FAILURE
+
+if TYPE_CHECKING:
+    from grader.judge.feedback import Feedback
+    from grader.judge.verdicts import Remembered
+
+# The judge and the cases (numpy) are imported where a submission first needs them: a re-grade served wholly from
+# the cache or the results log loads neither.
 
 SKIPPED_FOLDERS = frozenset({".ipynb_checkpoints", "__MACOSX", "__pycache__", ".git"})
 # Finished grades held back while an earlier submission is still running: bounds memory when a
@@ -192,8 +197,12 @@ def prepare(loaded: Loaded, rubric: Rubric, limits: Limits, parameters: Iterable
             raise notebook.InvalidNotebook(loaded.problem)
         book = notebook.parse(loaded.raw)
     except notebook.InvalidNotebook as error:
+        from grader import judge
+
         return judge.unjudged(submission, rubric, INVALID, [f"{submission.given} {error}"])
     if not book.cells:
+        from grader import judge
+
         return judge.unjudged(submission, rubric, ERROR, [f"the notebook has no code cells, so no {rubric.function}()"])
     return sandbox_job(book, rubric, limits, parameters)
 
@@ -224,18 +233,26 @@ class Grader:
 
     @functools.cached_property
     def _allowed_globals(self) -> frozenset[str]:
+        from grader.judge import source
+
         return source.allowed_globals(self.assignment.reference.namespace, self.rubric.function)
 
     @functools.cached_property
     def cases(self) -> list[Case]:
+        from grader.assignment import cases as case_builder
+
         return case_builder.build(self.assignment, self.settings.seed)
 
     @functools.cached_property
     def _remembered(self) -> Remembered:
+        from grader.judge.verdicts import Remembered
+
         return Remembered(self.rubric, self.cases, self.assignment.reference)
 
     @functools.cached_property
-    def feedback(self) -> feedback.Feedback:
+    def feedback(self) -> Feedback:
+        from grader.judge import feedback
+
         return feedback.load(self.assignment, self.cases)
 
     def _pipeline(self, remaining: int = 1) -> Pipeline:
@@ -253,6 +270,8 @@ class Grader:
                 # Checked before the first job: a malformed catalogue or a wrong oracle stops the run (exit 2 or
                 # 3), where judging would turn the error into one submission's row.
                 _ = self.feedback
+                from grader.assignment import cases as case_builder
+
                 pipeline.load([case_builder.case_to_wire(case) for case in self.cases])
             except BaseException:
                 pipeline.close()
@@ -318,6 +337,9 @@ class Grader:
         return next(self.grade_all([submission])).grade
 
     def judge(self, submission: Submission, reply: SandboxReply, job: Job | None = None) -> Grade:
+        from grader import judge
+        from grader.judge import source
+
         if reply.failure:
             message = (f"{GRADER_FAILURE}: {reply.failure}. It failed again on a new sandbox process; the next run "
                        "grades this submission again (it is neither cached nor resumed).")

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader import batch, judge, records, store
+from grader import batch, records, store
 from grader.assignment import Assignment
 from grader.models import ERROR, Grade, Submission
 from grader.sandbox.layers import Layer
@@ -191,6 +191,8 @@ class ClassRun:
         submission = loaded.submission
         refusal = self.groups[number].refusals.get(submission.given)
         if refusal is not None:  # decided here, never run, never cached: it depends on the other assignments too
+            from grader import judge  # numpy: not loaded by a re-grade served from the cache
+
             return judge.unjudged(submission, grader.rubric, ERROR, [refusal]), GRADED
         key = self._key(number, submission, loaded.digest)
         for source, kept in ((RESUMED, self.log), (CACHED, self.cache)):

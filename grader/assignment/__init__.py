@@ -23,18 +23,20 @@ gives every key, the formulas' rules and a worked example):
 From these the grader makes the student's files (stub.py: the stub notebook; public_case.py: the
 public case of the self-check) and checks a whole folder with one line per problem (validate.py).
 Everything here is instructor code and runs in the grader's own process, which never runs student code.
+Importing this package loads no numpy (a re-grade served from the cache needs none): the oracle
+(`grader.assignment.oracle`) and the cases (`grader.assignment.cases`) are imported by what uses them, and
+an assignment's reference is run when first asked for (`Assignment.reference`).
 """
 
 from grader.assignment.catalogue import Catalogue, Misconception
 from grader.assignment.layout import Layout
 from grader.assignment.loader import RUBRIC, Assignment, RubricFile, available, load, load_rubric
 from grader.assignment.modules import load_module
-from grader.assignment.oracle import Oracle
 from grader.assignment.reference import Reference
 from grader.assignment.rubric import Rubric
 from grader.assignment.settings import DEFAULT_LIMITS, RunSettings, limits_within
 from grader.assignment.source import compile_formula
 
-__all__ = ["DEFAULT_LIMITS", "RUBRIC", "Assignment", "Catalogue", "Layout", "Misconception", "Oracle", "Reference",
+__all__ = ["DEFAULT_LIMITS", "RUBRIC", "Assignment", "Catalogue", "Layout", "Misconception", "Reference",
            "Rubric", "RubricFile", "RunSettings", "available", "compile_formula", "limits_within", "load", "load_module",
            "load_rubric"]

@@ -1,7 +1,8 @@
-"""An assignment folder loaded: its rubric.toml read once, then its reference run (with its case module)."""
+"""An assignment folder loaded: its rubric.toml read once, its reference run (with its case module) when first needed."""
 
 from __future__ import annotations
 
+import functools
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,12 @@ class Assignment:
     rubric: Rubric
     defaults: RunSettings
     """The rubric file's seed and limits, before the user's options (RunSettings.with_options)."""
-    reference: Reference
+
+    @functools.cached_property
+    def reference(self) -> Reference:
+        """The reference notebook, run (with its case module) when first asked for: a re-grade served wholly
+        from the cache never runs it (a cached grade was made with these very files, the reference included)."""
+        return load_reference(self.layout, self.rubric)
 
     @property
     def directory(self) -> Path:
@@ -53,7 +59,7 @@ def load(solutions: Path, name: str) -> Assignment:
         names = ", ".join(available(solutions)) or "none"
         raise ConfigError(f"no assignment {name!r} in {solutions} (assignments there: {names})")
     read = load_rubric(directory / RUBRIC)
-    return Assignment(name, read.layout, read.rubric, read.defaults, load_reference(read.layout, read.rubric))
+    return Assignment(name, read.layout, read.rubric, read.defaults)
 
 
 def load_rubric(path: Path) -> RubricFile:

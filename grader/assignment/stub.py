@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 
 from grader import notebook, selfcheck_cell
 from grader.assignment.loader import Assignment
-from grader.assignment.public_case import PUBLIC_CASE, public_case, render_case
 
 if TYPE_CHECKING:  # imported on use: only writing a stub needs it
     import nbformat
@@ -102,6 +101,9 @@ def render(node: nbformat.NotebookNode) -> str:
 
 def outputs(assignment: Assignment, cases: list, assignments_dir: Path) -> dict[Path, str]:
     """The files `grade-stub` writes, by path, with their text."""
+    # numpy, for the public case: imported here, as routing (which strips solution lines) must not load it.
+    from grader.assignment.public_case import PUBLIC_CASE, public_case, render_case
+
     document = public_case(assignment, cases)
     folder = assignments_dir / assignment.name
     return {

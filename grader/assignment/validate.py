@@ -67,12 +67,18 @@ def folder(solutions: Path, name: str) -> tuple[loader.Assignment, list[Case]]:
     absent = [function for function in CASE_FUNCTIONS if not callable(getattr(module, function, None))]
     if absent:
         raise ConfigError(f"{cases_path}: does not define {', '.join(f'{function}()' for function in absent)}")
-    loaded = _blame(reference_path, lambda: loader.load(solutions, name))
+    loaded = _blame(reference_path, lambda: _run_reference(loader.load(solutions, name)))
     _check_cases(cases_path, module, loaded)
     # The case module ran cleanly above, so a failure left in building the cases is the reference's.
     built = _blame(reference_path, lambda: case_builder.build(loaded, read.defaults.seed))
     _blame(rubric_path, lambda: _feedback(loaded, built))
     return loaded, built
+
+
+def _run_reference(loaded: loader.Assignment) -> loader.Assignment:
+    """The assignment with its reference run now (it runs when first asked for), so its failure is blamed on it."""
+    _ = loaded.reference
+    return loaded
 
 
 def _feedback(loaded: loader.Assignment, built: list[Case]) -> None:

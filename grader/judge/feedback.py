@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from grader import compare
-from grader.assignment import Assignment, Catalogue, Oracle, Rubric
+from grader.assignment import Assignment, Catalogue, Rubric
 from grader.assignment import catalogue as catalogue_file
 from grader.assignment import oracle as oracle_file
+from grader.assignment.oracle import Oracle
 from grader.judge import diagnosis, earned, gradient, wording
 from grader.judge.evidence import StudentRun
 from grader.judge.source import SourceFacts

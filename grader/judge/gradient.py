@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from grader import compare
-from grader.assignment import Oracle, Rubric
+from grader.assignment import Rubric
+from grader.assignment.oracle import Oracle
 from grader.judge import earned
 from grader.models import FAIL, StepResult, Tolerance
 
