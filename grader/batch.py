@@ -74,22 +74,25 @@ def discover(paths: Iterable[Path]) -> list[Found]:
     nor a second copy of a classmate's notebook. A path named on the command line is the user's
     choice and is followed (a link to a folder or to a notebook).
     """
-    found: dict[Path, Found] = {}
+    # Text, not Path objects, for the thousands of entries of a class: a Path interns each of its parts, and the
+    # table of interned strings never shrinks back.
+    found: dict[str, Found] = {}
     for given in paths:
         if given.is_dir():
-            base = given.resolve()
-            for relative in sorted(_entries(base)):
-                path = base / relative
-                named_by = None if len(relative.parts) > 1 else path
-                student = relative.parts[0] if named_by is None else _student_of_file(path, None)
-                found.setdefault(path, Found(Submission(path, str(given / relative), student), named_by))
+            base = str(given.resolve())
+            for parts in sorted(_entries(base)):
+                path = os.path.join(base, *parts)
+                named_by = None if len(parts) > 1 else Path(path)
+                student = parts[0] if named_by is None else _student_of_file(named_by, None)
+                found.setdefault(path, Found(Submission(path, str(given.joinpath(*parts)), student), named_by))
         elif zips.is_archive(given):  # a class zip from Canvas, Moodle or Gradescope
             for submission, alias in zips.submissions(given):
-                found.setdefault(submission.path, Found(submission, None, alias))
+                found.setdefault(submission.location, Found(submission, None, alias))
         else:
             # Read where the link points; named (student id) as the user named it.
             target, named_by = given.resolve(), Path(os.path.abspath(given))
-            found.setdefault(target, Found(Submission(target, str(given), _student_of_file(named_by, None)), named_by))
+            found.setdefault(str(target), Found(Submission(target, str(given), _student_of_file(named_by, None)),
+                                                named_by))
     return list(found.values())
 
 
@@ -98,25 +101,25 @@ def find_submissions(paths: Iterable[Path], notebook_name: str | None = None) ->
     return [found.named(notebook_name) for found in discover(paths)]
 
 
-def _entries(base: Path) -> Iterator[Path]:
-    """Paths, relative to `base`, of every entry to grade under it: without following a link.
+def _entries(base: str) -> Iterator[tuple[str, ...]]:
+    """The parts of the path, relative to `base`, of every entry to grade under it: without following a link.
 
     Any case of the extension (NOTEBOOK.IPYNB); hidden files (macOS `._x.ipynb`, editor save
     copies) and hidden or checkpoint folders are skipped. A loop, not recursion: a folder nested
-    thousands deep is walked like any other.
+    thousands deep is walked like any other. (Sorted, the parts give the order of the paths as Paths sort.)
     """
-    pending = [Path()]
+    pending: list[tuple[str, ...]] = [()]
     while pending:
         relative = pending.pop()
         try:
-            with os.scandir(base / relative) as scan:
+            with os.scandir(os.path.join(base, *relative)) as scan:
                 entries = list(scan)
         except OSError:
             continue  # an unreadable folder holds nothing we could grade
         for entry in entries:
             if entry.name.startswith(".") or entry.name in SKIPPED_FOLDERS:
                 continue
-            path = relative / entry.name
+            path = (*relative, entry.name)
             is_notebook = entry.name.lower().endswith(".ipynb")
             if entry.is_symlink():
                 if is_notebook or os.path.isdir(entry.path):

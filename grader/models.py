@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -115,8 +116,9 @@ class ReferenceRun:
 class Submission:
     """A notebook to grade."""
 
-    path: Path
-    """Where the notebook is, as the operating system names it (any bytes): only for opening the file."""
+    location: str | Path
+    """Where the notebook is, as the operating system names it (any bytes), kept as text (`path` makes the Path):
+    a class holds one of these per student, and a Path held for good costs several times its text."""
     given: str
     """The path as the user gave it (or as found under a folder the user gave), as printable text."""
     student: str
@@ -127,11 +129,17 @@ class Submission:
     """Sentences added to its grade's messages (other notebooks of the student not graded: grader/intake/duplicates.py)."""
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "location", os.fspath(self.location))
         # Names come from file names (any bytes but / and NUL: newlines, escapes, bidi overrides,
         # undecodable Latin-1): they are made one printable line here, once, so no report, terminal
         # line or log record downstream can be forged or fail to encode.
         object.__setattr__(self, "given", path_name(self.given))
         object.__setattr__(self, "student", path_name(self.student))
+
+    @property
+    def path(self) -> Path:
+        """Where the notebook is: only for opening the file."""
+        return Path(self.location)
 
 
 @dataclass(frozen=True)
