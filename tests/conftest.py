@@ -23,7 +23,12 @@ from tests.notebooks import ASSIGNMENTS, SOLUTIONS
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Byte-compile the grader once, as `pip install` of a wheel does: where PYTHONDONTWRITEBYTECODE is set (this
     project's machines set it) an editable checkout would otherwise be compiled again by every `grade` process the
-    suite starts (about 0.7 s of each, measured), which alone would put the suite past its time budget."""
+    suite starts (about 0.7 s of each, measured), which alone would put the suite past its time budget.
+
+    Under pytest-xdist only the controlling process compiles, before it starts the workers: two workers would
+    otherwise write the same files at once."""
+    if hasattr(session.config, "workerinput"):
+        return
     compileall.compile_dir(Path(grader.__file__).parent, quiet=1)
 
 
