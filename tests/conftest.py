@@ -34,37 +34,40 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     compileall.compile_dir(Path(grader.__file__).parent, quiet=1)
 
 
-# The Python's ancestors' modes are the whole machine's: while a test that may change them runs (it uses
-# `python_prefix_modes`), no test of another pytest-xdist worker runs, since a grade run or an unprivileged re-run
-# started then would see /root traversable and find it closed again half-way, and two such tests interleaved would
-# put back each other's changed modes. One lock file for the session: shared by every test, exclusive for those.
-PREFIX_LOCK = pytest.StashKey[str]()
+# Some tests change or watch the whole machine, so no test of another pytest-xdist worker may run beside them:
+# - those using `python_prefix_modes`: the Python's ancestors' modes are the machine's, and a grade run or an
+#   unprivileged re-run started while /root is traversable would find it closed again half-way (and two such tests
+#   interleaved would put back each other's changed modes);
+# - those marked `alone`, such as the hostile batch, which counts every live process of a sandbox uid as its own.
+# One lock file for the session: shared by every test, exclusive for those.
+ALONE_LOCK = pytest.StashKey[str]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
     if hasattr(config, "workerinput"):
-        config.stash[PREFIX_LOCK] = config.workerinput["python_prefix_lock"]
+        config.stash[ALONE_LOCK] = config.workerinput["alone_lock"]
     else:
-        handle, config.stash[PREFIX_LOCK] = tempfile.mkstemp(prefix="backprop-grader-prefix-", suffix=".lock")
+        handle, config.stash[ALONE_LOCK] = tempfile.mkstemp(prefix="backprop-grader-alone-", suffix=".lock")
         os.close(handle)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if not hasattr(config, "workerinput") and PREFIX_LOCK in config.stash:
-        os.unlink(config.stash[PREFIX_LOCK])
+    if not hasattr(config, "workerinput") and ALONE_LOCK in config.stash:
+        os.unlink(config.stash[ALONE_LOCK])
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
     """pytest-xdist: each worker is handed the controller's lock file."""
-    node.workerinput["python_prefix_lock"] = node.config.stash[PREFIX_LOCK]
+    node.workerinput["alone_lock"] = node.config.stash[ALONE_LOCK]
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
     """The lock around a test's set-up, call and tear-down (module fixtures built or ended there included)."""
-    mode = fcntl.LOCK_EX if "python_prefix_modes" in getattr(item, "fixturenames", ()) else fcntl.LOCK_SH
-    with open(item.config.stash[PREFIX_LOCK], "rb") as lock:
+    alone = item.get_closest_marker("alone") or "python_prefix_modes" in getattr(item, "fixturenames", ())
+    mode = fcntl.LOCK_EX if alone else fcntl.LOCK_SH
+    with open(item.config.stash[ALONE_LOCK], "rb") as lock:
         fcntl.flock(lock, mode)
         yield
 
