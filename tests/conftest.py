@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import compileall
+import fcntl
 import json
 import os
 import stat
+import tempfile
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -23,8 +25,51 @@ from tests.notebooks import ASSIGNMENTS, SOLUTIONS
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Byte-compile the grader once, as `pip install` of a wheel does: where PYTHONDONTWRITEBYTECODE is set (this
     project's machines set it) an editable checkout would otherwise be compiled again by every `grade` process the
-    suite starts (about 0.7 s of each, measured), which alone would put the suite past its time budget."""
+    suite starts (about 0.7 s of each, measured), which alone would put the suite past its time budget.
+
+    Under pytest-xdist only the controlling process compiles, before it starts the workers: two workers would
+    otherwise write the same files at once."""
+    if hasattr(session.config, "workerinput"):
+        return
     compileall.compile_dir(Path(grader.__file__).parent, quiet=1)
+
+
+# Some tests change or watch the whole machine, so no test of another pytest-xdist worker may run beside them:
+# - those using `python_prefix_modes`: the Python's ancestors' modes are the machine's, and a grade run or an
+#   unprivileged re-run started while /root is traversable would find it closed again half-way (and two such tests
+#   interleaved would put back each other's changed modes);
+# - those marked `alone`, such as the hostile batch, which counts every live process of a sandbox uid as its own.
+# One lock file for the session: shared by every test, exclusive for those.
+ALONE_LOCK = pytest.StashKey[str]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):
+        config.stash[ALONE_LOCK] = config.workerinput["alone_lock"]
+    else:
+        handle, config.stash[ALONE_LOCK] = tempfile.mkstemp(prefix="backprop-grader-alone-", suffix=".lock")
+        os.close(handle)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput") and ALONE_LOCK in config.stash:
+        os.unlink(config.stash[ALONE_LOCK])
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist: each worker is handed the controller's lock file."""
+    node.workerinput["alone_lock"] = node.config.stash[ALONE_LOCK]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """The lock around a test's set-up, call and tear-down (module fixtures built or ended there included)."""
+    alone = item.get_closest_marker("alone") or "python_prefix_modes" in getattr(item, "fixturenames", ())
+    mode = fcntl.LOCK_EX if alone else fcntl.LOCK_SH
+    with open(item.config.stash[ALONE_LOCK], "rb") as lock:
+        fcntl.flock(lock, mode)
+        yield
 
 
 # Variables of the user's shell that would change what the grader does.

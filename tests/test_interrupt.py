@@ -23,8 +23,9 @@ from tests import hostile
 from tests.notebooks import SOLUTIONS, reference_body, student_notebook, write
 from tests.unprivileged import MARKER, run_unprivileged
 
-SLOW_CALL = 0.06
-"""Seconds the slow notebook sleeps in each call of its function: about 3 s for its whole grading."""
+SLOW_CALL = 0.03
+"""Seconds the slow notebook sleeps in each call of its function: about 1.5 s for its whole grading, still
+running well after the 0.3 s the test waits before it signals, and the rerun's cost."""
 
 
 def _class(folder: Path, slow: float = SLOW_CALL) -> Path:

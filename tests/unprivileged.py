@@ -59,8 +59,10 @@ def run_unprivileged(*nodes: str, env: dict[str, str] | None = None, repo: Path 
     os.chown(work, NOBODY, NOBODY)
     environment = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(work), "TMPDIR": str(work),
                    "PYTHONDONTWRITEBYTECODE": "1", MARKER: "1", **(env or {})}
+    # "-n 0": the nodes run in the re-run's own process; the suite's two workers would only add their start-up.
     command = ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
-               sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--basetemp={work / 'pytest'}",
+               sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0",
+               f"--basetemp={work / 'pytest'}",
                *(str(repo / node) if "::" in node or node.endswith(".py") else node for node in nodes)]
     try:
         return subprocess.run(command, cwd=repo, env=environment, capture_output=True, text=True, timeout=timeout)
