@@ -43,9 +43,10 @@ def _grades(loaded, submissions, monkeypatch, size: int) -> tuple[list, int]:
         made.append(1)
         original(self, *args, **kwargs)
 
+    remembering = verdicts.Remembered
     with monkeypatch.context() as patch:
         patch.setattr(verdicts.Verdicts, "__init__", counting)
-        patch.setattr(batch, "Remembered", lambda *args: verdicts.Remembered(*args, size=size))
+        patch.setattr(verdicts, "Remembered", lambda *args: remembering(*args, size=size))
         with batch.Grader(loaded, loaded.defaults.seed, jobs=2) as grader:
             grades = [dataclasses.replace(outcome.grade, seconds=0.0) for outcome in grader.grade_all(submissions)]
     return grades, len(made)

@@ -34,7 +34,9 @@ def test_a_grader_spawns_its_servers_before_building_the_cases_and_grades_with_b
     from grader.sandbox import pipeline
 
     spawned, seen_when_building = [], []
-    original_spawn, original_build = pipeline.ForkServer.__init__, batch.case_builder.build
+    from grader.assignment import cases as case_builder
+
+    original_spawn, original_build = pipeline.ForkServer.__init__, case_builder.build
 
     def spawn(self, *args, **kwargs):
         spawned.append(1)
@@ -45,7 +47,7 @@ def test_a_grader_spawns_its_servers_before_building_the_cases_and_grades_with_b
         return original_build(*args, **kwargs)
 
     monkeypatch.setattr(pipeline.ForkServer, "__init__", spawn)
-    monkeypatch.setattr(batch.case_builder, "build", build)
+    monkeypatch.setattr(case_builder, "build", build)
     loaded = assignment.load(SOLUTIONS, "backward_pass")
     paths = [write(student_notebook(reference_body()), tmp_path / f"student{n}" / "backward_pass.ipynb") for n in range(4)]
     with batch.Grader(loaded, loaded.defaults.seed, jobs=2) as grader:
