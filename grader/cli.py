@@ -132,8 +132,6 @@ def grade(paths, assignment_name, solutions, jobs, timeout, seed, json_path, out
         raise click.UsageError("--feedback-html writes into the --out folder: pass --out DIR too")
     if formats and not out:
         raise click.UsageError("--format chooses the reports written into the --out folder: pass --out DIR too")
-    if all(path.is_file() for path in paths):
-        _spawn_server_ahead(solutions)
     github_on = os.environ.get("GITHUB_ACTIONS") == "true" if github_mode is None else github_mode
     request = app.GradeClass(
         paths=tuple(paths), solutions=solutions, assignment=assignment_name, jobs=jobs, timeout=timeout, seed=seed,
@@ -146,6 +144,8 @@ def grade(paths, assignment_name, solutions, jobs, timeout, seed, json_path, out
                         github_on, json_path == "-")
     previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
     signal.signal(signal.SIGTERM, _terminate)
+    if all(path.is_file() for path in paths):
+        _spawn_server_ahead(solutions)
     try:
         below = _guard(lambda: app.grade_class(request, lines.show), verbose)
     except KeyboardInterrupt as stop:
@@ -156,6 +156,7 @@ def grade(paths, assignment_name, solutions, jobs, timeout, seed, json_path, out
         click.echo("Interrupted before any grade was saved.", err=True)
         sys.exit(128 + (signal.SIGTERM if isinstance(stop, app.Terminated) else signal.SIGINT))
     finally:
+        ahead.close_unclaimed()
         for number, handler in previous.items():
             signal.signal(number, signal.SIG_DFL if handler is None else handler)
     if below:
@@ -279,9 +280,12 @@ def check(notebooks, public_case, timeout, json_path, verbose):
     """
     if hasattr(os, "fork"):
         ahead.spawn()  # the self-check's server: started while the check below loads what it needs
-    from grader import selfcheck  # only this command needs it
+    try:
+        from grader import selfcheck  # only this command needs it
 
-    grades = _guard(lambda: app.check(app.Check(tuple(notebooks), public_case, timeout)), verbose)
+        grades = _guard(lambda: app.check(app.Check(tuple(notebooks), public_case, timeout)), verbose)
+    finally:
+        ahead.close_unclaimed()
     if json_path is not None:
         text = json.dumps(selfcheck.document(grades), indent=1) + "\n"
         if json_path == "-":

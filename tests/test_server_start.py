@@ -136,7 +136,7 @@ def test_a_server_spawned_ahead_goes_only_to_a_pipeline_with_its_mounts(tmp_path
         server = ahead.claim(("/nonexistent-solutions",), SCRATCH_BYTES)
         assert server is not None and ahead.claim(("/nonexistent-solutions",), SCRATCH_BYTES) is None
     finally:
-        ahead._close_unclaimed()
+        ahead.close_unclaimed()
     server.close()
 
 
@@ -164,7 +164,7 @@ def test_grade_check_runs_on_the_server_it_spawned_first(tmp_path):
 
 def test_a_server_spawned_ahead_and_never_used_is_closed_quietly(tmp_path):
     """sandbox.ahead: `grade FILE` on a notebook that is not JSON never runs the sandbox; the server spawned ahead
-    is closed at exit, without a traceback, its folders removed, no process left."""
+    is closed when the command ends, without a traceback, its folders removed, no process left."""
     broken = tmp_path / "alice.ipynb"
     broken.write_text("{ not json", encoding="utf-8")
     scratch = tmp_path / "tmp"
@@ -176,3 +176,19 @@ def test_a_server_spawned_ahead_and_never_used_is_closed_quietly(tmp_path):
     assert "Traceback" not in done.stderr and "Traceback" not in done.stdout
     assert _processes_of(scratch) == set()
     assert list(scratch.iterdir()) == []
+
+
+def test_a_command_closes_the_server_it_spawned_and_never_used(tmp_path):
+    """cli.check: in a process that runs several commands (a notebook's self-check cell, a test), the server one
+    command spawned ahead and did not use is closed when it ends, never handed to the next command."""
+    from click.testing import CliRunner
+
+    from grader.cli import check
+    from grader.sandbox import ahead
+    from grader.sandbox.client import SCRATCH_BYTES
+
+    broken = tmp_path / "alice.ipynb"
+    broken.write_text("{ not json", encoding="utf-8")
+    result = CliRunner().invoke(check, [str(broken)])
+    assert result.exit_code == 0 and "invalid" in result.output
+    assert ahead.claim((), SCRATCH_BYTES) is None

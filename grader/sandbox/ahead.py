@@ -4,12 +4,12 @@ A server's start (a new interpreter that imports numpy and the child's modules) 
 the grader's own imports cost. The commands that run one notebook (`grade-check`, `grade` given
 notebook files) spawn one first thing, so both start at once on two cores. The first `Pipeline`
 that spawns a server with the same mounts (the folders hidden from it, the scratch size) takes it
-instead; a server with other mounts is never handed out. One that nobody took is closed at exit.
+instead; a server with other mounts is never handed out. The command closes the one nobody took when it
+ends (`close_unclaimed`), so a process that runs several commands (a test, a notebook) never hands one
+command's server to the next.
 """
 
 from __future__ import annotations
-
-import atexit
 
 from grader.sandbox.client import SCRATCH_BYTES, ForkServer
 
@@ -22,8 +22,6 @@ def spawn(hidden: tuple[str, ...] = (), scratch_bytes: int = SCRATCH_BYTES) -> N
         server = ForkServer(hidden, scratch_bytes)
     except Exception:  # the pipeline spawns its own and reports what fails then
         return
-    if not _waiting:
-        atexit.register(_close_unclaimed)
     _waiting.append(((tuple(hidden), scratch_bytes), server))
 
 
@@ -36,6 +34,7 @@ def claim(hidden: tuple[str, ...], scratch_bytes: int) -> ForkServer | None:
     return None
 
 
-def _close_unclaimed() -> None:
+def close_unclaimed() -> None:
+    """Close every server spawned ahead that no pipeline took."""
     while _waiting:
         _waiting.pop()[1].close()
