@@ -194,18 +194,16 @@ def load(submission: Submission) -> Loaded:
 
 def prepare(loaded: Loaded, rubric: Rubric, limits: Limits, parameters: Iterable[str]) -> Grade | Job:
     """The sandbox job for a submission, or its grade when there is nothing to run (unreadable, no code)."""
+    from grader import judge
+
     submission = loaded.submission
     try:
         if loaded.problem is not None:
             raise notebook.InvalidNotebook(loaded.problem)
         book = notebook.parse(loaded.raw)
     except notebook.InvalidNotebook as error:
-        from grader import judge
-
         return judge.unjudged(submission, rubric, INVALID, [f"{submission.given} {error}"])
     if not book.cells:
-        from grader import judge
-
         return judge.unjudged(submission, rubric, ERROR, [f"the notebook has no code cells, so no {rubric.function}()"])
     return sandbox_job(book, rubric, limits, parameters)
 
@@ -265,6 +263,8 @@ class Grader:
         start while the cases, the catalogue and the oracle are built here; then they get the cases.
         """
         if self._running is None:
+            from grader.assignment import cases as case_builder
+
             solutions = str(self.assignment.directory.parent.resolve())
             scratch = scratch_bytes(self.settings.limits.output_bytes)
             pipeline = Pipeline(None, self.jobs, hidden=(solutions,), scratch_bytes=scratch,
@@ -273,8 +273,6 @@ class Grader:
                 # Checked before the first job: a malformed catalogue or a wrong oracle stops the run (exit 2 or
                 # 3), where judging would turn the error into one submission's row.
                 _ = self.feedback
-                from grader.assignment import cases as case_builder
-
                 pipeline.load([case_builder.case_to_wire(case) for case in self.cases])
             except BaseException:
                 pipeline.close()
