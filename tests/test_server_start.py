@@ -8,10 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from grader import assignment, batch
 from grader.assignment import cases as case_builder
 from grader.models import Submission
 from tests.notebooks import SOLUTIONS, reference_body, student_notebook, write
+from tests.unprivileged import MARKER, run_unprivileged
 
 
 def _processes_of(folder: Path) -> set[int]:
@@ -192,3 +195,16 @@ def test_a_command_closes_the_server_it_spawned_and_never_used(tmp_path):
     result = CliRunner().invoke(check, [str(broken)])
     assert result.exit_code == 0 and "invalid" in result.output
     assert ahead.claim((), SCRATCH_BYTES) is None
+
+
+@pytest.mark.skipif(os.environ.get(MARKER) is not None, reason="this is the unprivileged re-run itself")
+def test_servers_spawned_ahead_unprivileged():
+    """The servers spawned before the cases (and before the imports, for grade-check), used or closed unused, as uid
+    65534, where the sandbox has no uid to drop to."""
+    result = run_unprivileged(
+        "tests/test_server_start.py::test_a_grader_spawns_its_servers_before_building_the_cases_and_grades_with_both",
+        "tests/test_server_start.py::test_servers_closed_before_their_cases_exit_quietly_and_leave_nothing",
+        "tests/test_server_start.py::test_grade_check_runs_on_the_server_it_spawned_first",
+        "tests/test_server_start.py::test_a_server_spawned_ahead_and_never_used_is_closed_quietly")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "4 passed" in result.stdout
