@@ -9,7 +9,7 @@ import pytest
 
 from grader import assignment, batch
 from grader.assignment import cases as case_builder
-from grader.judge import evidence, verdicts
+from grader.judge import evidence, scoring, verdicts
 from grader.models import Submission
 from tests.notebooks import SOLUTIONS, reference_body, student_notebook, write
 
@@ -27,6 +27,9 @@ BODIES = {
     "constant": reference_body(output_error_term="0.25", hidden_error_term="np.full_like(hidden_layer_out, 0.1)"),
     "recycled": reference_body(hidden_error_term="hidden_layer_out", delta_w_h_o="hidden_layer_out"),
     "raises": reference_body(hidden_error="np.dot(output_error_term, x)"),
+    # Right up to a returned value scaled by a constant (the gradient check's advice), twice alike.
+    "doubled-a": reference_body(delta_w_h_o="2 * learnrate * output_error_term * hidden_layer_out"),
+    "doubled-b": reference_body(delta_w_h_o="learnrate * output_error_term * hidden_layer_out * 2"),
 }
 
 
@@ -35,37 +38,48 @@ def loaded() -> assignment.Assignment:
     return assignment.load(SOLUTIONS, "backward_pass")
 
 
-def _grades(loaded, submissions, monkeypatch, size: int) -> tuple[list, int]:
-    made = []
-    original = verdicts.Verdicts.__init__
+def _grades(loaded, submissions, monkeypatch, size: int) -> tuple[list, int, int]:
+    made, reviewed = [], []
+    original, review = verdicts.Verdicts.__init__, scoring.review
 
     def counting(self, *args, **kwargs):
         made.append(1)
         original(self, *args, **kwargs)
 
+    def counting_reviews(*args, **kwargs):
+        reviewed.append(1)
+        return review(*args, **kwargs)
+
     remembering = verdicts.Remembered
     with monkeypatch.context() as patch:
         patch.setattr(verdicts.Verdicts, "__init__", counting)
+        patch.setattr(scoring, "review", counting_reviews)
         patch.setattr(verdicts, "Remembered", lambda *args: remembering(*args, size=size))
         with batch.Grader(loaded, loaded.defaults.seed, jobs=2) as grader:
             grades = [dataclasses.replace(outcome.grade, seconds=0.0) for outcome in grader.grade_all(submissions)]
-    return grades, len(made)
+    return grades, len(made), len(reviewed)
 
 
 def test_remembered_verdicts_give_the_grades_fresh_verdicts_give(tmp_path, loaded, monkeypatch):
     """batch.Grader judges with Remembered: a class whose students share mistakes bit for bit, with degenerate and
     broken submissions among them, gets the very grades (scores, verdicts, carried-forward credit, messages,
-    diagnoses) it gets when every run's verdicts are worked out afresh (a memory of size 0)."""
+    diagnoses, the gradient check's advice) it gets when every run's verdicts and review are worked out afresh (a
+    memory of size 0)."""
     submissions = []
     for name, body in BODIES.items():
         path = write(student_notebook(body), tmp_path / name / "backward_pass.ipynb")
         submissions.append(Submission(path, str(path), name))
-    remembered, made_remembering = _grades(loaded, submissions, monkeypatch, size=32)
-    fresh, made_fresh = _grades(loaded, submissions, monkeypatch, size=0)
+    remembered, made_remembering, reviews_remembering = _grades(loaded, submissions, monkeypatch, size=32)
+    fresh, made_fresh, reviews_fresh = _grades(loaded, submissions, monkeypatch, size=0)
     assert [repr(grade) for grade in remembered] == [repr(grade) for grade in fresh]
-    assert made_fresh == len(submissions) and made_remembering < made_fresh  # the memory was used, and gave the same
+    # The memory was used (verdicts and reviews), and gave the same.
+    assert made_fresh == len(submissions) and made_remembering < made_fresh
+    assert reviews_fresh == len(submissions) and reviews_remembering < reviews_fresh
     by_name = {grade.submission.student: grade for grade in remembered}
     assert by_name["sign-a"].score == by_name["sign-b"].score == 9.0
+    assert [d.misconception for d in by_name["sign-c"].diagnoses] == [d.misconception for d in by_name["sign-a"].diagnoses] != []
+    advice = [message for message in by_name["doubled-b"].messages if "times" in message]
+    assert advice and advice == [message for message in by_name["doubled-a"].messages if "times" in message]
     assert by_name["right-a"].score == 10.0
     assert not any(step.carried_forward for step in by_name["tiny"].steps)
 

@@ -73,11 +73,9 @@ def judge(submission: Submission, rubric: Rubric, cases: list[Case], reply: Sand
     if run.stopped == "timeout":
         return unjudged(submission, rubric, TIMEOUT, [wording.call_timed_out(rubric, limits)] + context,
                         output=output, seconds=reply.seconds)
-    if remembered is not None and remembered.rubric is rubric and remembered.cases is cases \
-            and remembered.reference is reference:
-        verdicts = remembered.of(run)
-    else:
-        verdicts = Verdicts(rubric, cases, run, reference)
+    remembering = remembered is not None and remembered.rubric is rubric and remembered.cases is cases \
+        and remembered.reference is reference
+    verdicts = remembered.of(run) if remembering else Verdicts(rubric, cases, run, reference)
     table = verdicts.table()
     steps = _Steps(rubric, run, verdicts, table, source)
     not_attempted = _not_attempted(run)
@@ -93,7 +91,14 @@ def judge(submission: Submission, rubric: Rubric, cases: list[Case], reply: Sand
     raised = sum(case.exception is not None for case in run.cases)
     status = ERROR if run.cases and raised == len(run.cases) else GRADED
     score = round(sum(result.score for result in results), 4)
-    diagnoses, advice = review(feedback, rubric, verdicts.cases, [case.values for case in run.cases], results, table)
+
+    def reviewed():
+        return review(feedback, rubric, verdicts.cases, [case.values for case in run.cases], results, table)
+
+    # Review reads the values, the verdicts, the feedback and, of the results, each step's status and carried mark.
+    read = tuple((result.name, result.status, result.carried_forward) for result in results)
+    diagnoses, advice = remembered.worked_out(verdicts, read, feedback, reviewed) \
+        if remembered is not None and remembering else reviewed()
     if source is not None:
         diagnoses = changed_in_place(rubric, run, results, source, diagnoses)
     more = len(context) - _MAX_WARNINGS

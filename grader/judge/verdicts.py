@@ -27,7 +27,9 @@ import dataclasses
 import hashlib
 import operator
 from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -37,6 +39,8 @@ from grader.compare import Check
 from grader.judge import earned, wording
 from grader.judge.evidence import ABSENT, NEVER_IN_LOOP, NO_LOOP, CaseRun, StudentRun
 from grader.models import Case, Tolerance
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -288,12 +292,14 @@ class Remembered:
     cases (every value's dtype, shape and bytes, the text of every exception and reason,
     the steps cut short or changed in place, the markers of steps computed without a loop by
     identity): any difference is a new entry. The rubric, cases and reference are this object's
-    own, so every verdict it gives is the one `Verdicts` would give. The last `size` are kept.
+    own, so every verdict it gives is the one `Verdicts` would give. The last `size` are kept,
+    each with what was worked out from it (`worked_out`).
     """
 
     def __init__(self, rubric: Rubric, cases: list[Case], reference: Reference | None, size: int = 32) -> None:
         self.rubric, self.cases, self.reference, self._size = rubric, cases, reference, size
         self._kept: OrderedDict[bytes, Verdicts] = OrderedDict()
+        self._derived: dict[int, tuple[Verdicts, dict[Hashable, tuple[object, object]]]] = {}
 
     def of(self, run: StudentRun) -> Verdicts:
         """The verdicts of `run`, worked out now or found again."""
@@ -304,8 +310,28 @@ class Remembered:
             return found
         made = Verdicts(self.rubric, self.cases, run, self.reference)
         self._kept[key] = made
+        self._derived[id(made)] = (made, {})
         if len(self._kept) > self._size:
-            self._kept.popitem(last=False)
+            _, evicted = self._kept.popitem(last=False)
+            del self._derived[id(evicted)]
+        return made
+
+    def worked_out(self, verdicts: Verdicts, key: Hashable, owner: object, make: Callable[[], T]) -> T:
+        """`make()`, found again for verdicts this object gave and the same `key` and `owner` (by identity).
+
+        For what is a function of the run's values and verdicts, `owner` (an object it also reads)
+        and `key` alone: the same evidence then gives the same answer. Verdicts this object does not
+        keep are worked out afresh.
+        """
+        entry = self._derived.get(id(verdicts))
+        if entry is None or entry[0] is not verdicts:
+            return make()
+        derived = entry[1]
+        found = derived.get(key)
+        if found is not None and found[0] is owner:
+            return found[1]  # type: ignore[return-value]
+        made = make()
+        derived[key] = (owner, made)
         return made
 
 
