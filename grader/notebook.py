@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from grader import fastjson
+
 if TYPE_CHECKING:  # imported on use: ~85 ms of start-up (jsonschema) that reading a v4 notebook never needs
     import nbformat
 
@@ -187,7 +189,7 @@ def parse_data(raw: bytes) -> tuple[dict, int]:
     if not text.strip():
         raise InvalidNotebook("is empty")
     try:
-        data = json.loads(text)
+        data = fastjson.loads(text)
     except json.JSONDecodeError as error:
         raise InvalidNotebook(f"is not valid JSON (line {error.lineno}, column {error.colno}: {error.msg})") from None
     except RecursionError:

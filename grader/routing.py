@@ -36,7 +36,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader import notebook, store
+from grader import fastjson, notebook, store
 from grader.assignment import RUBRIC, load_rubric
 from grader.assignment.stub import strip_solutions
 from grader.errors import ConfigError
@@ -216,7 +216,7 @@ def _read(raw: bytes) -> tuple[list[str], str | None] | None:
     through notebook.parse, which upgrades older versions.
     """
     try:
-        data = json.loads(raw.decode("utf-8-sig"))
+        data = fastjson.loads(raw.decode("utf-8-sig"))
         cells = data["cells"] if data.get("nbformat") == 4 else None
         metadata = data.get("metadata") or {}
         sources = [cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])

@@ -13,7 +13,7 @@ import json
 import os
 from pathlib import Path
 
-from grader import __version__
+from grader import __version__, fastjson
 
 # Files of a solutions folder that never change a grade.
 _IGNORED_PARTS = ("__pycache__", ".ipynb_checkpoints")
@@ -128,7 +128,7 @@ class GradeLog:
         with open(self.path, "rb") as stream:
             for line in stream:
                 try:
-                    key = json.loads(line)["key"]
+                    key = fastjson.loads(line)["key"]
                     if line.endswith(b"\n") and isinstance(key, str):
                         self._index[key] = _place(offset, len(line))
                 except (ValueError, KeyError, TypeError):
@@ -156,7 +156,7 @@ class GradeLog:
             return None
         offset, length = _unplace(place)
         try:
-            record = json.loads(os.pread(self._stream.fileno(), length, offset))["grade"]
+            record = fastjson.loads(os.pread(self._stream.fileno(), length, offset))["grade"]
         except (ValueError, KeyError, TypeError, OSError):
             return None
         return record if isinstance(record, dict) else None

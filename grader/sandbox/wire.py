@@ -304,9 +304,11 @@ def decode_reply(frames: list[bytes], started: float) -> SandboxReply:
 
 def decode_document(raw: bytes | bytearray | str) -> dict | None:
     """The child's document as untrusted JSON: a dict, or None for anything else (NaN and Infinity refused)."""
+    from grader import fastjson  # on use: the fork server, which imports this module, never needs it
+
     text = raw if isinstance(raw, str) else raw.decode("utf-8", errors="replace")
     try:
-        parsed = json.loads(text, parse_constant=_no_constant)
+        parsed = fastjson.loads(text, parse_constant=_no_constant)
     except (ValueError, RecursionError):
         return None
     return parsed if isinstance(parsed, dict) else None
