@@ -70,9 +70,42 @@ def test_a_child_sees_only_its_own_processes_in_a_pid_namespace(tmp_path: Path) 
     assert pids == sorted({1, me}) and parent == 1, seen.group(0)
 
 
+# A child that fills its scratch folder (40 files of 1 MB, the file-size cap, under a folder it locks), links out of
+# it and nests folders deeply.
+_WRECKER = ["import numpy as np, os",
+            "os.makedirs('locked/deeper', exist_ok=True)\n"
+            "for number in range(40):\n    with open(f'locked/deeper/fill{number}', 'wb') as stream:\n"
+            "        stream.write(b'x' * ((1 << 20) - 4096))\n"
+            "os.chmod('locked/deeper', 0)\nos.chmod('locked', 0)\n"
+            "os.symlink('/', 'root-link')\nos.symlink('..', 'parent-link')\n"
+            "for depth in range(300):\n    os.mkdir('n')\n    os.chdir('n')",
+            hostile.WRONG_FUNCTION]
+# The next student on the same server: an empty scratch folder, with the room to write 50 MB in it.
+_NEEDY = ["import numpy as np, os",
+          "LEFT = sorted(os.listdir('.'))\n"
+          "try:\n    for number in range(50):\n        with open(f'big{number}', 'wb') as stream:\n"
+          "            stream.write(b'y' * ((1 << 20) - 4096))\n"
+          "    ROOM = sum(os.path.getsize(f'big{number}') for number in range(50)) == 50 * ((1 << 20) - 4096)\n"
+          "    for number in range(50):\n        os.remove(f'big{number}')\nexcept OSError as error:\n"
+          "    ROOM = repr(error)",
+          hostile.GOOD_FUNCTION.replace("    return ", "    assert LEFT == [] and ROOM is True, (LEFT, ROOM)\n    return ", 1)]
+
+
+def test_what_a_child_leaves_in_its_folder_is_gone_for_the_next(tmp_path: Path) -> None:
+    """A job's folder is removed whatever its child left there: the next child of the same server finds its scratch
+    folder empty and the whole scratch size free (a folder left behind would fill the server's scratch tmpfs)."""
+    paths = [hostile.write_notebook(tmp_path / "a_wrecker.ipynb", _WRECKER),
+             hostile.write_notebook(tmp_path / "b_needy.ipynb", _NEEDY),
+             hostile.write_notebook(tmp_path / "c_needy.ipynb", _NEEDY)]
+    report, _ = _grade(paths, "1")
+    assert report["a_wrecker"]["status"] == "graded" and report["a_wrecker"]["score"] < 10, report["a_wrecker"]
+    for name in ("b_needy", "c_needy"):
+        assert report[name]["score"] == report[name]["max_score"], json.dumps(report[name])[:3000]
+
+
 @pytest.mark.skipif(unprivileged.unavailable() is not None, reason=str(unprivileged.unavailable()))
 def test_process_isolation_unprivileged() -> None:
-    """The two tests above again as uid 65534, where children share the grader's uid."""
+    """The tests above again as uid 65534, where children share the grader's uid."""
     result = unprivileged.run_unprivileged(str(Path(__file__)))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "2 passed" in result.stdout
+    assert "3 passed" in result.stdout

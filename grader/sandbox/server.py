@@ -20,7 +20,6 @@ import gc
 import json
 import os
 import select
-import shutil
 import signal
 import sys
 import tempfile
@@ -86,7 +85,7 @@ def main(setup_fd: int) -> None:
             _send(replies, wire.encode_reply(reply.envelope, reply.result, reply.stdout))
             wire.wipe(reply.result, reply.stdout)
     finally:
-        shutil.rmtree(base, ignore_errors=True)
+        process.remove_tree(base)
 
 
 def _probe_failure(document: dict, envelope: wire.Envelope) -> str:
