@@ -118,15 +118,15 @@ def run_job(job: wire.JobHeader | wire.ProbeJob, body: bytearray | None, sandbox
     permissions), so nothing in it is trusted or reused. The captured output files are opened
     here, before the fork, and read back through those descriptors, never by path.
     """
-    job_dir = tempfile.mkdtemp(dir=sandbox.base)
-    scratch = os.path.join(job_dir, "scratch")
+    job_dir = _new_folder(sandbox.base)
+    scratch = f"{job_dir}/scratch"
     os.mkdir(scratch, 0o700)
     if sandbox.setup.sandbox_id is not None:
         os.chmod(job_dir, 0o711)
         os.chown(scratch, sandbox.setup.sandbox_id, sandbox.setup.sandbox_id)
     flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    out = os.open(os.path.join(job_dir, "stdout"), flags, 0o600)
-    err = os.open(os.path.join(job_dir, "stderr"), flags, 0o600)
+    out = os.open(f"{job_dir}/stdout", flags, 0o600)
+    err = os.open(f"{job_dir}/stderr", flags, 0o600)
     read_end, write_end = os.pipe()
     started = time.monotonic()
     sys.stdout.flush()
@@ -147,11 +147,36 @@ def run_job(job: wire.JobHeader | wire.ProbeJob, body: bytearray | None, sandbox
                              stdout_bytes=stdout_bytes)
     os.close(out)
     os.close(err)
-    try:
-        process.remove_tree(job_dir)
-    except Exception:  # whatever the child left there, it must not end this server's loop
-        pass
+    _remove_folder(job_dir, scratch)
     return Reply(envelope, payload, stdout)
+
+
+# Every page this server writes between two forks is copied once (the last child shares it): the job folder is
+# made and removed with a few system calls, not tempfile's and shutil's Python-level helpers.
+def _new_folder(base: str) -> str:
+    """A new private folder in `base` with an unpredictable name, as tempfile.mkdtemp makes."""
+    while True:
+        path = f"{base}/job-{os.urandom(8).hex()}"
+        try:
+            os.mkdir(path, 0o700)
+            return path
+        except FileExistsError:
+            continue
+
+
+def _remove_folder(job_dir: str, scratch: str) -> None:
+    """Remove a job's folder: what the server put there, and an empty scratch folder; else the whole tree, whatever
+    the child left in it."""
+    try:
+        os.unlink(f"{job_dir}/stdout")
+        os.unlink(f"{job_dir}/stderr")
+        os.rmdir(scratch)
+        os.rmdir(job_dir)
+    except OSError:
+        try:
+            process.remove_tree(job_dir)
+        except Exception:  # whatever the child left there, it must not end this server's loop
+            pass
 
 
 def _child(job: wire.JobHeader | wire.ProbeJob, body: bytearray | None, sandbox: Sandbox, scratch: str, out: int,
