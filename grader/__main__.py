@@ -1,5 +1,5 @@
 """`python -m grader PATH...` is `grade PATH...`."""
 
-from grader.cli import grade
+from grader.entry import grade
 
 grade(prog_name="grade")

@@ -197,6 +197,61 @@ def test_a_command_closes_the_server_it_spawned_and_never_used(tmp_path):
     assert ahead.claim((), SCRATCH_BYTES) is None
 
 
+_COUNTING = ("import sys\n"
+             "from grader.sandbox import client\n"
+             "spawned = []\n"
+             "original = client.ForkServer.__init__\n"
+             "def counting(self, *args, **kwargs):\n"
+             "    spawned.append('cli' if 'grader.cli' in sys.modules else 'entry')\n"
+             "    original(self, *args, **kwargs)\n"
+             "client.ForkServer.__init__ = counting\n"
+             "from grader import entry\n"
+             "sys.argv = ['grade', *sys.argv[1:]]\n"
+             "try:\n"
+             "    entry.grade(prog_name='grade')\n"
+             "except SystemExit as stop:\n"
+             "    print('exit', stop.code)\n"
+             "finally:\n"
+             "    print('servers spawned:', spawned)\n")
+
+
+def test_grade_of_notebook_files_spawns_its_server_before_the_cli_loads(tmp_path):
+    """entry.grade (the installed `grade` and `python -m grader`): for notebook files, the one fork server of the
+    run is spawned before grader.cli is imported, and the run grades on it."""
+    paths = [write(student_notebook(reference_body()), tmp_path / name / "backward_pass.ipynb") for name in ("a", "b")]
+    done = subprocess.run([sys.executable, "-c", _COUNTING, *map(str, paths), "--solutions", str(SOLUTIONS), "--no-cache",
+                           "--jobs", "1", "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    assert "servers spawned: ['entry']" in done.stdout and "exit 0" in done.stdout, done.stdout + done.stderr
+    assert [line.split()[:3] for line in done.stdout.splitlines()[:2]] == [["a", "10/10", "graded"], ["b", "10/10", "graded"]]
+
+
+def test_grade_of_a_class_folder_spawns_no_server_ahead(tmp_path):
+    """entry.grade: a class folder's servers are the pipeline's own (spawned while the class is routed), none is
+    spawned on a guess before the CLI loads."""
+    write(student_notebook(reference_body()), tmp_path / "class" / "a" / "backward_pass.ipynb")
+    done = subprocess.run([sys.executable, "-c", _COUNTING, str(tmp_path / "class"), "--solutions", str(SOLUTIONS),
+                           "--no-cache", "--jobs", "1"], capture_output=True, text=True, timeout=120)
+    assert "servers spawned: ['cli']" in done.stdout and "exit 0" in done.stdout, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(("arguments", "spawns"), [
+    (["{nb}"], True), (["{nb}", "{nb2}", "--out", "{dir}", "--format", "csv"], True), (["-q", "--json", "-", "{nb}"], True),
+    (["{dir}"], False), (["{nb}", "{dir}"], False), (["{nb}", "--help"], False), (["--sandbox-info"], False),
+    (["--version"], False), ([], False), (["{nb}", "--out={dir}"], True), (["missing.ipynb"], False),
+])
+def test_the_entry_glances_at_the_command_line_as_the_cli_decides(tmp_path, arguments, spawns):
+    """entry._grades_notebook_files: notebook files and no folder (option values aside), as the CLI's own rule (all
+    paths files); the default output size it assumes is the models' own."""
+    from grader import entry
+    from grader.models import Limits
+
+    names = {"nb": write(student_notebook(), tmp_path / "a.ipynb"), "nb2": write(student_notebook(), tmp_path / "b.ipynb"),
+             "dir": tmp_path}
+    filled = [argument.format(**{key: str(value) for key, value in names.items()}) for argument in arguments]
+    assert entry._grades_notebook_files(filled) is spawns
+    assert Limits.output_bytes == entry.DEFAULT_OUTPUT_BYTES
+
+
 @pytest.mark.skipif(os.environ.get(MARKER) is not None, reason="this is the unprivileged re-run itself")
 def test_servers_spawned_ahead_unprivileged():
     """The servers spawned before the cases (and before the imports, for grade-check), used or closed unused, as uid
@@ -205,6 +260,7 @@ def test_servers_spawned_ahead_unprivileged():
         "tests/test_server_start.py::test_a_grader_spawns_its_servers_before_building_the_cases_and_grades_with_both",
         "tests/test_server_start.py::test_servers_closed_before_their_cases_exit_quietly_and_leave_nothing",
         "tests/test_server_start.py::test_grade_check_runs_on_the_server_it_spawned_first",
-        "tests/test_server_start.py::test_a_server_spawned_ahead_and_never_used_is_closed_quietly")
+        "tests/test_server_start.py::test_a_server_spawned_ahead_and_never_used_is_closed_quietly",
+        "tests/test_server_start.py::test_grade_of_notebook_files_spawns_its_server_before_the_cli_loads")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "4 passed" in result.stdout
+    assert "5 passed" in result.stdout

@@ -17,7 +17,10 @@ _waiting: list[tuple[tuple[tuple[str, ...], int], ForkServer]] = []
 
 
 def spawn(hidden: tuple[str, ...] = (), scratch_bytes: int = SCRATCH_BYTES) -> None:
-    """Spawn a server now for a pipeline that will ask for these mounts; a failure here is left to that pipeline."""
+    """Spawn a server now for a pipeline that will ask for these mounts, unless one with them is waiting already
+    (spawned by grader/entry.py); a failure here is left to that pipeline."""
+    if any(mounts == (tuple(hidden), scratch_bytes) for mounts, _ in _waiting):
+        return
     try:
         server = ForkServer(hidden, scratch_bytes)
     except Exception:  # the pipeline spawns its own and reports what fails then

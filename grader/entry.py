@@ -1,0 +1,71 @@
+"""The `grade` and `grade-check` commands as installed: the fork server spawned before the command line is parsed.
+
+Grading one notebook waits for two start-ups: the grader's (the command-line interface, numpy,
+the assignment and its cases) and its fork server's (a new interpreter importing numpy, then its
+probe child), which cost about the same. The CLI already spawns the server before loading the
+assignment (grader/sandbox/ahead.py), but only once it is itself imported; spawned here, first
+thing, the server comes up on another core while the CLI loads.
+
+The command line is only glanced at: a server is spawned when its arguments name notebook files
+and no folder, with no --help, --version or --sandbox-info, and with the solutions folder it names
+(else $GRADER_SOLUTIONS, else ./solutions), as the CLI itself does once it has parsed them. A
+glance that guesses wrong costs that server's start and nothing else: a pipeline takes it only if
+the run's mounts are the same, the CLI spawns none of the same mounts again, and the command
+closes it unused when it ends. A class folder gets no server here: measured, it gained nothing
+there (the class's servers start while its notebooks are routed).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+_NOT_A_RUN = frozenset({"--help", "-h", "--version", "--sandbox-info"})
+# Options of `grade` and `grade-check` followed by a value (never a notebook or a class folder).
+_WITH_VALUES = frozenset({"--assignment", "--solutions", "--jobs", "-j", "--timeout", "--seed", "--json", "--out",
+                          "--format", "--fail-under", "--cache-dir", "--shard", "--public-case"})
+DEFAULT_OUTPUT_BYTES = 1024 * 1024
+"""models.Limits.output_bytes (a test holds them equal): importing the models costs more than spawning here gains."""
+
+
+def grade(prog_name: str | None = None) -> None:
+    """`grade`: grader.cli.grade, its fork server spawned first for a run of notebook files."""
+    arguments = sys.argv[1:]
+    if _grades_notebook_files(arguments):
+        solutions = _value_of(arguments, "--solutions") or os.environ.get("GRADER_SOLUTIONS") or "solutions"
+        if os.path.isdir(solutions):
+            from grader.sandbox import ahead, client
+
+            ahead.spawn((os.path.realpath(solutions),), client.scratch_bytes(DEFAULT_OUTPUT_BYTES))
+    from grader.cli import grade as command
+
+    command(prog_name=prog_name)
+
+
+def check() -> None:
+    """`grade-check`: grader.cli.check, its fork server spawned first."""
+    if _grades_notebook_files(sys.argv[1:]):
+        from grader.sandbox import ahead
+
+        ahead.spawn()  # the self-check hides no folder
+    from grader.cli import check as command
+
+    command()
+
+
+def _grades_notebook_files(arguments: list[str]) -> bool:
+    """Whether the arguments name notebook files to grade, and no folder."""
+    if not hasattr(os, "fork") or _NOT_A_RUN & set(arguments):
+        return False
+    named = [argument for position, argument in enumerate(arguments)
+             if not argument.startswith("-") and not (position and arguments[position - 1] in _WITH_VALUES)]
+    return bool(named) and all(os.path.isfile(argument) for argument in named)
+
+
+def _value_of(arguments: list[str], option: str) -> str | None:
+    for position, argument in enumerate(arguments):
+        if argument == option and position + 1 < len(arguments):
+            return arguments[position + 1]
+        if argument.startswith(option + "="):
+            return argument[len(option) + 1:]
+    return None
