@@ -46,7 +46,7 @@ import synthetic  # noqa: E402
 
 # Runs one CLI command in a fresh interpreter and reports, to the file named by argv[3], when the
 # first job reached the sandbox (wall clock, comparable with the parent's) and the peak RSS of
-# that process and of its largest descendant. The CLI runs exactly as its console script would.
+# that process and of its largest descendant. The CLI runs exactly as its console script would (grader/entry.py).
 _WRAPPER = """
 import json, resource, sys, time
 first = []
@@ -58,10 +58,11 @@ for name in ("submit", "run"):
             first.append(time.time())
         return _original(self, *args, **kwargs)
     setattr(pipeline.Pipeline, name, patched)
-from grader import cli
+from grader import entry
 command, arguments, report = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
+sys.argv = [command, *arguments]
 try:
-    getattr(cli, command).main(arguments, prog_name=command, standalone_mode=False)
+    getattr(entry, command)()
 except SystemExit:
     pass
 finally:

@@ -55,8 +55,14 @@ def _texts(raw: bytes) -> list:
     return forms
 
 
+@pytest.fixture
+def every_text_to_msgspec(monkeypatch):
+    """Texts of any length go to msgspec first (by default only long ones do)."""
+    monkeypatch.setattr(fastjson, "LARGE", 0)
+
+
 @pytest.mark.parametrize("raw", TRICKY, ids=lambda raw: repr(raw[:24]))
-def test_tricky_texts_read_as_json_reads_them(raw):
+def test_tricky_texts_read_as_json_reads_them(raw, every_text_to_msgspec):
     for text in _texts(raw):
         assert _outcome(fastjson.loads, text) == _outcome(json.loads, text)
         refusing = _outcome(lambda t: fastjson.loads(t, parse_constant=_refused), text)
@@ -67,7 +73,7 @@ def _refused(name):
     raise ValueError(f"{name} refused")
 
 
-def test_damaged_notebooks_read_as_json_reads_them(tmp_path):
+def test_damaged_notebooks_read_as_json_reads_them(tmp_path, every_text_to_msgspec):
     """A real notebook, then 1,500 copies damaged at random: bytes flipped, cut short, or given a long integer, NaN,
     a lone surrogate, a byte-order mark or deep nesting somewhere. Each reads as json.loads reads it."""
     path = write(student_notebook("return 1, 2\n"), tmp_path / "backward_pass.ipynb")
@@ -93,19 +99,28 @@ def test_damaged_notebooks_read_as_json_reads_them(tmp_path):
     assert differing == 0
 
 
-def test_without_msgspec_json_reads_everything(monkeypatch):
-    monkeypatch.setattr(fastjson, "_decode", None)
+def test_without_msgspec_json_reads_everything(monkeypatch, every_text_to_msgspec):
+    monkeypatch.setattr(fastjson, "_msgspec", lambda: None)
     for raw in TRICKY:
         for text in _texts(raw):
             assert _outcome(fastjson.loads, text) == _outcome(json.loads, text)
 
 
-def test_msgspec_serves_the_usual_notebook():
-    """On the platforms the project lists it for, msgspec is installed and reads an ordinary notebook itself."""
-    if fastjson.msgspec is None:
+def test_msgspec_reads_a_notebook_and_is_imported_for_long_texts_only(monkeypatch):
+    """On the platforms the project lists it for, msgspec is installed; a notebook with the stub's public case (tens
+    of kilobytes) is read by it, a short text by json, which then never imports it."""
+    reader = fastjson._msgspec()
+    if reader is None:
         pytest.fail("msgspec is not installed: pyproject.toml lists it for this platform")
-    raw = nbformat.writes(student_notebook("return 1, 2\n")).encode()
-    assert fastjson.msgspec.json.decode(raw) == json.loads(raw)
+    read = []
+    monkeypatch.setattr(fastjson, "_msgspec", lambda: (lambda text: read.append(len(text)) or reader[0](text), reader[1]))
+    long_text = json.dumps({"cells": [], "metadata": {"floats": [0.1 * number for number in range(3000)]}})
+    assert len(long_text) >= fastjson.LARGE and fastjson.loads(long_text) == json.loads(long_text)
+    assert fastjson.loads('{"key": "abc", "grade": {"score": 1.5}}') == {"key": "abc", "grade": {"score": 1.5}}
+    assert read == [len(long_text)]
+    program = "import sys\nfrom grader import fastjson\nfastjson.loads('[1, 2]')\nprint('msgspec' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "False", done.stderr
 
 
 def test_a_class_grades_alike_with_and_without_msgspec(tmp_path):
@@ -128,7 +143,8 @@ def test_a_class_grades_alike_with_and_without_msgspec(tmp_path):
     reports = []
     for hide in (False, True):
         program = ("import sys\n" + ("sys.modules['msgspec'] = None\n" if hide else "")
-                   + f"from grader import cli, fastjson\nassert (fastjson.msgspec is None) == {hide!r}\ncli.grade()\n")
+                   + f"from grader import cli, fastjson\nfastjson.LARGE = 0\nassert (fastjson._msgspec() is None) == {hide!r}\n"
+                   + "cli.grade()\n")
         report = tmp_path / f"report-{hide}.json"
         done = subprocess.run([sys.executable, "-c", program, str(tmp_path / "class"), "--no-cache", "--json",
                                str(report), "--solutions", str(SOLUTIONS)], capture_output=True, text=True, timeout=300)
