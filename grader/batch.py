@@ -260,7 +260,7 @@ class Grader:
         """The fork servers, started when the first submission needs them (`remaining`: how many may).
 
         As many servers as can be busy are spawned first, side by side, so that their interpreters
-        start while the cases, the catalogue and the oracle are built here; then they get the cases.
+        start while the cases are built here; then they get the cases.
         """
         if self._running is None:
             from grader.assignment import cases as case_builder
@@ -270,9 +270,6 @@ class Grader:
             pipeline = Pipeline(None, self.jobs, hidden=(solutions,), scratch_bytes=scratch,
                                 spawn=min(self.jobs, max(1, remaining)))
             try:
-                # Checked before the first job: a malformed catalogue or a wrong oracle stops the run (exit 2 or
-                # 3), where judging would turn the error into one submission's row.
-                _ = self.feedback
                 pipeline.load([case_builder.case_to_wire(case) for case in self.cases])
             except BaseException:
                 pipeline.close()
@@ -327,6 +324,9 @@ class Grader:
             if exhausted and emitted == taken:
                 return
             if self._started() and self._pipeline().in_flight:
+                # Loaded while the first jobs run, before the first is judged: a malformed catalogue or a wrong
+                # oracle stops the run (exit 2 or 3), where judging would turn the error into one submission's row.
+                _ = self.feedback
                 for done in self._pipeline().wait():
                     index, submission, digest, job, retried = done.tag
                     if not retried and _suspect(done.reply):
