@@ -31,26 +31,40 @@ DEFAULT_OUTPUT_BYTES = 1024 * 1024
 def grade(prog_name: str | None = None) -> None:
     """`grade`: grader.cli.grade, its fork server spawned first for a run of notebook files."""
     arguments = sys.argv[1:]
+    spawned = False
     if _grades_notebook_files(arguments):
         solutions = _value_of(arguments, "--solutions") or os.environ.get("GRADER_SOLUTIONS") or "solutions"
         if os.path.isdir(solutions):
             from grader.sandbox import ahead, client
 
             ahead.spawn((os.path.realpath(solutions),), client.scratch_bytes(DEFAULT_OUTPUT_BYTES))
+            spawned = True
     from grader.cli import grade as command
 
-    command(prog_name=prog_name)
+    _run(lambda: command(prog_name=prog_name), spawned)
 
 
 def check() -> None:
     """`grade-check`: grader.cli.check, its fork server spawned first."""
-    if _grades_notebook_files(sys.argv[1:]):
+    spawned = _grades_notebook_files(sys.argv[1:])
+    if spawned:
         from grader.sandbox import ahead
 
         ahead.spawn()  # the self-check hides no folder
     from grader.cli import check as command
 
-    command()
+    _run(command, spawned)
+
+
+def _run(command, spawned: bool) -> None:
+    """Run the command; a server spawned here and not taken is closed however it ends (a usage error too)."""
+    try:
+        command()
+    finally:
+        if spawned:
+            from grader.sandbox import ahead
+
+            ahead.close_unclaimed()
 
 
 def _grades_notebook_files(arguments: list[str]) -> bool:

@@ -234,6 +234,22 @@ def test_grade_of_a_class_folder_spawns_no_server_ahead(tmp_path):
     assert "servers spawned: ['cli']" in done.stdout and "exit 0" in done.stdout, done.stdout + done.stderr
 
 
+def test_a_usage_error_after_the_entry_spawned_leaves_nothing(tmp_path):
+    """entry.grade / entry.check: the server spawned before the command line was parsed is closed when parsing then
+    fails (an unknown option: exit 2), its folders removed, no process left."""
+    path = write(student_notebook(reference_body()), tmp_path / "alice.ipynb")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    for command in ("grade", "check"):
+        program = f"import sys\nfrom grader import entry\nsys.argv = ['x', *sys.argv[1:]]\nentry.{command}()\n"
+        done = subprocess.run([sys.executable, "-c", program, str(path), "--solutions", str(SOLUTIONS), "--bogus"],
+                              capture_output=True, text=True, timeout=60, env={**os.environ, "TMPDIR": str(scratch)})
+        assert done.returncode == 2 and "No such option" in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr
+        assert _processes_of(scratch) == set()
+        assert list(scratch.iterdir()) == [], command
+
+
 @pytest.mark.parametrize(("arguments", "spawns"), [
     (["{nb}"], True), (["{nb}", "{nb2}", "--out", "{dir}", "--format", "csv"], True), (["-q", "--json", "-", "{nb}"], True),
     (["{dir}"], False), (["{nb}", "{dir}"], False), (["{nb}", "--help"], False), (["--sandbox-info"], False),
@@ -261,6 +277,7 @@ def test_servers_spawned_ahead_unprivileged():
         "tests/test_server_start.py::test_servers_closed_before_their_cases_exit_quietly_and_leave_nothing",
         "tests/test_server_start.py::test_grade_check_runs_on_the_server_it_spawned_first",
         "tests/test_server_start.py::test_a_server_spawned_ahead_and_never_used_is_closed_quietly",
-        "tests/test_server_start.py::test_grade_of_notebook_files_spawns_its_server_before_the_cli_loads")
+        "tests/test_server_start.py::test_grade_of_notebook_files_spawns_its_server_before_the_cli_loads",
+        "tests/test_server_start.py::test_a_usage_error_after_the_entry_spawned_leaves_nothing")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "5 passed" in result.stdout
+    assert "6 passed" in result.stdout
