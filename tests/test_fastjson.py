@@ -25,6 +25,8 @@ TRICKY = [
     b"01", b"[.5]", b'"\\u0000"', b'{"a": {}}', b"[true, false, null]", b"  ", b"", b'"a\tb"',
     b"1.7976931348623157e309", b"4.9e-324", b"2.4703282292062327e-324", b"[1e-7]", "\ufeff[1]".encode("utf-16"),
     '{"a": "\u00e9\u4e2d\U0001f600"}'.encode(), b'{"a": [1, 2, {"b": null}]} x', b"nul", b"[1 2]", b'{"a" 1}',
+    # Python's limit on the digits of an integer read from text (4,300), and floats of many digits.
+    b"1" * 4300, b"1" * 4301, b"[-" + b"1" * 5000 + b"]", b"1" * 400 + b".5", b"0." + b"1" * 5000, b"1e" + b"9" * 30,
 ]
 
 
