@@ -203,7 +203,8 @@ def _write_file(index: int, name: str, body: str, append: bool, result: dict) ->
 
 def _call(graded, case, given, job, recorder, seconds, encoder):
     arguments = [given[name] for name in job["parameters"]]
-    pristine = [argument.copy() if type(argument) is _ndarray else argument for argument in arguments]
+    # Each array argument's shape and bytes before the call (kept as bytes: no array copy to compare later).
+    before = [(argument.shape, argument.tobytes()) if type(argument) is _ndarray else None for argument in arguments]
     outcome: wire.CaseOutcome = {"name": case["name"], "returned": None, "exception": None, "timeout": False, "mutated": []}
     recorder.take()
     recorder.take_iterations()
@@ -237,15 +238,15 @@ def _call(graded, case, given, job, recorder, seconds, encoder):
     # and which kept a value from the iteration that raised.
     outcome["looped"] = sorted(name for name in looped if name in per_iteration)
     outcome["partial"] = sorted(name for name in partial if name in outcome["iterations"]) if outcome["raised_at"] else []
-    outcome["mutated"] = [name for name, before, after in zip(job["parameters"], pristine, arguments)
-                          if type(before) is _ndarray and not _same(before, after)]
+    outcome["mutated"] = [name for name, kept, after in zip(job["parameters"], before, arguments)
+                          if kept is not None and not _unchanged(kept, after)]
     return outcome
 
 
-def _same(before, after) -> bool:
-    """Bit-for-bit equality: an in-place change is a change, even to NaN."""
+def _unchanged(kept: tuple, after) -> bool:
+    """Bit-for-bit the (shape, bytes) kept before the call: an in-place change is a change, even to NaN."""
     try:
-        return before.shape == after.shape and before.tobytes() == after.tobytes()
+        return after.shape == kept[0] and after.tobytes() == kept[1]
     except BaseException:
         return False
 
