@@ -111,6 +111,21 @@ def test_junit_escapes_student_text(tmp_path):
     assert "<![CDATA[" in output and "\ufffd" in output
 
 
+def test_junit_replaces_exactly_the_characters_xml_forbids():
+    """report.junit: every code point outside XML 1.0's Char production (#x9 | #xA | #xD | [#x20-#xD7FF] |
+    [#xE000-#xFFFD] | [#x10000-#x10FFFF]) is replaced, and no other."""
+    from grader.report import junit
+
+    def allowed(point: int) -> bool:
+        return point in (0x9, 0xA, 0xD) or 0x20 <= point <= 0xD7FF or 0xE000 <= point <= 0xFFFD or point >= 0x10000
+
+    everything = "".join(map(chr, range(0x110000)))
+    replaced = junit._xml_text(everything)
+    assert len(replaced) == len(everything)
+    assert [point for point in range(0x110000) if replaced[point] != everything[point]] == \
+        [point for point in range(0x110000) if not allowed(point)]
+
+
 def test_gradebook_columns(reports):
     rows = list(csv.reader((reports / "gradebook.csv").read_text(encoding="utf-8-sig").splitlines()))
     assert rows[0] == ["student", "submission", "assignment", "status", "score", "max_score", *STEPS,

@@ -28,7 +28,9 @@ from grader.report.writer import Format, Run, Writer
 if TYPE_CHECKING:
     from grader.report.section import ClassInfo, Section
 
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# What XML 1.0 forbids: controls but tab, newline and return; surrogates; U+FFFE and U+FFFF. Written as the
+# characters it forbids (the complement of its Char production): compiling that complement took 8 ms at import.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def _xml_text(text: str) -> str:
