@@ -2,7 +2,7 @@
 
     python benchmarks/cpu_breakdown.py [--size 400] [--jobs 2] [--frequency 1000]
 
-Needs Linux `perf` (perf_event_paranoid <= -1, or root). Each command runs once under
+Needs Linux `perf`, run as root (or with perf_event_paranoid <= 0). Each command runs once under
 `perf record -a -g` on the class of benchmarks/class_benchmark.py, and every sample of the command
 or of a process it started is given to a role by the fork events: the command itself (the
 grader, or the floor's parent), a child (forked by a process that forked many: one per

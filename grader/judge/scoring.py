@@ -73,9 +73,10 @@ def judge(submission: Submission, rubric: Rubric, cases: list[Case], reply: Sand
     if run.stopped == "timeout":
         return unjudged(submission, rubric, TIMEOUT, [wording.call_timed_out(rubric, limits)] + context,
                         output=output, seconds=reply.seconds)
-    remembering = remembered is not None and remembered.rubric is rubric and remembered.cases is cases \
-        and remembered.reference is reference
-    verdicts = remembered.of(run) if remembering else Verdicts(rubric, cases, run, reference)
+    # A memory made for other rubric, cases or reference is not used.
+    memory = remembered if remembered is not None and remembered.rubric is rubric and remembered.cases is cases \
+        and remembered.reference is reference else None
+    verdicts = memory.of(run) if memory is not None else Verdicts(rubric, cases, run, reference)
     table = verdicts.table()
     steps = _Steps(rubric, run, verdicts, table, source)
     not_attempted = _not_attempted(run)
@@ -97,8 +98,7 @@ def judge(submission: Submission, rubric: Rubric, cases: list[Case], reply: Sand
 
     # Review reads the values, the verdicts, the feedback and, of the results, each step's status and carried mark.
     read = tuple((result.name, result.status, result.carried_forward) for result in results)
-    diagnoses, advice = remembered.worked_out(verdicts, read, feedback, reviewed) \
-        if remembered is not None and remembering else reviewed()
+    diagnoses, advice = memory.worked_out(verdicts, read, feedback, reviewed) if memory is not None else reviewed()
     if source is not None:
         diagnoses = changed_in_place(rubric, run, results, source, diagnoses)
     more = len(context) - _MAX_WARNINGS
