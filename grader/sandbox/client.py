@@ -59,9 +59,9 @@ def server_environment(home: str) -> dict[str, str]:
 class ForkServer:
     """One fork server process and the pipes to it, started in two steps.
 
-    Spawning it sends what to hide: its interpreter then starts and imports what it needs while
-    the grader is still building the cases. `start` sends the cases; `ready` waits for its probe
-    child's report of the layers (`layers`).
+    Spawning it sends what to hide and the probe's limits: its interpreter then starts, imports
+    what it needs and runs its probe child while the grader is still building the cases. `start`
+    sends the cases; `ready` waits for the probe child's report of the layers (`layers`).
     """
 
     def __init__(self, hidden: tuple[str, ...] = (), scratch_bytes: int = SCRATCH_BYTES) -> None:
@@ -77,13 +77,14 @@ class ForkServer:
         self.layers: tuple[Layer, ...] = ()
         # The launcher takes the first message (what to hide) and keeps it; the server gets the second.
         self._send(wire.Mounts(hidden=list(hidden), scratch_bytes=scratch_bytes))
+        self._send(wire.ProbeStart(limits=_PROBE_LIMITS))
 
     def start(self, cases: list[wire.WireCase]) -> None:
-        """Send the cases: the server decodes them and runs its probe child."""
-        self._send(wire.ServerStart(cases=cases, probe_limits=_PROBE_LIMITS))
+        """Send the cases: the server decodes them once its probe child has reported."""
+        self._send(wire.ServerStart(cases=cases))
 
     def ready(self) -> tuple[Layer, ...]:
-        """Wait for the probe child's report of the layers in effect (after `start`)."""
+        """Wait for the probe child's report of the layers in effect."""
         try:
             answer = self._read(time.monotonic() + _PROBE_LIMITS["timeout"] + SERVER_GRACE)
             report = answer["layers"]

@@ -55,19 +55,24 @@ def main(setup_fd: int) -> None:
     replies = open(1, "wb", buffering=0, closefd=False)
     try:
         try:
-            request: wire.ServerStart = wire.read(requests)
+            probe_start: wire.ProbeStart = wire.read(requests)
         except wire.ProtocolError:
             return  # spawned ahead of need and closed unused (the run ended or failed before its first job)
         hardening = process.harden_parent()
         os.chdir(base)
-        probe = Sandbox(request["cases"], setup, frozenset(), base)
-        reply = run_job(wire.ProbeJob(id=0, limits=request["probe_limits"], probe=hardening), None, probe)
+        # The probe runs before the cases arrive: it needs none, and the grader is still building them.
+        probe = Sandbox([], setup, frozenset(), base)
+        reply = run_job(wire.ProbeJob(id=0, limits=probe_start["limits"], probe=hardening), None, probe)
         document = json.loads(bytes(reply.result or b"{}"))
         report = document.get("layers")
         # A probe that failed says why in words (its last line), for the grader's error message.
         failure = None if report is not None else _probe_failure(document, reply.envelope)
         _send(replies, [wire.encode(wire.ProbeAnswer(layers=report, failure=failure))])
         if report is None:
+            return
+        try:
+            request: wire.ServerStart = wire.read(requests)
+        except wire.ProtocolError:
             return
         sandbox = Sandbox(request["cases"], setup, layers.plan_of([layers.Layer(**entry) for entry in report]), base,
                           child.decoded_arguments(request["cases"]))

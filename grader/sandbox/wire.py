@@ -7,9 +7,12 @@ announce more than `MAX_MESSAGE` bytes.
 - Grader -> launcher, once per fork server: `Mounts` (the folders to hide, the scratch size).
   The launcher keeps it; the server it execs never holds those paths (it gets only what was set
   up, as JSON through an inherited pipe).
+- Grader -> server, once, sent with `Mounts` when the server is spawned: `ProbeStart` (the probe
+  child's limits). The server runs its probe child as soon as its interpreter is up, while the
+  grader still builds the cases. Server -> grader, once: `ProbeAnswer` (the protection layers
+  the probe child found, or why it failed).
 - Grader -> server, once: `ServerStart` (every case's name, publicity and arguments, never an
-  expected value; the probe child's limits). Server -> grader, once: `ProbeAnswer` (the
-  protection layers the probe child found, or why it failed).
+  expected value).
 - Grader -> server, per job, two frames: `JobHeader` (id and limits, all the server parses),
   then the `Job` body as raw JSON bytes, parsed only in the forked child and wiped in the server.
 - Child -> server, on fd 3: one frame holding its `Document` as JSON (at most `MAX_RESULT`
@@ -108,9 +111,12 @@ class Mounts(TypedDict):
     scratch_bytes: int
 
 
+class ProbeStart(TypedDict):
+    limits: Limits
+
+
 class ServerStart(TypedDict):
     cases: list[WireCase]
-    probe_limits: Limits
 
 
 class ProbeAnswer(TypedDict):
