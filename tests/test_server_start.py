@@ -143,6 +143,37 @@ def test_a_server_spawned_ahead_goes_only_to_a_pipeline_with_its_mounts(tmp_path
     server.close()
 
 
+def test_a_server_runs_its_probe_before_its_cases_and_then_grades(tmp_path, monkeypatch):
+    """sandbox.server.main: the probe child runs as soon as the server is up: its report of the layers comes back
+    before any case was sent (the grader builds them meanwhile); the cases sent after it, the same server grades,
+    and it ends leaving nothing behind."""
+    from grader.sandbox import ahead
+    from grader.sandbox.pipeline import Pipeline
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    loaded = assignment.load(SOLUTIONS, "backward_pass")
+    cases = case_builder.build(loaded, loaded.defaults.seed)[:3]
+    path = write(student_notebook(reference_body()), tmp_path / "alice.ipynb")
+    job = batch.prepare(batch.load(Submission(path, str(path), "alice")), loaded.rubric, loaded.defaults.limits,
+                        loaded.reference.parameters)
+    ahead.spawn()
+    try:
+        server = ahead._waiting[0][1]
+        layers = server.ready()  # no case has been sent: only the probe can have answered
+        assert {layer.name for layer in layers} >= {"session", "rlimits"}
+        assert server.ready() == layers  # read once, given again (the pipeline asks when it takes the server)
+        with Pipeline([case_builder.case_to_wire(case) for case in cases], 1) as pipeline:
+            reply = pipeline.run(job)
+            assert pipeline.layers() == layers and ahead._waiting == []
+    finally:
+        ahead.close_unclaimed()
+    assert reply.failure is None and [case["name"] for case in reply.document["cases"]] == [c.name for c in cases]
+    assert _processes_of(scratch) == set()
+    assert list(scratch.iterdir()) == []
+
+
 def test_grade_check_runs_on_the_server_it_spawned_first(tmp_path):
     """cli.check: one fork server in all, spawned before the self-check's imports and used for the check."""
     path = write(student_notebook(reference_body()), tmp_path / "alice.ipynb")
@@ -278,6 +309,7 @@ def test_servers_spawned_ahead_unprivileged():
         "tests/test_server_start.py::test_grade_check_runs_on_the_server_it_spawned_first",
         "tests/test_server_start.py::test_a_server_spawned_ahead_and_never_used_is_closed_quietly",
         "tests/test_server_start.py::test_grade_of_notebook_files_spawns_its_server_before_the_cli_loads",
-        "tests/test_server_start.py::test_a_usage_error_after_the_entry_spawned_leaves_nothing")
+        "tests/test_server_start.py::test_a_usage_error_after_the_entry_spawned_leaves_nothing",
+        "tests/test_server_start.py::test_a_server_runs_its_probe_before_its_cases_and_then_grades")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "6 passed" in result.stdout
+    assert "7 passed" in result.stdout

@@ -75,6 +75,7 @@ class ForkServer:
             close_fds=True,
         )
         self.layers: tuple[Layer, ...] = ()
+        self._answered = False
         # The launcher takes the first message (what to hide) and keeps it; the server gets the second.
         self._send(wire.Mounts(hidden=list(hidden), scratch_bytes=scratch_bytes))
         self._send(wire.ProbeStart(limits=_PROBE_LIMITS))
@@ -84,7 +85,9 @@ class ForkServer:
         self._send(wire.ServerStart(cases=cases))
 
     def ready(self) -> tuple[Layer, ...]:
-        """Wait for the probe child's report of the layers in effect."""
+        """Wait for the probe child's report of the layers in effect (read once: later calls return it again)."""
+        if self._answered:
+            return self.layers
         try:
             answer = self._read(time.monotonic() + _PROBE_LIMITS["timeout"] + SERVER_GRACE)
             report = answer["layers"]
@@ -95,6 +98,7 @@ class ForkServer:
             self.close()
             raise InternalError(f"the sandbox could not start: its probe child failed: {answer.get('failure')}")
         self.layers = tuple(Layer(str(e["name"]), bool(e["active"]), str(e["detail"])) for e in report)
+        self._answered = True
         return self.layers
 
     def _send(self, message: dict) -> None:
