@@ -76,7 +76,7 @@ class ForkServer:
         )
         self.layers: tuple[Layer, ...] = ()
         self._answered = False
-        # The launcher takes the first message (what to hide) and keeps it; the server gets the second.
+        # The launcher takes the first message (what to hide) and keeps it; the server gets the others.
         self._send(wire.Mounts(hidden=list(hidden), scratch_bytes=scratch_bytes))
         self._send(wire.ProbeStart(limits=_PROBE_LIMITS))
 
