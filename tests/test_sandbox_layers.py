@@ -36,6 +36,23 @@ def test_filter_built_once_per_server_is_the_one_built_per_child(pgid: int, pid:
     assert seccomp.specialise(pgid, pid) == seccomp.build(pgid, pid)
 
 
+@pytest.mark.skipif(not seccomp.supported(), reason="seccomp filters are built for Linux on x86_64 and aarch64")
+def test_each_child_loads_its_own_filter_and_the_servers_copy_stays_the_template() -> None:
+    """seccomp.loadable: the fork server builds the ctypes buffer once; each child writes its own pid and group into
+    its copy-on-write copy and loads exactly the filter built for it, and the server's buffer keeps the stand-ins."""
+    buffer, _, _ = seccomp.loadable()
+    program, _, _ = seccomp.template()
+
+    def probe() -> dict:
+        return {"loaded": bytes(buffer)[: len(program)].hex(),
+                "built": seccomp.build(os.getpgrp(), os.getpid()).hex()}
+
+    reports = [_in_filtered_child(probe) for _ in range(3)]
+    assert all(report["loaded"] == report["built"] for report in reports)
+    assert len({report["loaded"] for report in reports}) == 3  # three children, three pids
+    assert bytes(buffer)[: len(program)] == program
+
+
 def _in_filtered_child(probe) -> dict:
     """Run `probe` in a forked child under the filter; return what it reported."""
     read_end, write_end = os.pipe()

@@ -16,6 +16,7 @@ import ctypes
 import functools
 import os
 import platform
+import stat
 import struct
 import sys
 from collections.abc import Iterable
@@ -52,6 +53,7 @@ def _syscall():
     return function
 
 
+@functools.cache  # asked in the fork server (layers.prepare): a child does not ask the kernel again
 def abi_version() -> int:
     """The kernel's Landlock ABI version, 0 when Landlock is unavailable or disabled."""
     syscall = _syscall()
@@ -100,13 +102,19 @@ def restrict(read_only: Iterable[str], read_write: Iterable[str], devices: Itera
     return abi
 
 
+@functools.cache  # worked out in the fork server (layers.prepare), inherited by every child
+def existing(paths: tuple[str, ...]) -> tuple[str, ...]:
+    """Those of `paths` that exist: a child skips the others without trying to open them (Linux has no /opt/homebrew)."""
+    return tuple(path for path in paths if os.path.lexists(path))
+
+
 def _add(syscall, ruleset: int, path: str, rights: int) -> None:
     try:
         fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
     except OSError:
         return
     try:
-        if not os.path.isdir(path):
+        if not stat.S_ISDIR(os.fstat(fd).st_mode):  # what was opened, not what the path names by now
             rights &= _FILE_RIGHTS
         rule = struct.pack("=Qi", rights, fd)
         if syscall(_ADD_RULE, ctypes.c_int(ruleset), ctypes.c_int(_RULE_PATH_BENEATH), rule, ctypes.c_uint32(0)) != 0:

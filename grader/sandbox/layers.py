@@ -59,20 +59,21 @@ class Layer:
     """What it protects when active, why it is missing otherwise."""
 
 
-_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+# Looked up once, in the importing process: a child that looked prctl up itself would build its function object.
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
 
 
 def _prctl(option: int, value: int = 0) -> int:
-    return (_LIBC or ctypes.CDLL(None, use_errno=True)).prctl(option, value, 0, 0, 0)
+    return _PRCTL(option, value, 0, 0, 0)
 
 
 def prepare(plan: frozenset[str]) -> None:
     """In the fork server, once: what every child's layers need that is the same for all (children inherit it)."""
     if "landlock-fs" in plan:
-        namespaces.readable_paths()
+        landlock.existing(_readable())
         landlock.abi_version()
     if "seccomp" in plan:
-        seccomp.template()
+        seccomp.loadable()
 
 
 def apply(setup: namespaces.ServerSetup, plan: frozenset[str], scratch: str) -> None:
@@ -83,9 +84,14 @@ def apply(setup: namespaces.ServerSetup, plan: frozenset[str], scratch: str) -> 
     if _prctl(_PR_SET_NO_NEW_PRIVS, 1) != 0:
         raise OSError(ctypes.get_errno(), "no_new_privs")
     if "landlock-fs" in plan:
-        landlock.restrict(landlock.SYSTEM_DIRS + tuple(namespaces.readable_paths()), [scratch])
+        landlock.restrict(landlock.existing(_readable()), [scratch])
     if "seccomp" in plan:
         seccomp.install(os.getpgrp(), os.getpid())
+
+
+def _readable() -> tuple[str, ...]:
+    """What a child may read: the system folders, the Python installation, numpy and the grader package."""
+    return landlock.SYSTEM_DIRS + tuple(namespaces.readable_paths())
 
 
 def probe(setup: namespaces.ServerSetup, hardening: dict[str, bool], scratch: str) -> list[Layer]:
@@ -106,7 +112,7 @@ def probe(setup: namespaces.ServerSetup, hardening: dict[str, bool], scratch: st
     own_processes = linux and _only_own_processes()
     abi = landlock.abi_version()
     try:
-        landlock.restrict(landlock.SYSTEM_DIRS + tuple(namespaces.readable_paths()), [scratch])
+        landlock.restrict(_readable(), [scratch])
     except OSError as error:
         problems.setdefault("landlock-fs", f"unavailable ({error.strerror or error})")
     if seccomp.supported():

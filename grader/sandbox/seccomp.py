@@ -35,6 +35,7 @@ import functools
 import platform
 import struct
 import sys
+from collections.abc import Callable
 
 # struct seccomp_data: int nr; __u32 arch; __u64 instruction_pointer; __u64 args[6]
 _NR, _ARCH, _ARG0, _ARG1 = 0, 4, 16, 24  # args are read as their low 32-bit word (little endian)
@@ -235,25 +236,44 @@ def template() -> tuple[bytes, tuple[int, ...], tuple[int, ...]]:
 
 def specialise(pgid: int, pid: int) -> bytes:
     """The template's filter with the stand-ins replaced by this child's pid and process group."""
-    program, pid_at, pgid_at = template()
+    program, _, _ = template()
     out = bytearray(program)
-    for at in pid_at:
-        _WORD.pack_into(out, at, pid & 0xFFFFFFFF)
-    for at in pgid_at:
-        _WORD.pack_into(out, at, (-pgid) & 0xFFFFFFFF)
+    _write_numbers(out, pgid, pid)
     return bytes(out)
+
+
+def _write_numbers(program, pgid: int, pid: int) -> None:
+    """Write the child's pid and -pgid over the template's stand-ins, in place (a bytearray or a ctypes buffer)."""
+    _, pid_at, pgid_at = template()
+    for at in pid_at:
+        _WORD.pack_into(program, at, pid & 0xFFFFFFFF)
+    for at in pgid_at:
+        _WORD.pack_into(program, at, (-pgid) & 0xFFFFFFFF)
 
 
 _LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
 
 
-def install(pgid: int, pid: int) -> None:
-    """Set no_new_privs and load the filter into this (single-threaded) process `pid`. Raises OSError."""
-    program = specialise(pgid, pid)
-    libc = _LIBC or ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "PR_SET_NO_NEW_PRIVS failed")
+@functools.cache
+def loadable() -> tuple[ctypes.Array, object, Callable[..., int]]:
+    """The template in a ctypes buffer, a `struct sock_fprog` pointing at it (by reference), and libc's prctl.
+
+    Made in the fork server before it forks (`layers.prepare`): building these ctypes objects and
+    looking prctl up cost a child more than loading the filter does. Each child writes its own
+    numbers into its copy-on-write copy of the buffer; the server's stays the template.
+    """
+    program, _, _ = template()
     buffer = ctypes.create_string_buffer(program, len(program))
     fprog = _SockFprog(len(program) // 8, ctypes.cast(buffer, ctypes.c_void_p))
-    if libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) != 0:
+    libc = _LIBC or ctypes.CDLL(None, use_errno=True)
+    return buffer, ctypes.byref(fprog), libc.prctl
+
+
+def install(pgid: int, pid: int) -> None:
+    """Set no_new_privs and load the filter into this (single-threaded) process `pid`. Raises OSError."""
+    buffer, fprog, prctl = loadable()
+    _write_numbers(buffer, pgid, pid)
+    if prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "PR_SET_NO_NEW_PRIVS failed")
+    if prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, fprog, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "seccomp filter refused")
