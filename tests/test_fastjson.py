@@ -165,3 +165,65 @@ def _without_timings(value):
     if isinstance(value, list):
         return [_without_timings(item) for item in value]
     return value
+
+
+class _Text(str):
+    """A str subclass, as a student's exception could carry one: msgspec refuses it, json writes it."""
+
+
+class _Number(int):
+    pass
+
+
+def _random_text(chance: random.Random) -> str:
+    pieces = ["a", "é", "中", "\U0001f600", "\u2028", "\u2029", "\x00", "\x1f", "\x7f", '"', "\\", "/", "\ud800",
+              "\udfff", "\ufeff", " ", "\n", "\t", "{", "]"]
+    return "".join(chance.choice(pieces) for _ in range(chance.randint(0, 12)))
+
+
+def _random_document(chance: random.Random, depth: int = 0):
+    """Plain data as a sandbox child's document holds it (no float): text of every awkward kind, long integers."""
+    kind = chance.randrange(9 if depth < 4 else 6)
+    if kind == 0:
+        return _random_text(chance)
+    if kind == 1:
+        return chance.choice([0, -1, 2**63, -(2**63) - 1, 10**40, 7])
+    if kind == 2:
+        return chance.choice([True, False, None])
+    if kind == 3:
+        return _Text(_random_text(chance))
+    if kind == 4:
+        return _Number(chance.randrange(100))
+    if kind == 5:
+        return ""
+    if kind == 6:
+        return [_random_document(chance, depth + 1) for _ in range(chance.randint(0, 4))]
+    return {_random_text(chance): _random_document(chance, depth + 1) for _ in range(chance.randint(0, 4))}
+
+
+@pytest.mark.parametrize("with_msgspec", [True, False])
+def test_dumps_reads_back_as_json_dumps_text_does(monkeypatch, every_text_to_msgspec, with_msgspec):
+    """fastjson.dumps (a sandbox child's document): 2,000 random documents of plain data, with lone surrogates,
+    control characters, non-BMP text, str and int subclasses and long integers, read back (by json and by
+    fastjson) as the text json.dumps writes reads; without msgspec its bytes are json's."""
+    if not with_msgspec:
+        monkeypatch.setattr(fastjson, "writer", lambda: None)
+    chance = random.Random(20261130)
+    for _ in range(2000):
+        document = {"warnings": [_random_document(chance)], "cases": _random_document(chance)}
+        written = fastjson.dumps(document)
+        expected = json.dumps(document, separators=(",", ":"))
+        assert isinstance(written, bytes)
+        assert _typed(json.loads(written)) == _typed(json.loads(expected))
+        assert _typed(fastjson.loads(written.decode("utf-8"))) == _typed(json.loads(expected))
+        if not with_msgspec:
+            assert written == expected.encode()
+
+
+def test_dumps_writes_with_msgspec_where_it_can():
+    """On the platforms the project lists it for, the writer is msgspec's: a document of plain text and numbers is
+    written as UTF-8 (not json's escapes), one with a lone surrogate as json writes it."""
+    if fastjson.writer() is None:
+        pytest.fail("msgspec is not installed: pyproject.toml lists it for this platform")
+    assert fastjson.dumps({"message": "naïve ✓", "line": 3}) == '{"message":"naïve ✓","line":3}'.encode()
+    assert fastjson.dumps({"message": "\ud800"}) == b'{"message":"\\ud800"}'

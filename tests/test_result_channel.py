@@ -36,6 +36,9 @@ FORGED = {
     "not_json": _forge("(4).to_bytes(8, 'big') + b'\\xff\\xfe{['"),
 }
 STDERR_MARK = "STDERR-STAYS-IN-THE-SANDBOX"
+# Exception texts the child's document carries as written: json would escape them, the child's writer (msgspec)
+# writes UTF-8, and falls back to json for a lone surrogate, which UTF-8 cannot hold.
+MESSAGES = {"unicode_message": "naïve ✓ 中 \U0001f600 end", "surrogate_message": "half \ud800 end"}
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +47,8 @@ def batch(tmp_path_factory: pytest.TempPathFactory):
     write(student_notebook(reference_body()), folder / "good.ipynb")
     for name, cell in FORGED.items():
         write(student_notebook(reference_body(), extra_cells=[cell]), folder / f"{name}.ipynb")
+    for name, text in MESSAGES.items():
+        write(student_notebook(f"raise ValueError({text!r})"), folder / f"{name}.ipynb")
     loud = f"import sys\nsys.stderr.write({STDERR_MARK!r} * 1000)\nsys.stderr.flush()\n"
     write(student_notebook(reference_body(), helper_cells=[loud]), folder / "stderr.ipynb")
     return invoke_grade(folder, "--timeout", "5", "--no-cache")
@@ -64,6 +69,16 @@ def test_batch_goes_on_next_to_forged_frames(batch) -> None:
     assert good["score"] == good["max_score"], good["messages"]
 
 
+@pytest.mark.parametrize("name", sorted(MESSAGES))
+def test_a_childs_text_reaches_the_report_as_written(batch, name: str) -> None:
+    """fastjson.dumps in the child: a public-case exception's text, non-ASCII or holding a lone surrogate, comes back
+    in the student's messages (the child's document was read), its characters unchanged but for the surrogate."""
+    row = batch.submission(name)
+    shown = " ".join(row["messages"])
+    assert row["score"] == 0 and "before it could report" not in shown and "raised an exception on 41 of 41" in shown
+    assert all(word in shown for word in MESSAGES[name].replace("\ud800", " ").split()), shown
+
+
 def test_child_stderr_reaches_no_report(batch) -> None:
     """The reply carries stdout's excerpt only (wire.REPLY_FRAMES): stderr is captured and goes no further."""
     row = batch.submission("stderr")
@@ -76,4 +91,4 @@ def test_result_channel_unprivileged() -> None:
     """The same batch as uid 65534: the caps do not depend on the sandbox's uid drop."""
     result = unprivileged.run_unprivileged(f"{Path(__file__)}", "-k", "not unprivileged")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert f"{len(FORGED) + 2} passed" in result.stdout, result.stdout[-2000:]
+    assert f"{len(FORGED) + len(MESSAGES) + 2} passed" in result.stdout, result.stdout[-2000:]

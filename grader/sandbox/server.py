@@ -27,6 +27,7 @@ import time
 import traceback
 from dataclasses import dataclass
 
+from grader import fastjson
 from grader.sandbox import child, layers, limits, namespaces, process, wire
 
 RESULT_FD = 3
@@ -59,6 +60,7 @@ def main(setup_fd: int) -> None:
         except wire.ProtocolError:
             return  # spawned ahead of need and closed unused (the run ended or failed before its first job)
         hardening = process.harden_parent()
+        fastjson.writer()  # every child, the probe first, writes its document with it: imported once, here
         os.chdir(base)
         # The probe runs before the cases arrive: it needs none, and the grader is still building them.
         probe = Sandbox([], setup, frozenset(), base)

@@ -42,6 +42,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TypedDict
 
+from grader import fastjson
+
 if TYPE_CHECKING:  # the launcher imports this module and must not import numpy (`values` does)
     from grader.values import Argument
 
@@ -291,8 +293,9 @@ def decode_job(body: bytes | bytearray) -> Job:
 
 
 def encode_document(document: Document) -> bytes:
-    """In the child: its document as the frame it writes to the server."""
-    return encode(document)
+    """In the child: its document as the frame it writes to the server (no float in it: numbers go in `f8`)."""
+    payload = fastjson.dumps(document)
+    return HEADER.pack(len(payload)) + payload
 
 
 def encode_reply(envelope: Envelope, result: bytearray | None, stdout: bytearray) -> list[bytes | bytearray]:
@@ -310,8 +313,6 @@ def decode_reply(frames: list[bytes], started: float) -> SandboxReply:
 
 def decode_document(raw: bytes | bytearray | str) -> dict | None:
     """The child's document as untrusted JSON: a dict, or None for anything else (NaN and Infinity refused)."""
-    from grader import fastjson  # on use: the fork server, which imports this module, never needs it
-
     text = raw if isinstance(raw, str) else raw.decode("utf-8", errors="replace")
     try:
         parsed = fastjson.loads(text, parse_constant=_no_constant)
