@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import gc
-import importlib
 import json
 import os
 import select
@@ -73,11 +72,6 @@ def main(setup_fd: int) -> None:
         _send(replies, [wire.encode(wire.ProbeAnswer(layers=report, failure=failure))])
         if report is None:
             return
-        # A notebook that touches np.random (a seed, random weights) would import it in its own child: 15 ms and
-        # 1,800 page copies each. Loaded here, while the grader builds the cases, it costs that once. Its global
-        # generator is seeded here, so an unseeded np.random draws alike in every child of this server, as
-        # Python's random module (imported by tempfile) already did; no child's draws reach another.
-        importlib.import_module("numpy.random")
         try:
             request: wire.ServerStart = wire.read(requests)
         except wire.ProtocolError:
