@@ -299,6 +299,27 @@ def test_the_entry_glances_at_the_command_line_as_the_cli_decides(tmp_path, argu
     assert Limits.output_bytes == entry.DEFAULT_OUTPUT_BYTES
 
 
+def test_children_inherit_no_module_that_runs_at_every_fork(tmp_path):
+    """A fork server loads nothing that registers code to run in every child at fork (threading's bookkeeping, 0.6 ms
+    a child; random's reseeding) or maps compression libraries every fork copies (tempfile, shutil, subprocess).
+    A notebook that finds one loaded loses its function; one that loads tempfile itself gets the scratch folder
+    as its temporary folder. Through the real CLI."""
+    from tests.conftest import invoke_grade
+
+    loaded = "import sys\nINHERITED = [m for m in ('threading', 'random', 'tempfile', 'shutil', 'subprocess') " \
+             "if m in sys.modules]\n"
+    kept_only_then = "if INHERITED:\n    del backward_pass\n"
+    uses_tempfile = ("import os, tempfile\nwith tempfile.NamedTemporaryFile('w', delete=False) as f:\n    f.write('x')\n"
+                     "if os.path.dirname(f.name) != os.getcwd():\n    del backward_pass\n")
+    write(student_notebook(reference_body(), helper_cells=[loaded], extra_cells=[kept_only_then]),
+          tmp_path / "inherits" / "backward_pass.ipynb")
+    write(student_notebook(reference_body(), extra_cells=[uses_tempfile]), tmp_path / "tempfile" / "backward_pass.ipynb")
+    run = invoke_grade(tmp_path, "--no-cache")
+    for student in ("inherits", "tempfile"):
+        row = run.submission(student)
+        assert row["status"] == "graded" and row["score"] == row["max_score"], row["messages"]
+
+
 @pytest.mark.skipif(os.environ.get(MARKER) is not None, reason="this is the unprivileged re-run itself")
 def test_servers_spawned_ahead_unprivileged():
     """The servers spawned before the cases (and before the imports, for grade-check), used or closed unused, as uid
@@ -310,6 +331,7 @@ def test_servers_spawned_ahead_unprivileged():
         "tests/test_server_start.py::test_a_server_spawned_ahead_and_never_used_is_closed_quietly",
         "tests/test_server_start.py::test_grade_of_notebook_files_spawns_its_server_before_the_cli_loads",
         "tests/test_server_start.py::test_a_usage_error_after_the_entry_spawned_leaves_nothing",
-        "tests/test_server_start.py::test_a_server_runs_its_probe_before_its_cases_and_then_grades")
+        "tests/test_server_start.py::test_a_server_runs_its_probe_before_its_cases_and_then_grades",
+        "tests/test_server_start.py::test_children_inherit_no_module_that_runs_at_every_fork")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "7 passed" in result.stdout
+    assert "8 passed" in result.stdout

@@ -11,7 +11,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import socket
 import sys
 from dataclasses import dataclass
 
@@ -166,6 +165,8 @@ def _status_field(name: str) -> str | None:
 
 def _sockets_refused() -> bool:
     """No socket of any family, a named Unix socket's included; the anonymous stream pair still works."""
+    import socket  # in the probe child only: the fork server's children do not inherit it
+
     for family in (socket.AF_INET, socket.AF_UNIX):
         if _errno_of(lambda family=family: socket.socket(family, socket.SOCK_STREAM).close()) != errno.EPERM:
             return False

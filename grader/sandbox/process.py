@@ -5,10 +5,8 @@ from __future__ import annotations
 import ctypes
 import os
 import select
-import shutil
 import signal
 import stat
-import subprocess
 import sys
 import time
 
@@ -185,6 +183,11 @@ def remove_tree(path: str) -> None:
 
     The child and its descendants are dead by now (`finish`), so nothing changes while this runs.
     """
+    # Imported here, on the rare call: a fork server that imported subprocess (threading) would run threading's
+    # at-fork handler in every child, about 0.6 ms each.
+    import shutil
+    import subprocess
+
     _unlock(path)
     try:
         shutil.rmtree(path, ignore_errors=True)

@@ -22,7 +22,6 @@ import os
 import select
 import signal
 import sys
-import tempfile
 import time
 import traceback
 from dataclasses import dataclass
@@ -92,7 +91,21 @@ def main(setup_fd: int) -> None:
             _send(replies, wire.encode_reply(reply.envelope, reply.result, reply.stdout))
             wire.wipe(reply.result, reply.stdout)
     finally:
-        process.remove_tree(base)
+        _remove_base(base)
+
+
+def _remove_base(base: str) -> None:
+    """This server's folder, at its end: empty unless a job's folder could not be removed (then the whole tree).
+
+    An empty one is left as it is when it cannot go (a tmpfs mounted on it goes with the mount namespace).
+    """
+    try:
+        if os.listdir(base):
+            process.remove_tree(base)
+        else:
+            os.rmdir(base)
+    except OSError:
+        pass
 
 
 def _probe_failure(document: dict, envelope: wire.Envelope) -> str:
@@ -199,7 +212,11 @@ def _child(job: wire.JobHeader | wire.ProbeJob, body: bytearray | None, sandbox:
         os.closerange(RESULT_FD + 1, 65536)
         limits.apply_in_child(job["limits"])
         os.environ.update(TMPDIR=scratch, HOME=scratch)
-        tempfile.tempdir = scratch
+        # This server does not load tempfile (its random module reseeds itself at every fork, and shutil's
+        # compression modules are mappings every fork copies): a notebook that loads it finds TMPDIR. Were it
+        # loaded, the folder it may have chosen is pointed at the scratch folder.
+        if "tempfile" in sys.modules:
+            sys.modules["tempfile"].tempdir = scratch
         sys.stdin = open(0, encoding="utf-8", closefd=False)
         sys.stdout = open(1, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)
         sys.stderr = open(2, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)
