@@ -12,13 +12,14 @@ from typing import TYPE_CHECKING
 
 from grader import notebook, selfcheck_cell
 from grader.assignment import Assignment, Rubric
+from grader.assignment.stub import starting_cells
 from grader.errors import ConfigError
 from grader.intake import duplicates, zips
 from grader.models import ERROR, INVALID, Case, Grade, Limits, Submission
 from grader.sandbox.client import scratch_bytes
 from grader.sandbox.layers import Layer
 from grader.sandbox.pipeline import Pipeline
-from grader.sandbox.wire import Job, SandboxReply
+from grader.sandbox.wire import Job, SandboxReply, Stub
 from grader.store import GRADER_FAILURE
 
 if TYPE_CHECKING:
@@ -270,12 +271,19 @@ class Grader:
             pipeline = Pipeline(None, self.jobs, hidden=(solutions,), scratch_bytes=scratch,
                                 spawn=min(self.jobs, max(1, remaining)))
             try:
-                pipeline.load([case_builder.case_to_wire(case) for case in self.cases])
+                pipeline.load([case_builder.case_to_wire(case) for case in self.cases], self._stub())
             except BaseException:
                 pipeline.close()
                 raise
             self._running = pipeline
         return self._running
+
+    def _stub(self) -> Stub:
+        """The stub's cells, for the fork servers to prepare once (a student's cell left as the stub has it is then
+        not parsed in every child). Answers stripped: what every student is given, nothing of the reference's."""
+        rubric = self.assignment.rubric
+        return Stub(function=rubric.function, iterations=list(rubric.iteration_steps),
+                    cells=[{"index": index, "source": text} for index, text in starting_cells(self.assignment)])
 
     def _started(self) -> bool:
         return self._running is not None

@@ -54,6 +54,12 @@ def strip_solutions(source: str) -> str:
     return "\n".join(out)
 
 
+def starting_cells(assignment: Assignment) -> list[tuple[int, str]]:
+    """The code cells of the student's stub, as (place in the notebook, text): the reference's, answers stripped."""
+    book = notebook.read(assignment.layout.reference.resolve())  # the instructor's own file: links are followed
+    return [(cell.index, strip_solutions(cell.source)) for cell in book.cells]
+
+
 def _placeholder(indent: str, code: str) -> str:
     augmented = _AUGMENTED.match(code)
     if augmented:

@@ -13,6 +13,8 @@ import os
 import signal
 import sys
 import time
+import types
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -58,13 +60,89 @@ def decoded_arguments(cases: list[wire.WireCase]) -> list[dict[str, Any]]:
     return [{name: _decode_argument(encoded) for name, encoded in case["arguments"].items()} for case in cases]
 
 
-def run(job: wire.Job, cases: list[wire.WireCase], arguments: list[dict[str, Any]] | None = None) -> wire.Document:
+@dataclass(frozen=True)
+class Statement:
+    """One top-level statement of a cell, compiled on its own (each has its own time budget)."""
+
+    line: int
+    definition: bool
+    """A def, class or import: it still runs once the time for top-level code is used up."""
+    code: types.CodeType | None
+    failure: tuple[int, str, bool] | None = None
+    """Why it does not compile (`return` at top level, say): (line, message, whether it defines the function)."""
+
+
+@dataclass(frozen=True)
+class PreparedCell:
+    """A cell's text made ready to run: parsed (IPython syntax set aside), the graded function instrumented, each
+    statement compiled."""
+
+    notes: tuple[tuple[int, str], ...]
+    statements: tuple[Statement, ...] | None
+    """None when the cell is not Python (a `%%bash` cell)."""
+
+
+@dataclass(frozen=True)
+class StubCells:
+    """The stub's cells (the notebook every student starts from), prepared once in the fork server for the graded
+    function and its per-iteration steps: a student's cell left as the stub has it is not parsed again."""
+
+    function: str
+    iterations: tuple[str, ...]
+    cells: dict[str, tuple[int, PreparedCell]]
+    """Text -> (its cell's index in the stub, the cell prepared)."""
+
+
+def prepare_cell(text: str, filename: str, function: str, iteration_steps) -> PreparedCell:
+    """Parse and compile a cell's statements; raises source.CellSyntaxError when it is not Python even without
+    IPython syntax. The same in the child and, for the stub's cells, in the fork server."""
+    tree, notes = source.parse_cell(text, filename)
+    if tree is None:
+        return PreparedCell(tuple(notes), None)
+    if function in text:  # a cell that never names the function cannot define it: skip the tree walk
+        capture.instrument(tree, function, iteration_steps)
+    return PreparedCell(tuple(notes), tuple(_compiled(statement, filename, function) for statement in tree.body))
+
+
+def _compiled(statement: ast.stmt, filename: str, function: str) -> Statement:
+    definition = isinstance(statement, _DEFINITIONS)
+    try:
+        return Statement(statement.lineno, definition,
+                         compile(ast.Module(body=[statement], type_ignores=[]), filename, "exec"))
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
+        # Parsed but not compilable (`await` or `return` at top level, `break` outside a loop...).
+        line = getattr(error, "lineno", None) or statement.lineno
+        message = f"{type(error).__name__}: {getattr(error, 'msg', None) or error}"
+        defines = any(isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == function
+                      for node in ast.walk(statement))
+        return Statement(statement.lineno, definition, None, (line, message, defines))
+
+
+def prepare_stub(stub: wire.Stub | None) -> StubCells | None:
+    """The stub's cells prepared (in the fork server, before its first child); a cell that does not parse is left out."""
+    if not stub:
+        return None
+    cells = {}
+    for cell in stub["cells"]:
+        try:
+            cells[cell["source"]] = (cell["index"], prepare_cell(cell["source"], f"<cell {cell['index']}>",
+                                                                 stub["function"], stub["iterations"]))
+        except source.CellSyntaxError:
+            continue
+    return StubCells(stub["function"], tuple(stub["iterations"]), cells)
+
+
+def run(job: wire.Job, cases: list[wire.WireCase], arguments: list[dict[str, Any]] | None = None,
+        stub: StubCells | None = None) -> wire.Document:
     """Execute `job` (cells, function, limits) and return the plain-data result document.
 
     `arguments` is `decoded_arguments(cases)` made before the fork; without it, they are decoded here.
+    `stub`: the stub's cells prepared before the fork, used for a cell whose text is the stub's.
     """
+    if stub is not None and (stub.function != job["function"] or stub.iterations != tuple(job.get("iterations", ()))):
+        stub = None
     encoder = values.Encoder()
-    result = _run(job, cases, arguments if arguments is not None else decoded_arguments(cases), encoder)
+    result = _run(job, cases, arguments if arguments is not None else decoded_arguments(cases), encoder, stub)
     result["f8"] = encoder.payload()
     return result
 
@@ -88,7 +166,7 @@ def _restore_numpy_1_names() -> None:
 
 
 def _run(job: wire.Job, cases: list[wire.WireCase], arguments: list[dict[str, Any]],
-         encoder: values.Encoder) -> wire.Document:
+         encoder: values.Encoder, stub: StubCells | None) -> wire.Document:
     # As in a Jupyter kernel, modules in the working folder (the scratch folder: what the notebook
     # itself wrote there) are importable.
     sys.path.insert(0, os.getcwd())
@@ -108,7 +186,7 @@ def _run(job: wire.Job, cases: list[wire.WireCase], arguments: list[dict[str, An
     unparsed = []
     for cell in job["cells"]:
         _run_cell(cell, function, job.get("iterations", ()), namespace, result, unparsed, module_deadline,
-                  limits["statement"])
+                  limits["statement"], stub)
     graded = namespace.get(function)
     if graded is None:
         result["function"] = "missing"
@@ -139,7 +217,7 @@ def _display(*objects, **options):
     """Stand-in for IPython's `display`, so notebooks that call it still run."""
 
 
-def _run_cell(cell, function, iteration_steps, namespace, result, unparsed, module_deadline, statement_seconds):
+def _run_cell(cell, function, iteration_steps, namespace, result, unparsed, module_deadline, statement_seconds, stub):
     index, text = cell["index"], cell["source"]
     filename = f"<cell {index}>"
     linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
@@ -148,7 +226,7 @@ def _run_cell(cell, function, iteration_steps, namespace, result, unparsed, modu
         _write_file(index, *written, result)
         return
     try:
-        tree, notes = source.parse_cell(text, filename)
+        prepared = _prepared(text, index, filename, function, iteration_steps, stub)
     except source.CellSyntaxError as error:
         entry = {"cell": index, "line": error.line, "message": f"{error.message}: {error.text}",
                  "defines": source.mentions_function(text, function)}
@@ -156,38 +234,50 @@ def _run_cell(cell, function, iteration_steps, namespace, result, unparsed, modu
         result["warnings"].append({"cell": index, "line": error.line,
                                    "message": f"{error.message} ({error.text}); this cell was not run"})
         return
-    result["notes"].extend({"cell": index, "line": line, "message": message} for line, message in notes)
-    if tree is None:
-        return
-    if function in text:  # a cell that never names the function cannot define it: skip the tree walk
-        capture.instrument(tree, function, iteration_steps)
-    for statement in tree.body:
+    result["notes"].extend({"cell": index, "line": line, "message": message} for line, message in prepared.notes)
+    for statement in prepared.statements or ():
         remaining = module_deadline - time.monotonic()
-        if remaining <= 0 and not isinstance(statement, _DEFINITIONS):
-            result["warnings"].append({"cell": index, "line": statement.lineno,
+        if remaining <= 0 and not statement.definition:
+            result["warnings"].append({"cell": index, "line": statement.line,
                                        "message": "not run: the time for top-level code was used up"})
             continue
-        try:
-            code = compile(ast.Module(body=[statement], type_ignores=[]), filename, "exec")
-        except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
-            # Parsed but not compilable (`await` or `return` at top level, `break` outside a loop...).
-            line = getattr(error, "lineno", None) or statement.lineno
-            message = f"{type(error).__name__}: {getattr(error, 'msg', None) or error}"
-            defines = any(isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == function
-                          for node in ast.walk(statement))
+        if statement.code is None:
+            line, message, defines = statement.failure
             unparsed.append({"cell": index, "line": line, "message": message, "defines": defines})
             result["warnings"].append({"cell": index, "line": line, "message": f"{message}; this statement was not run"})
             continue
         budget = max(min(statement_seconds, remaining), 0.05)
         try:
-            _with_budget(lambda code=code: exec(code, namespace), budget)
+            _with_budget(lambda code=statement.code: exec(code, namespace), budget)
         except BudgetExceeded:
-            result["warnings"].append({"cell": index, "line": statement.lineno,
+            result["warnings"].append({"cell": index, "line": statement.line,
                                        "message": f"stopped after {budget:.2g} s; the rest of this statement was skipped"})
         except BaseException as error:
-            where = _student_frame(error.__traceback__) or (index, statement.lineno)
+            where = _student_frame(error.__traceback__) or (index, statement.line)
             result["warnings"].append({"cell": where[0], "line": where[1],
                                        "message": f"{_describe(error)}; the rest of this statement was skipped"})
+
+
+def _prepared(text: str, index: int, filename: str, function: str, iteration_steps, stub: StubCells | None) -> PreparedCell:
+    """The cell prepared: the stub's own when the text is the stub's (renamed for another place), else now."""
+    found = stub.cells.get(text) if stub is not None else None
+    if found is None:
+        return prepare_cell(text, filename, function, iteration_steps)
+    stub_index, prepared = found
+    if stub_index == index:
+        return prepared
+    # Moved (a cell added above it): tracebacks must name the cell where it is now.
+    return PreparedCell(prepared.notes, None if prepared.statements is None else tuple(
+        Statement(each.line, each.definition, _renamed(each.code, filename), each.failure) for each in prepared.statements))
+
+
+def _renamed(code: types.CodeType | None, filename: str) -> types.CodeType | None:
+    """`code` and the code objects nested in it (functions, classes, comprehensions) with another file name."""
+    if code is None:
+        return None
+    constants = tuple(_renamed(constant, filename) if isinstance(constant, types.CodeType) else constant
+                      for constant in code.co_consts)
+    return code.replace(co_filename=filename, co_consts=constants)
 
 
 def _write_file(index: int, name: str, body: str, append: bool, result: dict) -> None:

@@ -80,9 +80,9 @@ class ForkServer:
         self._send(wire.Mounts(hidden=list(hidden), scratch_bytes=scratch_bytes))
         self._send(wire.ProbeStart(limits=_PROBE_LIMITS))
 
-    def start(self, cases: list[wire.WireCase]) -> None:
-        """Send the cases: the server decodes them once its probe child has reported."""
-        self._send(wire.ServerStart(cases=cases))
+    def start(self, cases: list[wire.WireCase], stub: wire.Stub | None = None) -> None:
+        """Send the cases (and the stub's cells): the server decodes them once its probe child has reported."""
+        self._send(wire.ServerStart(cases=cases, stub=stub))
 
     def ready(self) -> tuple[Layer, ...]:
         """Wait for the probe child's report of the layers in effect (read once: later calls return it again)."""

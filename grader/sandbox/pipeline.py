@@ -77,6 +77,7 @@ class Pipeline:
         process.make_undumpable()
         process.adopt_orphans()
         self._cases = cases
+        self._stub: wire.Stub | None = None
         self._hidden = hidden
         self._scratch_bytes = scratch_bytes
         self._size = max(1, size)
@@ -95,11 +96,11 @@ class Pipeline:
             self.close()
             raise
 
-    def load(self, cases: list[wire.WireCase]) -> None:
-        """The cases every server runs, sent now to the servers already spawned."""
-        self._cases = cases
+    def load(self, cases: list[wire.WireCase], stub: wire.Stub | None = None) -> None:
+        """The cases every server runs (and the stub's cells), sent now to the servers already spawned."""
+        self._cases, self._stub = cases, stub
         for server in self._spawned:
-            server.start(cases)
+            server.start(cases, stub)
 
     @property
     def capacity(self) -> int:
@@ -171,7 +172,7 @@ class Pipeline:
             server = self._spawned.popleft()
         else:
             server = ahead.claim(self._hidden, self._scratch_bytes) or ForkServer(self._hidden, self._scratch_bytes)
-            server.start(self._cases)
+            server.start(self._cases, self._stub)
         server.ready()
         lane = _Lane(server)
         for fd in lane.server.pipes:

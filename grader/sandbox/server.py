@@ -42,6 +42,8 @@ class Sandbox:
     base: str
     arguments: list[dict] | None = None
     """The cases' arguments, decoded before the first fork (`child.decoded_arguments`)."""
+    stub: child.StubCells | None = None
+    """The stub's cells, parsed and compiled before the first fork (`child.prepare_stub`)."""
 
 
 def main(setup_fd: int) -> None:
@@ -76,7 +78,7 @@ def main(setup_fd: int) -> None:
         except wire.ProtocolError:
             return
         sandbox = Sandbox(request["cases"], setup, layers.plan_of([layers.Layer(**entry) for entry in report]), base,
-                          child.decoded_arguments(request["cases"]))
+                          child.decoded_arguments(request["cases"]), child.prepare_stub(request.get("stub")))
         layers.prepare(sandbox.plan)
         # Objects made so far are never collected: a child's garbage collector then leaves their
         # pages shared instead of copying them on every fork.
@@ -226,7 +228,7 @@ def _child(job: wire.JobHeader | wire.ProbeJob, body: bytearray | None, sandbox:
                 document = {"layers": [dataclasses.asdict(layer) for layer in report]}
             else:
                 layers.apply(sandbox.setup, sandbox.plan, scratch)
-                document = child.run(wire.decode_job(body), sandbox.cases, sandbox.arguments)
+                document = child.run(wire.decode_job(body), sandbox.cases, sandbox.arguments, sandbox.stub)
         except BaseException:
             document = {"internal": traceback.format_exc()[-4000:]}
         _write_all(RESULT_FD, wire.encode_document(document))

@@ -12,7 +12,9 @@ announce more than `MAX_MESSAGE` bytes.
   grader still builds the cases. Server -> grader, once: `ProbeAnswer` (the protection layers
   the probe child found, or why it failed).
 - Grader -> server, once: `ServerStart` (every case's name, publicity and arguments, never an
-  expected value).
+  expected value; and the `Stub`: the code cells of the notebook every student starts from, the
+  reference's with its answers stripped, which the server parses and compiles once for the
+  children whose cells are the stub's).
 - Grader -> server, per job, two frames: `JobHeader` (id and limits, all the server parses),
   then the `Job` body as raw JSON bytes, parsed only in the forked child and wiped in the server.
 - Child -> server, on fd 3: one frame holding its `Document` as JSON (at most `MAX_RESULT`
@@ -117,8 +119,15 @@ class ProbeStart(TypedDict):
     limits: Limits
 
 
+class Stub(TypedDict):
+    function: str
+    iterations: list[str]
+    cells: list[Cell]
+
+
 class ServerStart(TypedDict):
     cases: list[WireCase]
+    stub: Stub | None
 
 
 class ProbeAnswer(TypedDict):
