@@ -303,19 +303,24 @@ def test_children_inherit_no_module_that_runs_at_every_fork(tmp_path):
     """A fork server loads nothing that registers code to run in every child at fork (threading's bookkeeping, 0.6 ms
     a child; random's reseeding) or maps compression libraries every fork copies (tempfile, shutil, subprocess).
     A notebook that finds one loaded loses its function; one that loads tempfile itself gets the scratch folder
-    as its temporary folder. Through the real CLI."""
+    as its temporary folder (and HOME); one that writes past the file-size cap gets an error, not a kill. Through
+    the real CLI."""
     from tests.conftest import invoke_grade
 
     loaded = "import sys\nINHERITED = [m for m in ('threading', 'random', 'tempfile', 'shutil', 'subprocess') " \
              "if m in sys.modules]\n"
     kept_only_then = "if INHERITED:\n    del backward_pass\n"
     uses_tempfile = ("import os, tempfile\nwith tempfile.NamedTemporaryFile('w', delete=False) as f:\n    f.write('x')\n"
-                     "if os.path.dirname(f.name) != os.getcwd():\n    del backward_pass\n")
+                     "if os.path.dirname(f.name) != os.getcwd() or os.environ['HOME'] != os.getcwd():\n"
+                     "    del backward_pass\n")
+    # The file-size cap (the output cap) is an error to the writer, not a signal that kills the child.
+    past_the_cap = "try:\n    with open('big.bin', 'wb') as f:\n        f.write(b'x' * (4 << 20))\nexcept OSError:\n    pass\n"
     write(student_notebook(reference_body(), helper_cells=[loaded], extra_cells=[kept_only_then]),
           tmp_path / "inherits" / "backward_pass.ipynb")
     write(student_notebook(reference_body(), extra_cells=[uses_tempfile]), tmp_path / "tempfile" / "backward_pass.ipynb")
+    write(student_notebook(reference_body(), extra_cells=[past_the_cap]), tmp_path / "big-file" / "backward_pass.ipynb")
     run = invoke_grade(tmp_path, "--no-cache")
-    for student in ("inherits", "tempfile"):
+    for student in ("inherits", "tempfile", "big-file"):
         row = run.submission(student)
         assert row["status"] == "graded" and row["score"] == row["max_score"], row["messages"]
 
