@@ -126,7 +126,7 @@ def read(cells: Sequence[Cell], function: str, parameters: Iterable[str], steps:
     notebook = _Notebook(cells)
     definition: tuple[int, ast.FunctionDef] | None = None
     for position, cell in enumerate(notebook.cells):
-        if function not in cell["source"]:  # a cell that never names the function cannot define it
+        if function not in cell["source"] or "def" not in cell["source"]:  # it cannot define the function
             continue
         tree = notebook.tree(position)
         for node in _statements(tree) if tree is not None else ():

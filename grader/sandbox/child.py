@@ -99,7 +99,7 @@ def prepare_cell(text: str, filename: str, function: str, iteration_steps) -> Pr
     tree, notes = source.parse_cell(text, filename)
     if tree is None:
         return PreparedCell(tuple(notes), None)
-    if function in text:  # a cell that never names the function cannot define it: skip the tree walk
+    if function in text and "def" in text:  # a cell that cannot define the function: no tree walk
         capture.instrument(tree, function, iteration_steps)
     return PreparedCell(tuple(notes), tuple(_compiled(statement, filename, function) for statement in tree.body))
 
