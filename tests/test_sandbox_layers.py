@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import json
 import os
 import socket
 import sys
@@ -14,6 +13,7 @@ from click.testing import CliRunner
 
 from grader.cli import grade
 from grader.sandbox import layers, seccomp
+from tests import forked
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO / "solutions" / "backward_pass" / "backward_pass.ipynb"
@@ -55,20 +55,12 @@ def test_each_child_loads_its_own_filter_and_the_servers_copy_stays_the_template
 
 def _in_filtered_child(probe) -> dict:
     """Run `probe` in a forked child under the filter; return what it reported."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.setsid()
-            seccomp.install(os.getpgrp(), os.getpid())
-            os.write(write_end, json.dumps(probe()).encode())
-        finally:
-            os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as stream:
-        data = stream.read()
-    os.waitpid(pid, 0)
-    return json.loads(data)
+    def filtered():
+        os.setsid()
+        seccomp.install(os.getpgrp(), os.getpid())
+        return probe()
+
+    return forked.in_child(filtered)
 
 
 def _errno_of(action) -> int:

@@ -8,7 +8,6 @@ that a moved stub cell that fails is reported at its new place. Every assignment
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from nbformat import v4
 from grader import assignment, batch, notebook
 from grader.assignment import cases as case_builder
 from grader.sandbox import child
+from tests import forked
 from tests.conftest import invoke_grade
 from tests.notebooks import REFERENCE_BODY, SOLUTIONS, reference_body, student_notebook, write
 
@@ -27,25 +27,13 @@ REPO = Path(__file__).resolve().parents[1]
 
 def _in_child(job: dict, wire_cases: list, stub: child.StubCells | None) -> dict:
     """`child.run` in a forked child (as the fork server runs it), its document read back."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            null = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(null, 1)
-            os.dup2(null, 2)
-            document = child.run(job, wire_cases, None, stub)
-            data = json.dumps(document).encode()
-            view = memoryview(data)
-            while view:
-                view = view[os.write(write_end, view):]
-        finally:
-            os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as stream:
-        data = stream.read()
-    os.waitpid(pid, 0)
-    return json.loads(data)
+    def run() -> dict:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        return child.run(job, wire_cases, None, stub)
+
+    return forked.in_child(run)
 
 
 def _with_cell_on_top(node: nbformat.NotebookNode, source: str) -> nbformat.NotebookNode:
