@@ -38,9 +38,9 @@ def loaded() -> assignment.Assignment:
     return assignment.load(SOLUTIONS, "backward_pass")
 
 
-def _grades(loaded, submissions, monkeypatch, size: int) -> tuple[list, int, int]:
-    made, reviewed = [], []
-    original, review = verdicts.Verdicts.__init__, scoring.review
+def _grades(loaded, submissions, monkeypatch, size: int) -> tuple[list, int, int, int]:
+    made, reviewed, parsed = [], [], []
+    original, review, parse = verdicts.Verdicts.__init__, scoring.review, scoring.parse
 
     def counting(self, *args, **kwargs):
         made.append(1)
@@ -50,31 +50,39 @@ def _grades(loaded, submissions, monkeypatch, size: int) -> tuple[list, int, int
         reviewed.append(1)
         return review(*args, **kwargs)
 
+    def counting_parses(*args, **kwargs):
+        parsed.append(1)
+        return parse(*args, **kwargs)
+
     remembering = verdicts.Remembered
     with monkeypatch.context() as patch:
         patch.setattr(verdicts.Verdicts, "__init__", counting)
         patch.setattr(scoring, "review", counting_reviews)
+        patch.setattr(scoring, "parse", counting_parses)
         patch.setattr(verdicts, "Remembered", lambda *args: remembering(*args, size=size))
         with batch.Grader(loaded, loaded.defaults.seed, jobs=2) as grader:
             grades = [dataclasses.replace(outcome.grade, seconds=0.0) for outcome in grader.grade_all(submissions)]
-    return grades, len(made), len(reviewed)
+    return grades, len(made), len(reviewed), len(parsed)
 
 
 def test_remembered_verdicts_give_the_grades_fresh_verdicts_give(tmp_path, loaded, monkeypatch):
     """batch.Grader judges with Remembered: a class whose students share mistakes bit for bit, with degenerate and
-    broken submissions among them, gets the very grades (scores, verdicts, carried-forward credit, messages,
-    diagnoses, the gradient check's advice) it gets when every run's verdicts and review are worked out afresh (a
-    memory of size 0)."""
+    broken submissions among them, and notebooks whose child documents are the same bytes (a copied notebook, a
+    degenerate one handed in twice), gets the very grades (scores, verdicts, carried-forward credit, messages,
+    diagnoses, the gradient check's advice) it gets when every document is parsed and every run's verdicts and
+    review are worked out afresh (a memory of size 0)."""
     submissions = []
-    for name, body in BODIES.items():
+    for name, body in {**BODIES, "zeros-again": BODIES["zeros"], "right-again": BODIES["right-a"]}.items():
         path = write(student_notebook(body), tmp_path / name / "backward_pass.ipynb")
         submissions.append(Submission(path, str(path), name))
-    remembered, made_remembering, reviews_remembering = _grades(loaded, submissions, monkeypatch, size=32)
-    fresh, made_fresh, reviews_fresh = _grades(loaded, submissions, monkeypatch, size=0)
+    remembered, made_remembering, reviews_remembering, parsed_remembering = _grades(loaded, submissions, monkeypatch,
+                                                                                    size=32)
+    fresh, made_fresh, reviews_fresh, parsed_fresh = _grades(loaded, submissions, monkeypatch, size=0)
     assert [repr(grade) for grade in remembered] == [repr(grade) for grade in fresh]
-    # The memory was used (verdicts and reviews), and gave the same.
+    # The memory was used (documents, verdicts and reviews), and gave the same.
     assert made_fresh == len(submissions) and made_remembering < made_fresh
     assert reviews_fresh == len(submissions) and reviews_remembering < reviews_fresh
+    assert parsed_fresh == len(submissions) and parsed_remembering < parsed_fresh
     by_name = {grade.submission.student: grade for grade in remembered}
     assert by_name["sign-a"].score == by_name["sign-b"].score == 9.0
     assert [d.misconception for d in by_name["sign-c"].diagnoses] == [d.misconception for d in by_name["sign-a"].diagnoses] != []
@@ -118,3 +126,42 @@ def test_only_the_same_evidence_finds_remembered_verdicts(loaded):
     assert all(each is not base for each in found.values())
     assert len({id(each) for each in found.values()}) == len(variants)
     assert found["marker"] is remembered.of(_run_of(cases, error=evidence.NO_LOOP))
+
+
+def test_a_document_is_found_again_by_its_very_bytes_only(tmp_path, loaded, monkeypatch):
+    """Remembered.found: a reply whose document bytes were judged lately is not parsed again, and gets the grade it
+    got; one byte different (a warning's text: the same evidence) is parsed again and its verdicts found by the
+    evidence. The digest is the grader's own SHA-256 of the bytes (wire.decode_reply), not anything the child says."""
+    from grader import notebook
+    from grader.sandbox import child, wire
+    from tests import forked
+
+    grader = batch.Grader(loaded, loaded.defaults.seed, jobs=1)
+    wire_cases = [case_builder.case_to_wire(case) for case in grader.cases]
+    path = write(student_notebook(BODIES["sign-a"]), tmp_path / "sign" / "backward_pass.ipynb")
+    job = batch.sandbox_job(notebook.read(path), loaded.rubric, grader.settings.limits, loaded.reference.parameters)
+
+    def run() -> dict:
+        import contextlib
+        import io
+
+        with contextlib.redirect_stdout(io.StringIO()):
+            return child.run(job, wire_cases)
+
+    document = forked.in_child(run)
+    warned = {**document, "warnings": [*document["warnings"], {"cell": 1, "line": 1, "message": "one more"}]}
+    envelope = wire.encode(wire.Envelope(id=1, result=True, timed_out=False, exit="exited with code 0", seconds=0.1,
+                                         stdout_bytes=0))[wire.HEADER.size:]
+    replies = [wire.decode_reply([envelope, wire.encode(each)[wire.HEADER.size:], b""], 0.0)
+               for each in (document, document, warned)]
+    assert replies[0].digest == replies[1].digest != replies[2].digest
+    parsed, parse = [], scoring.parse
+    monkeypatch.setattr(scoring, "parse", lambda *args: parsed.append(1) or parse(*args))
+    memory = verdicts.Remembered(loaded.rubric, grader.cases, loaded.reference)
+    submission = Submission(path, str(path), "sign")
+    grades = [dataclasses.replace(scoring.judge(submission, loaded.rubric, grader.cases, reply, loaded.reference,
+                                                limits=grader.settings.limits, remembered=memory), seconds=0.0)
+              for reply in replies]
+    assert len(parsed) == 2 and repr(grades[0]) == repr(grades[1]) and grades[0].score == 9.0
+    assert grades[2].score == grades[0].score and "one more" in " ".join(grades[2].messages)
+    assert memory.found(replies[0].digest)[1] is memory.found(replies[2].digest)[1]  # the same evidence's verdicts

@@ -48,8 +48,8 @@ def judge(submission: Submission, rubric: Rubric, cases: list[Case], reply: Sand
     values to every step (the self-check), not only to the first wrong one; `feedback` adds
     diagnoses of known mistakes and the gradient check; `source` the facts read from the student's
     code (`judge.source`): steps never named, notebook globals read, arguments changed in place;
-    `remembered` the verdicts of earlier runs of this rubric, cases and reference, found again for the
-    same evidence.
+    `remembered` the runs and verdicts of earlier replies of this rubric, cases and reference, found again for
+    the same document bytes (no parse) or the same evidence.
     """
     # What the notebook printed is shown only when no hidden case ran in that process (the self-check):
     # printing or writing to a copy of stdout during a hidden case could show its inputs or values.
@@ -62,21 +62,28 @@ def judge(submission: Submission, rubric: Rubric, cases: list[Case], reply: Sand
                             output=output, seconds=reply.seconds)
         return unjudged(submission, rubric, ERROR, [wording.ended_before_report(reply.exit)],
                         output=output, seconds=reply.seconds)
-    try:
-        run = parse(reply.document, rubric, cases)
-    except MalformedResult as error:
-        return unjudged(submission, rubric, ERROR, [wording.malformed(error)], output=output, seconds=reply.seconds)
-    context = list(run.notes) + list(run.warnings)
-    if run.function != "defined":
-        message = wording.function_unusable(rubric, run.function, run.syntax_error)
-        return unjudged(submission, rubric, ERROR, [message] + context, output=output, seconds=reply.seconds)
-    if run.stopped == "timeout":
-        return unjudged(submission, rubric, TIMEOUT, [wording.call_timed_out(rubric, limits)] + context,
-                        output=output, seconds=reply.seconds)
     # A memory made for other rubric, cases or reference is not used.
     memory = remembered if remembered is not None and remembered.rubric is rubric and remembered.cases is cases \
         and remembered.reference is reference else None
-    verdicts = memory.of(run) if memory is not None else Verdicts(rubric, cases, run, reference)
+    found = memory.found(reply.digest) if memory is not None else None
+    if found is not None:
+        run, verdicts = found
+        context = list(run.notes) + list(run.warnings)
+    else:
+        try:
+            run = parse(reply.document, rubric, cases)
+        except MalformedResult as error:
+            return unjudged(submission, rubric, ERROR, [wording.malformed(error)], output=output, seconds=reply.seconds)
+        context = list(run.notes) + list(run.warnings)
+        if run.function != "defined":
+            message = wording.function_unusable(rubric, run.function, run.syntax_error)
+            return unjudged(submission, rubric, ERROR, [message] + context, output=output, seconds=reply.seconds)
+        if run.stopped == "timeout":
+            return unjudged(submission, rubric, TIMEOUT, [wording.call_timed_out(rubric, limits)] + context,
+                            output=output, seconds=reply.seconds)
+        verdicts = memory.of(run) if memory is not None else Verdicts(rubric, cases, run, reference)
+        if memory is not None:
+            memory.keep(reply.digest, run, verdicts)
     table = verdicts.table()
     steps = _Steps(rubric, run, verdicts, table, source)
     not_attempted = _not_attempted(run)

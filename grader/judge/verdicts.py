@@ -300,6 +300,23 @@ class Remembered:
         self.rubric, self.cases, self.reference, self._size = rubric, cases, reference, size
         self._kept: OrderedDict[bytes, Verdicts] = OrderedDict()
         self._derived: dict[int, tuple[Verdicts, dict[Hashable, tuple[object, object]]]] = {}
+        self._documents: OrderedDict[bytes, tuple[StudentRun, Verdicts]] = OrderedDict()
+
+    def found(self, digest: bytes | None) -> tuple[StudentRun, Verdicts] | None:
+        """The run and verdicts of a child's document judged lately, found by the SHA-256 of its bytes
+        (`SandboxReply.digest`), or None: the same bytes parse to the same run, so neither is worked out again."""
+        entry = self._documents.get(digest) if digest is not None else None
+        if entry is not None:
+            self._documents.move_to_end(digest)
+        return entry
+
+    def keep(self, digest: bytes | None, run: StudentRun, verdicts: Verdicts) -> None:
+        """Remember `run` (parsed from the document whose bytes have this SHA-256) and its verdicts (`of`)."""
+        if digest is None:
+            return
+        self._documents[digest] = (run, verdicts)
+        if len(self._documents) > self._size:
+            self._documents.popitem(last=False)
 
     def of(self, run: StudentRun) -> Verdicts:
         """The verdicts of `run`, worked out now or found again."""

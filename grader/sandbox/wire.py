@@ -38,6 +38,7 @@ bounded again by the grader.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import struct
 import time
@@ -222,6 +223,9 @@ class SandboxReply:
     seconds: float
     failure: str | None = None
     """Set when the sandbox itself failed (the server died or hung), not the student's code."""
+    digest: bytes | None = None
+    """SHA-256 of the document's bytes as the child wrote them (through a fork server): the same bytes parse to the
+    same run, which the grader then need not parse and judge again (judge.verdicts.Remembered)."""
 
 
 # Frames.
@@ -316,8 +320,17 @@ def decode_reply(frames: list[bytes], started: float) -> SandboxReply:
     """In the grader: the reply from a server's frames for one job. Raises ValueError if the envelope is not JSON."""
     envelope = json.loads(frames[0])
     document = decode_document(frames[1]) if envelope.get("result") else None
-    return reply(document, bool(envelope.get("timed_out")), str(envelope.get("exit", "")),
-                 frames[2], int(envelope.get("stdout_bytes", 0)), started)
+    answer = reply(document, bool(envelope.get("timed_out")), str(envelope.get("exit", "")),
+                   frames[2], int(envelope.get("stdout_bytes", 0)), started)
+    return answer if document is None else dataclasses.replace(answer, digest=_digest(frames[1]))
+
+
+def _digest(raw: bytes | bytearray) -> bytes:
+    # Imported here: the grader has hashlib loaded already; the fork server, which imports this module, must not
+    # map OpenSSL (every fork copies its mappings).
+    import hashlib
+
+    return hashlib.sha256(raw).digest()
 
 
 def decode_document(raw: bytes | bytearray | str) -> dict | None:
