@@ -38,7 +38,6 @@ bounded again by the grader.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import struct
 import time
@@ -320,9 +319,9 @@ def decode_reply(frames: list[bytes], started: float) -> SandboxReply:
     """In the grader: the reply from a server's frames for one job. Raises ValueError if the envelope is not JSON."""
     envelope = json.loads(frames[0])
     document = decode_document(frames[1]) if envelope.get("result") else None
-    answer = reply(document, bool(envelope.get("timed_out")), str(envelope.get("exit", "")),
-                   frames[2], int(envelope.get("stdout_bytes", 0)), started)
-    return answer if document is None else dataclasses.replace(answer, digest=_digest(frames[1]))
+    return reply(document, bool(envelope.get("timed_out")), str(envelope.get("exit", "")),
+                 frames[2], int(envelope.get("stdout_bytes", 0)), started,
+                 None if document is None else _digest(frames[1]))
 
 
 def _digest(raw: bytes | bytearray) -> bytes:
@@ -344,10 +343,10 @@ def decode_document(raw: bytes | bytearray | str) -> dict | None:
 
 
 def reply(document: dict | None, timed_out: bool, exit: str, stdout: bytes, stdout_bytes: int,
-          started: float) -> SandboxReply:
-    """A reply from what a runner saw; `stdout` is the excerpt's raw bytes."""
+          started: float, digest: bytes | None = None) -> SandboxReply:
+    """A reply from what a runner saw; `stdout` is the excerpt's raw bytes, `digest` the document bytes' SHA-256."""
     return SandboxReply(document, timed_out, exit, stdout.decode("utf-8", errors="replace"), stdout_bytes,
-                        time.monotonic() - started)
+                        time.monotonic() - started, digest=digest)
 
 
 def failed_reply(reason: str, started: float) -> SandboxReply:
