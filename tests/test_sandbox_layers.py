@@ -40,7 +40,7 @@ def test_filter_built_once_per_server_is_the_one_built_per_child(pgid: int, pid:
 def test_each_child_loads_its_own_filter_and_the_servers_copy_stays_the_template() -> None:
     """seccomp.loadable: the fork server builds the ctypes buffer once; each child writes its own pid and group into
     its copy-on-write copy and loads exactly the filter built for it, and the server's buffer keeps the stand-ins."""
-    buffer, _, _ = seccomp.loadable()
+    buffer, _ = seccomp.loadable()
     program, _, _ = seccomp.template()
 
     def probe() -> dict:

@@ -20,7 +20,7 @@ except ImportError:
     resource = None
 
 
-from grader.sandbox import landlock, namespaces, seccomp
+from grader.sandbox import landlock, namespaces, process, seccomp
 
 # Every layer, in report order, with what it protects (the report's wording).
 DESCRIPTIONS = {
@@ -58,14 +58,6 @@ class Layer:
     """What it protects when active, why it is missing otherwise."""
 
 
-# Looked up once, in the importing process: a child that looked prctl up itself would build its function object.
-_PRCTL = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
-
-
-def _prctl(option: int, value: int = 0) -> int:
-    return _PRCTL(option, value, 0, 0, 0)
-
-
 def prepare(plan: frozenset[str]) -> None:
     """In the fork server, once: what every child's layers need that is the same for all (children inherit it)."""
     if "landlock-fs" in plan:
@@ -80,7 +72,7 @@ def apply(setup: namespaces.ServerSetup, plan: frozenset[str], scratch: str) -> 
     if not sys.platform.startswith("linux"):
         return
     namespaces.enter_child(setup)
-    if _prctl(_PR_SET_NO_NEW_PRIVS, 1) != 0:
+    if process.prctl(_PR_SET_NO_NEW_PRIVS, 1) != 0:
         raise OSError(ctypes.get_errno(), "no_new_privs")
     if "landlock-fs" in plan:
         landlock.restrict(landlock.existing(_readable()), [scratch])
@@ -102,7 +94,7 @@ def probe(setup: namespaces.ServerSetup, hardening: dict[str, bool], scratch: st
             namespaces.enter_child(setup)
         except OSError as error:
             problems["uid-drop"] = problems["nproc"] = f"could not drop privileges ({error})"
-        if _prctl(_PR_SET_NO_NEW_PRIVS, 1) != 0:
+        if process.prctl(_PR_SET_NO_NEW_PRIVS, 1) != 0:
             problems["no-new-privs"] = "prctl refused"
     else:
         problems.update({"no-new-privs": "not Linux", "seccomp": "not Linux", "landlock-fs": "not Linux"})
@@ -127,7 +119,7 @@ def probe(setup: namespaces.ServerSetup, hardening: dict[str, bool], scratch: st
         "rlimits": resource.getrlimit(resource.RLIMIT_AS)[0] != resource.RLIM_INFINITY,
         "subreaper": hardening.get("subreaper", False),
         "not-dumpable": hardening.get("not_dumpable", False),
-        "no-new-privs": linux and _prctl(_PR_GET_NO_NEW_PRIVS) == 1,
+        "no-new-privs": linux and process.prctl(_PR_GET_NO_NEW_PRIVS) == 1,
         "seccomp": _status_field("Seccomp") == "2" and _sockets_refused() and _others_unreachable(),
         "landlock-fs": landlock_fs,
         # Parts of the same ruleset: children apply it only when landlock-fs is in the plan.

@@ -15,24 +15,33 @@ _PR_SET_CHILD_SUBREAPER = 36
 _SWEEP_ROUNDS = 50
 
 
-def _prctl(option: int, value: int) -> bool:
+def _lookup_prctl():
     if not sys.platform.startswith("linux"):
-        return False
+        return None
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(option, value, 0, 0, 0) == 0
+        return ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
-        return False
+        return None
+
+
+# Looked up once, in the importing process: a forked child that looked prctl up itself would build its function
+# object (the fork server's children set no_new_privs and load their seccomp filter with it).
+_PRCTL = _lookup_prctl()
+
+
+def prctl(option: int, arg2: object = 0, arg3: object = 0, arg4: object = 0, arg5: object = 0) -> int:
+    """Linux's prctl(2): its result, -1 on failure (errno in ctypes.get_errno()) and where there is none."""
+    return -1 if _PRCTL is None else _PRCTL(option, arg2, arg3, arg4, arg5)
 
 
 def make_undumpable() -> bool:
     """Keep this process's memory out of reach of /proc/<pid>/mem, ptrace and core dumps."""
-    return _prctl(_PR_SET_DUMPABLE, 0)
+    return prctl(_PR_SET_DUMPABLE, 0) == 0
 
 
 def adopt_orphans() -> bool:
     """Become the adopter of this process's orphaned descendants (Linux), so none escapes to init."""
-    return _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+    return prctl(_PR_SET_CHILD_SUBREAPER, 1) == 0
 
 
 def sweep_foreign_orphans() -> int:
@@ -61,7 +70,7 @@ def harden_parent() -> dict[str, bool]:
     """Make this process unreadable through /proc and the adopter of orphaned descendants."""
     return {
         "not_dumpable": make_undumpable(),
-        "subreaper": _prctl(_PR_SET_CHILD_SUBREAPER, 1),
+        "subreaper": adopt_orphans(),
     }
 
 

@@ -35,7 +35,8 @@ import functools
 import platform
 import struct
 import sys
-from collections.abc import Callable
+
+from grader.sandbox import process
 
 # struct seccomp_data: int nr; __u32 arch; __u64 instruction_pointer; __u64 args[6]
 _NR, _ARCH, _ARG0, _ARG1 = 0, 4, 16, 24  # args are read as their low 32-bit word (little endian)
@@ -251,29 +252,25 @@ def _write_numbers(program, pgid: int, pid: int) -> None:
         _WORD.pack_into(program, at, (-pgid) & 0xFFFFFFFF)
 
 
-_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
-
-
 @functools.cache
-def loadable() -> tuple[ctypes.Array, object, Callable[..., int]]:
-    """The template in a ctypes buffer, a `struct sock_fprog` pointing at it (by reference), and libc's prctl.
+def loadable() -> tuple[ctypes.Array, object]:
+    """The template in a ctypes buffer and a `struct sock_fprog` pointing at it (by reference).
 
-    Made in the fork server before it forks (`layers.prepare`): building these ctypes objects and
-    looking prctl up cost a child more than loading the filter does. Each child writes its own
-    numbers into its copy-on-write copy of the buffer; the server's stays the template.
+    Made in the fork server before it forks (`layers.prepare`): building these ctypes objects cost a
+    child more than loading the filter does. Each child writes its own numbers into its copy-on-write
+    copy of the buffer; the server's stays the template.
     """
     program, _, _ = template()
     buffer = ctypes.create_string_buffer(program, len(program))
     fprog = _SockFprog(len(program) // 8, ctypes.cast(buffer, ctypes.c_void_p))
-    libc = _LIBC or ctypes.CDLL(None, use_errno=True)
-    return buffer, ctypes.byref(fprog), libc.prctl
+    return buffer, ctypes.byref(fprog)
 
 
 def install(pgid: int, pid: int) -> None:
     """Set no_new_privs and load the filter into this (single-threaded) process `pid`. Raises OSError."""
-    buffer, fprog, prctl = loadable()
+    buffer, fprog = loadable()
     _write_numbers(buffer, pgid, pid)
-    if prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+    if process.prctl(_PR_SET_NO_NEW_PRIVS, 1) != 0:
         raise OSError(ctypes.get_errno(), "PR_SET_NO_NEW_PRIVS failed")
-    if prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, fprog, 0, 0) != 0:
+    if process.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, fprog) != 0:
         raise OSError(ctypes.get_errno(), "seccomp filter refused")
