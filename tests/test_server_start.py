@@ -124,6 +124,27 @@ def test_a_pipeline_spawned_then_loaded_runs_jobs_on_every_server(tmp_path):
     assert all(reply.reply.failure is None and len(reply.reply.document["cases"]) == 2 for reply in replies)
 
 
+def test_a_submitted_job_runs_before_the_grader_next_waits(tmp_path):
+    """sandbox.pipeline.Pipeline.submit: the job is written to its server at once, not at the next `wait`, so its child
+    runs while the grader does something else (the first notebook's: loading the catalogue and the oracle). The
+    reply is on its pipe before `wait` is called, and `wait` then gives it."""
+    import select
+
+    from grader.sandbox.pipeline import Pipeline
+
+    loaded = assignment.load(SOLUTIONS, "backward_pass")
+    cases = case_builder.build(loaded, loaded.defaults.seed)[:2]
+    path = write(student_notebook(reference_body()), tmp_path / "alice.ipynb")
+    job = batch.prepare(batch.load(Submission(path, str(path), "alice")), loaded.rubric, loaded.defaults.limits,
+                        loaded.reference.parameters)
+    with Pipeline([case_builder.case_to_wire(case) for case in cases], 1) as pipeline:
+        pipeline.submit("alice", job)
+        replies = pipeline._lanes[0].server.pipes[1]
+        assert select.select([replies], [], [], 20)[0] == [replies]
+        [done] = pipeline.wait()
+    assert done.tag == "alice" and done.reply.failure is None and len(done.reply.document["cases"]) == 2
+
+
 def test_a_server_spawned_ahead_goes_only_to_a_pipeline_with_its_mounts(tmp_path):
     """sandbox.ahead: the server `grade-check` and `grade FILE` spawn before their imports is handed to the first
     pipeline asking for the same mounts, once; a pipeline hiding another folder or with another scratch size
