@@ -49,7 +49,7 @@ import synthetic  # noqa: E402
 # first job reached the sandbox (wall clock, comparable with the parent's) and the peak RSS of
 # that process and of its largest descendant. The CLI runs exactly as its console script would (grader/entry.py).
 _WRAPPER = """
-import json, resource, sys, time
+import atexit, json, resource, sys, time
 first = []
 from grader.sandbox import pipeline
 for name in ("submit", "run"):
@@ -62,15 +62,13 @@ for name in ("submit", "run"):
 from grader import entry
 command, arguments, report = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
 sys.argv = [command, *arguments]
-try:
-    getattr(entry, command)()
-except SystemExit:
-    pass
-finally:
+def facts():
     with open(report, "w") as stream:
         json.dump({"first_job": first[0] if first else None,
                    "rss_self": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
                    "rss_children": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}, stream)
+atexit.register(facts)  # the command ends the process itself, after the atexit handlers
+getattr(entry, command)()
 """
 _RUNS = itertools.count(1)
 

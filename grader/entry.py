@@ -13,12 +13,16 @@ glance that guesses wrong costs that server's start and nothing else: a pipeline
 the run's mounts are the same, the CLI spawns none of the same mounts again, and the command
 closes it unused when it ends. A class folder gets no server here: measured, it gained nothing
 there (the class's servers start while its notebooks are routed).
+
+Both commands end the process themselves once the command has (`_leave`): the exit status, the
+atexit handlers and the flushed streams are the interpreter's, its teardown of every object is skipped.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from typing import NoReturn
 
 _NOT_A_RUN = frozenset({"--help", "-h", "--version", "--sandbox-info"})
 # Options of `grade` and `grade-check` followed by a value (never a notebook or a class folder).
@@ -57,14 +61,55 @@ def check() -> None:
 
 
 def _run(command, spawned: bool) -> None:
-    """Run the command; a server spawned here and not taken is closed however it ends (a usage error too)."""
+    """Run the command; a server spawned here and not taken is closed however it ends (a usage error too).
+
+    The command ends with SystemExit (click's standalone mode); the process then ends at once (`_leave`).
+    """
     try:
         command()
+    except SystemExit as leaving:
+        status = leaving.code
+    else:
+        status = None
     finally:
         if spawned:
             from grader.sandbox import ahead
 
             ahead.close_unclaimed()
+    _leave(status)
+
+
+def _leave(status: object) -> NoReturn:
+    """End the process with `status` (a SystemExit code) as the interpreter's own exit would, without its teardown.
+
+    The teardown frees every object of every module one by one: 30-40 ms after grading one notebook, a
+    tenth of the run, spent on memory the kernel takes back at once anyway. What the teardown does
+    that matters is done here first: the atexit handlers (temporary folders, multiprocessing's
+    workers), threads that are not daemons joined, the standard streams flushed (a reader that has
+    gone gets exit status 120, as from the interpreter).
+    """
+    import atexit
+
+    if isinstance(status, int):
+        code = status
+    elif status is None:
+        code = 0
+    else:
+        print(status, file=sys.stderr)
+        code = 1
+    if "threading" in sys.modules:
+        import threading
+
+        for thread in threading.enumerate():
+            if thread is not threading.current_thread() and not thread.daemon:
+                thread.join()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            code = code or 120
+    os._exit(code)
 
 
 def _grades_notebook_files(arguments: list[str]) -> bool:
