@@ -21,6 +21,8 @@ _CONTROL_OR_BREAK = re.compile(f"[{_UNSAFE}\t\n]")
 
 def printable(text: str) -> str:
     """`text` with every control character but tab and newline, and every lone surrogate, replaced by U+FFFD."""
+    if text.isascii() and text.isprintable():  # most text: no control character at all (nor tab, nor newline)
+        return text
     return _CONTROL.sub("\ufffd", text)
 
 
