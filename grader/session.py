@@ -153,7 +153,10 @@ class ClassRun:
                 self._key_of[submission.given] = key
                 source = outcome.earlier or GRADED
                 self._counts[source] += 1
-                if source != RESUMED:
+                cached_line = self.cache.line(key) if source == CACHED and self.cache is not None else None
+                if cached_line is not None:
+                    self.log.append_line(key, cached_line)  # the very record the grade was read from
+                elif source != RESUMED:
                     record = records.to_record(outcome.grade)
                     self.log.append(key, record)
                     refused = submission.given in self.groups[number].refusals

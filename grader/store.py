@@ -110,6 +110,33 @@ def _unplace(place: int) -> tuple[int, int]:
     return place >> _LENGTH_BITS, place & ((1 << _LENGTH_BITS) - 1)
 
 
+def _line(key: str, record: dict) -> bytes:
+    return json.dumps({"key": key, "grade": record}, separators=(",", ":")).encode() + b"\n"
+
+
+_KEY_START = b'{"key":"'
+_KEY_END = b'","grade":'
+
+
+def _key_of(line: bytes) -> str | None:
+    """The key of a line, or None when it is not a record's line.
+
+    A line `_line` wrote is read without parsing the grade after its key (reading every line whole was
+    most of what loading a large cache cost); any other line is parsed. A line whose grade no longer
+    reads is found by `get`, which then gives None.
+    """
+    end = line.find(_KEY_END, len(_KEY_START))
+    if line.startswith(_KEY_START) and end != -1:
+        key = line[len(_KEY_START):end]
+        if key.isalnum() and key.isascii():
+            return key.decode("ascii")
+    try:
+        key = fastjson.loads(line)["key"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return key if isinstance(key, str) else None
+
+
 class GradeLog:
     """An append-only file of lines {"key": ..., "grade": {...}}; the last line of a key wins."""
 
@@ -127,12 +154,9 @@ class GradeLog:
         offset = 0
         with open(self.path, "rb") as stream:
             for line in stream:
-                try:
-                    key = fastjson.loads(line)["key"]
-                    if line.endswith(b"\n") and isinstance(key, str):
-                        self._index[key] = _place(offset, len(line))
-                except (ValueError, KeyError, TypeError):
-                    pass  # a torn line from an interrupted run
+                key = _key_of(line)
+                if key is not None and line.endswith(b"\n"):  # else a torn line from an interrupted run
+                    self._index[key] = _place(offset, len(line))
                 offset += len(line)
         if offset and not self._ends_with_newline():
             with open(self.path, "ab") as stream:  # so the next record starts on a line of its own
@@ -161,8 +185,26 @@ class GradeLog:
             return None
         return record if isinstance(record, dict) else None
 
+    def line(self, key: str) -> bytes | None:
+        """The line of `key` as it is in the file (for `append_line`), or None."""
+        place = self._index.get(key)
+        if place is None:
+            return None
+        offset, length = _unplace(place)
+        try:
+            line = os.pread(self._stream.fileno(), length, offset)
+        except OSError:
+            return None
+        return line if len(line) == length else None
+
     def append(self, key: str, record: dict) -> None:
-        line = json.dumps({"key": key, "grade": record}, separators=(",", ":")).encode() + b"\n"
+        self.append_line(key, _line(key, record))
+
+    def append_line(self, key: str, line: bytes) -> None:
+        """Append the line another log holds for `key` (`line`): a cached grade copied into the results log as it
+        is, not read into a grade and written again."""
+        if _key_of(line) != key or not line.endswith(b"\n"):
+            raise ValueError("not a whole line of this key")
         self._stream.seek(0, os.SEEK_END)
         offset = self._stream.tell()
         self._stream.write(line)
