@@ -174,13 +174,15 @@ class GradeLog:
         return len(self._index)
 
     def get(self, key: str) -> dict | None:
-        """The record of `key`, or None: also when its line no longer reads as one (the file changed under us)."""
+        """The record of `key`, or None: also when its line no longer reads as one (the file changed under us), or
+        reads as another key's (the index read its key from the line's start, `_key_of`)."""
         place = self._index.get(key)
         if place is None:
             return None
         offset, length = _unplace(place)
         try:
-            record = fastjson.loads(os.pread(self._stream.fileno(), length, offset))["grade"]
+            line = fastjson.loads(os.pread(self._stream.fileno(), length, offset))
+            record = line["grade"] if line["key"] == key else None
         except (ValueError, KeyError, TypeError, OSError):
             return None
         return record if isinstance(record, dict) else None

@@ -46,13 +46,16 @@ def test_a_log_reads_back_the_index_and_records_a_full_parse_would(tmp_path):
 
 
 def test_a_line_whose_grade_no_longer_reads_gives_no_record(tmp_path):
-    """A line with a record's key whose grade was damaged (the file changed under the grader): `get` gives None, so
-    the submission is graded again, never served from it."""
+    """A line with a record's key whose grade was damaged (the file changed under the grader), or that names two keys:
+    `get` gives None, so the submission is graded again, never served from it."""
     path = tmp_path / "grades.jsonl"
     path.write_bytes(b'{"key":"' + KEYS[0].encode() + b'","grade":{"score":1.0,,}}\n'
-                     + b'{"key":"' + KEYS[1].encode() + b'","grade":[1]}\n')
+                     + b'{"key":"' + KEYS[1].encode() + b'","grade":[1]}\n'
+                     + b'{"key":"' + KEYS[2].encode() + b'","grade":{"score":2.0},"key":"' + KEYS[3].encode() + b'"}\n')
     log = store.GradeLog(path)
     assert log.get(KEYS[0]) is None and log.get(KEYS[1]) is None
+    # A line whose start names one key and whose whole (the last "key" wins in JSON) another is no one's record.
+    assert log.get(KEYS[2]) is None and log.get(KEYS[3]) is None
 
 
 def test_a_line_is_copied_only_whole_and_under_its_own_key(tmp_path):
