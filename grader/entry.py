@@ -14,8 +14,10 @@ the run's mounts are the same, the CLI spawns none of the same mounts again, and
 closes it unused when it ends. A class folder gets no server here: measured, it gained nothing
 there (the class's servers start while its notebooks are routed).
 
-Both commands end the process themselves once the command has (`_leave`): the exit status, the
-atexit handlers and the flushed streams are the interpreter's, its teardown of every object is skipped.
+Both commands cap numpy's thread pools at one thread before anything imports numpy
+(grader/blas_threads.py), and end the process themselves once the command has (`_leave`): the exit
+status, the atexit handlers and the flushed streams are the interpreter's, its teardown of every
+object is skipped.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from __future__ import annotations
 import os
 import sys
 from typing import NoReturn
+
+from grader import blas_threads
 
 _NOT_A_RUN = frozenset({"--help", "-h", "--version", "--sandbox-info"})
 # Options of `grade` and `grade-check` followed by a value (never a notebook or a class folder).
@@ -34,6 +38,7 @@ DEFAULT_OUTPUT_BYTES = 1024 * 1024
 
 def grade(prog_name: str | None = None) -> None:
     """`grade`: grader.cli.grade, its fork server spawned first for a run of notebook files."""
+    blas_threads.cap(os.environ)  # before numpy is imported: its pool only takes the children's CPU here
     arguments = sys.argv[1:]
     spawned = False
     if _grades_notebook_files(arguments):
@@ -50,6 +55,7 @@ def grade(prog_name: str | None = None) -> None:
 
 def check() -> None:
     """`grade-check`: grader.cli.check, its fork server spawned first."""
+    blas_threads.cap(os.environ)
     spawned = _grades_notebook_files(sys.argv[1:])
     if spawned:
         from grader.sandbox import ahead

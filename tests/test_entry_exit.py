@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from grader import blas_threads
 from tests.notebooks import SOLUTIONS, reference_body, student_notebook, write
 
 
@@ -83,3 +84,22 @@ def test_the_installed_command_exits_with_its_status_and_its_whole_report(tmp_pa
     usage = _python(program, str(path), "--bogus")
     assert usage.returncode == 2 and "No such option" in usage.stderr and "handler ran" in usage.stderr
 
+
+
+def test_the_installed_command_runs_numpy_with_one_thread_unless_told_otherwise(tmp_path):
+    """entry.grade caps numpy's BLAS pool at one thread before numpy loads (its threads spin beside the sandbox
+    children on the same cores); a thread count the user set is kept. Threads counted in /proc at the end."""
+    path = write(student_notebook(reference_body()), tmp_path / "alice" / "backward_pass.ipynb")
+    program = ("import atexit, os, sys\n"
+               "from grader import entry\n"
+               "atexit.register(lambda: print('threads', len(os.listdir('/proc/self/task')), 'numpy' in sys.modules,\n"
+               "                              os.environ['OPENBLAS_NUM_THREADS'], file=sys.stderr))\n"
+               "sys.argv = ['grade', *sys.argv[1:]]\n"
+               "entry.grade(prog_name='grade')\n")
+    arguments = [str(path), "--solutions", str(SOLUTIONS), "--no-cache", "--json", "-", "-q"]
+    unset = {name: value for name, value in os.environ.items() if name not in blas_threads.VARIABLES}
+    for env, expected in ((unset, "threads 1 True 1"), ({**unset, "OPENBLAS_NUM_THREADS": "2"}, "threads 2 True 2")):
+        done = subprocess.run([sys.executable, "-c", program, *arguments], capture_output=True, text=True,
+                              timeout=120, env=env)
+        assert done.returncode == 0, done.stderr
+        assert expected in done.stderr, done.stderr

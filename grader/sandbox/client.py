@@ -17,12 +17,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from grader import blas_threads
 from grader.errors import InternalError
 from grader.sandbox import wire
 from grader.sandbox.layers import Layer
 
-# Thread caps make a 1 GiB address-space limit workable for numpy's BLAS on any machine.
-_THREAD_CAPS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
 # Variables that select a working BLAS kernel on some CPUs; harmless to pass on.
 _PASSED_THROUGH = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "SYSTEMROOT", "TZ")
 PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])
@@ -51,7 +50,8 @@ def server_environment(home: str) -> dict[str, str]:
         "PYTHONHASHSEED": "0",
         "MPLBACKEND": "Agg",
     }
-    env.update({name: "1" for name in _THREAD_CAPS})
+    # One thread for numpy's BLAS: a 1 GiB address-space limit stays workable on any machine.
+    env.update({name: "1" for name in blas_threads.VARIABLES})
     env.update({name: os.environ[name] for name in _PASSED_THROUGH if name in os.environ})
     return env
 
