@@ -3,9 +3,9 @@
 A numpy-only parent reads each notebook with json, forks one bare child per notebook (two at
 once by default), and the child runs the notebook's code cells, calls the graded function on
 every case, and sends the returned numbers back over a pipe as raw float64 bytes; the parent
-compares them with the reference's values. No sandbox layer, no per-step capture, no feedback:
-this is the floor `grade` is measured against (benchmarks/class_benchmark.py runs it on the
-same class, interleaved with `grade`).
+compares them with the reference's values, numpy's BLAS on one thread as in `grade`. No sandbox
+layer, no per-step capture, no feedback: this is the floor `grade` is measured against
+(benchmarks/class_benchmark.py runs it on the same class, interleaved with `grade`).
 
     python benchmarks/bare_fork_floor.py SPEC.pickle
 
@@ -25,9 +25,15 @@ import struct
 import sys
 import time
 
-import numpy as np
+from grader import blas_threads
 
-from grader.selfcheck_cell import is_self_check
+# One BLAS thread, as in `grade` (grader/entry.py and its fork servers): an OpenBLAS pool in the parent is shut
+# down before every fork and started again in each child that multiplies a matrix, which no careful harness pays.
+blas_threads.cap(os.environ)
+
+import numpy as np  # noqa: E402
+
+from grader.selfcheck_cell import is_self_check  # noqa: E402
 
 _LENGTH = struct.Struct("<q")
 
