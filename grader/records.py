@@ -35,20 +35,46 @@ def from_record(record: dict, submission: Submission | None = None) -> Grade:
     """
     if submission is None:
         submission = Submission(Path(_text(record["submission"])), record["submission"], _text(record["student"]))
-    steps = tuple(
-        StepResult(_text(step["name"]), _text(step["status"]), _number(step["score"]), _number(step["max_score"]),
-                   int(step["cases_passed"]), int(step["cases_total"]), _text(step["message"]),
-                   bool(step.get("carried_forward", False)), _text_or_none(step.get("public_got")),
-                   _text_or_none(step.get("public_expected")), _text_or_none(step.get("hidden_detail")),
-                   _text_or_none(step.get("public_message")))
-        for step in record["steps"]
-    )
+    steps = tuple(_step(step) for step in record["steps"])
     diagnoses = tuple(Diagnosis(_text(d["step"]), _text(d["misconception"]), _text(d["message"]))
                       for d in record.get("diagnoses", []))
     return Grade(submission, _text(record["status"]), _number(record["score"]), _number(record["max_score"]), steps,
                  diagnoses, tuple(_text(message) for message in record.get("messages", [])),
                  _text_or_none(record.get("first_wrong_step")), _text(record.get("output", "")),
                  _number(record.get("seconds", 0.0)), _adjustment(record.get("adjustment")))
+
+
+_STEP_FIELDS = ("name", "status", "score", "max_score", "cases_passed", "cases_total", "message", "carried_forward",
+                "public_got", "public_expected", "hidden_detail", "public_message")
+# A class's steps repeat ("correct on all 41 cases"): 2,400 steps of 400 grades were 51 different ones. Each one
+# read is kept (StepResult is immutable), so a grade read back builds only the steps not seen yet.
+_steps_read: dict[tuple, StepResult] = {}
+_MAX_STEPS_KEPT = 4096
+
+
+def _step(step: dict) -> StepResult:
+    values = tuple(step.get(field) for field in _STEP_FIELDS)
+    # The types are part of the key: 1 and 1.0 are equal, but a report writes them differently.
+    key = values + tuple(map(type, values))
+    try:
+        return _steps_read[key]
+    except KeyError:
+        pass
+    except TypeError:  # a value that cannot be a key (a list, a dict): read as it is, not kept
+        return _new_step(step)
+    result = _new_step(step)
+    if len(_steps_read) >= _MAX_STEPS_KEPT:
+        _steps_read.clear()
+    _steps_read[key] = result
+    return result
+
+
+def _new_step(step: dict) -> StepResult:
+    return StepResult(_text(step["name"]), _text(step["status"]), _number(step["score"]), _number(step["max_score"]),
+                      int(step["cases_passed"]), int(step["cases_total"]), _text(step["message"]),
+                      bool(step.get("carried_forward", False)), _text_or_none(step.get("public_got")),
+                      _text_or_none(step.get("public_expected")), _text_or_none(step.get("hidden_detail")),
+                      _text_or_none(step.get("public_message")))
 
 
 def _adjustment(document) -> Adjustment | None:
