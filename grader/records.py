@@ -47,9 +47,10 @@ def from_record(record: dict, submission: Submission | None = None) -> Grade:
 _STEP_FIELDS = ("name", "status", "score", "max_score", "cases_passed", "cases_total", "message", "carried_forward",
                 "public_got", "public_expected", "hidden_detail", "public_message")
 # A class's steps repeat ("correct on all 41 cases"): 2,400 steps of 400 grades were 51 different ones. Each one
-# read is kept (StepResult is immutable), so a grade read back builds only the steps not seen yet.
+# read is kept (StepResult is immutable), so a grade read back builds only the steps not seen yet; at most about
+# a megabyte, whatever the size of the class.
 _steps_read: dict[tuple, StepResult] = {}
-_MAX_STEPS_KEPT = 4096
+_MAX_STEPS_KEPT = 1024
 
 
 def _step(step: dict) -> StepResult:
