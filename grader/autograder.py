@@ -35,8 +35,6 @@ from grader.report import files, gradescope
 from grader.sandbox import namespaces
 from grader.sandbox.layers import Layer
 
-ROOT_VARIABLE = "AUTOGRADER_ROOT"
-DEFAULT_ROOT = Path("/autograder")
 _SKIPPED = frozenset({"__pycache__", ".ipynb_checkpoints", ".git"})
 
 SETUP_SH = """#!/usr/bin/env bash

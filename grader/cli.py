@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from grader import __version__, app, autograder
+from grader import __version__, app
 from grader.errors import ConfigError, GraderError
 from grader.models import Limits
 from grader.report import formats as report_formats
@@ -346,14 +346,16 @@ def gradescope_autograder():
               help="Gradescope visibility of what the hidden cases showed for a wrong step.")
 def gradescope_build(solutions, assignment_name, output, package, hidden_visibility):
     """Build the Gradescope autograder zip."""
+    from grader import autograder  # here: every other command would pay for its imports (11 ms of CPU)
+
     names = _guard(lambda: autograder.build(app.solutions_folder(solutions), assignment_name, output, package,
                                             hidden_visibility), False)
     click.echo(f"wrote {output} ({', '.join(names)})")
 
 
 @gradescope_autograder.command("run")
-@click.option("--root", type=click.Path(file_okay=False, path_type=Path), envvar=autograder.ROOT_VARIABLE,
-              default=autograder.DEFAULT_ROOT, show_default=True,
+@click.option("--root", type=click.Path(file_okay=False, path_type=Path), envvar="AUTOGRADER_ROOT",
+              default=Path("/autograder"), show_default=True,
               help="Gradescope's folder with source/, submission/ and results/ [env: AUTOGRADER_ROOT].")
 @click.option("--assignment", "assignment_name", metavar="NAME", required=True, help="Assignment to grade against.")
 @click.option("--hidden-visibility", type=click.Choice(HIDDEN_VISIBILITIES), default="after_due_date", show_default=True,
@@ -362,6 +364,8 @@ def gradescope_build(solutions, assignment_name, output, package, hidden_visibil
               help="Seed of the hidden cases [default: $GRADER_SEED, else the rubric's].")
 def gradescope_run(root, assignment_name, hidden_visibility, seed):
     """Grade the submission and write results/results.json (what run_autograder does on Gradescope)."""
+    from grader import autograder
+
     layout = autograder.Layout(root)
     done = _guard(lambda: autograder.run(layout, assignment_name, seed, hidden_visibility), True)
     # stdout is for instructors only on Gradescope (results.json says stdout_visibility: hidden).
