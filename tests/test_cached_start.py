@@ -16,7 +16,8 @@ from grader import cli
 try:
     cli.grade.main(sys.argv[1:], prog_name="grade", standalone_mode=False)
 finally:
-    loaded = {name: name in sys.modules for name in ("numpy", "grader.judge", "grader.assignment.cases")}
+    loaded = {name: name in sys.modules for name in ("numpy", "grader.judge", "grader.assignment.cases",
+                                                     "grader.autograder")}
     print("LOADED " + json.dumps(loaded), file=sys.stderr)
 """
 
@@ -39,8 +40,11 @@ def test_a_regrade_from_the_cache_loads_no_numpy_and_runs_no_reference(tmp_path)
     common = [str(folder), "--solutions", str(SOLUTIONS), "--cache-dir", str(tmp_path / "cache"), "--jobs", "1"]
     first, loaded_first = _grade(*common)
     again, loaded_again = _grade(*common)
-    assert loaded_first == {"numpy": True, "grader.judge": True, "grader.assignment.cases": True}
-    assert loaded_again == {"numpy": False, "grader.judge": False, "grader.assignment.cases": False}
+    # Gradescope's autograder is loaded by its own commands only.
+    assert loaded_first == {"numpy": True, "grader.judge": True, "grader.assignment.cases": True,
+                            "grader.autograder": False}
+    assert loaded_again == {"numpy": False, "grader.judge": False, "grader.assignment.cases": False,
+                            "grader.autograder": False}
     assert again["submissions"] == first["submissions"]
     assert [row["score"] for row in again["submissions"]] == [10.0, 9.0]
     write(student_notebook(reference_body()), folder / "carol" / "backward_pass.ipynb")
