@@ -16,15 +16,14 @@ from grader.assignment.stub import starting_cells
 from grader.errors import ConfigError
 from grader.intake import duplicates, zips
 from grader.models import ERROR, INVALID, Case, Grade, Limits, Submission
-from grader.sandbox.client import scratch_bytes
-from grader.sandbox.layers import Layer
-from grader.sandbox.pipeline import Pipeline
 from grader.sandbox.wire import Job, SandboxReply, Stub
 from grader.store import GRADER_FAILURE
 
 if TYPE_CHECKING:
     from grader.judge.feedback import Feedback
     from grader.judge.verdicts import Remembered
+    from grader.sandbox.layers import Layer
+    from grader.sandbox.pipeline import Pipeline
 
 # The judge and the cases (numpy) are imported where a submission first needs them: a re-grade served wholly from
 # the cache or the results log loads neither.
@@ -265,6 +264,8 @@ class Grader:
         """
         if self._running is None:
             from grader.assignment import cases as case_builder
+            from grader.sandbox.client import scratch_bytes
+            from grader.sandbox.pipeline import Pipeline
 
             solutions = str(self.assignment.directory.parent.resolve())
             scratch = scratch_bytes(self.settings.limits.output_bytes)

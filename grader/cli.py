@@ -18,8 +18,7 @@ from grader.report import formats as report_formats
 from grader.report import github, summary, terminal
 from grader.report.gradescope import HIDDEN_VISIBILITIES
 from grader.report.progress import Progress
-from grader.sandbox import ahead, layers
-from grader.sandbox.client import scratch_bytes
+from grader.sandbox import ahead
 
 SOLUTIONS_HELP = "Instructor's solutions folder [default: $GRADER_SOLUTIONS, else ./solutions]."
 
@@ -54,6 +53,8 @@ def _sandbox_info(ctx: click.Context, _param, value: bool) -> None:
     """--sandbox-info: print the sandbox layers a probe child finds on this machine, and exit 0."""
     if not value or ctx.resilient_parsing:
         return
+    from grader.sandbox import layers
+
     click.echo(layers.render(_guard(app.sandbox_layers, False)))
     ctx.exit(0)
 
@@ -68,6 +69,8 @@ def _spawn_server_ahead(solutions: Path | None) -> None:
         root = app.solutions_folder(solutions).resolve()
     except (GraderError, OSError):
         return  # the run itself says what is wrong
+    from grader.sandbox.client import scratch_bytes
+
     ahead.spawn((str(root),), scratch_bytes(Limits.output_bytes))
 
 
@@ -372,6 +375,8 @@ def gradescope_run(root, assignment_name, hidden_visibility, seed):
     for note in done.notes:
         click.echo(note)
     if done.layers:
+        from grader.sandbox import layers
+
         click.echo(layers.render(done.layers))
     click.echo(terminal.render(done.grade, terminal.VERBOSE))
     click.echo(f"wrote {layout.results_file}")

@@ -18,12 +18,15 @@ from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader import batch, records, store
 from grader.assignment import Assignment
 from grader.models import ERROR, Grade, Submission
-from grader.sandbox.layers import Layer
 from grader.shard import Shard
+
+if TYPE_CHECKING:
+    from grader.sandbox.layers import Layer
 
 RESULTS_LOG = "results.jsonl"
 CACHE_FILE = "grades.jsonl"

@@ -1,4 +1,5 @@
-"""A re-grade served wholly from the cache loads neither numpy nor the judge, and runs no reference notebook."""
+"""A re-grade served wholly from the cache loads neither numpy, the judge nor the sandbox, and runs no reference
+notebook."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ try:
     cli.grade.main(sys.argv[1:], prog_name="grade", standalone_mode=False)
 finally:
     loaded = {name: name in sys.modules for name in ("numpy", "grader.judge", "grader.assignment.cases",
-                                                     "grader.autograder")}
+                                                     "grader.autograder", "grader.sandbox.client")}
     print("LOADED " + json.dumps(loaded), file=sys.stderr)
 """
 
@@ -40,11 +41,12 @@ def test_a_regrade_from_the_cache_loads_no_numpy_and_runs_no_reference(tmp_path)
     common = [str(folder), "--solutions", str(SOLUTIONS), "--cache-dir", str(tmp_path / "cache"), "--jobs", "1"]
     first, loaded_first = _grade(*common)
     again, loaded_again = _grade(*common)
-    # Gradescope's autograder is loaded by its own commands only.
+    # Gradescope's autograder is loaded by its own commands only; the sandbox's client (subprocess, the layers, the
+    # pipeline) by a run that starts a fork server.
     assert loaded_first == {"numpy": True, "grader.judge": True, "grader.assignment.cases": True,
-                            "grader.autograder": False}
+                            "grader.autograder": False, "grader.sandbox.client": True}
     assert loaded_again == {"numpy": False, "grader.judge": False, "grader.assignment.cases": False,
-                            "grader.autograder": False}
+                            "grader.autograder": False, "grader.sandbox.client": False}
     assert again["submissions"] == first["submissions"]
     assert [row["score"] for row in again["submissions"]] == [10.0, 9.0]
     write(student_notebook(reference_body()), folder / "carol" / "backward_pass.ipynb")

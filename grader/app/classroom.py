@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader import assignment, batch, lock, overrides, routing, session, shard, store
 from grader.app import events
@@ -17,9 +18,10 @@ from grader.intake import duplicates
 from grader.models import ERROR, GRADED, INVALID, TIMEOUT, Grade
 from grader.report import class_reports, files, github, html, summary
 from grader.report.section import ClassInfo, Section
-from grader.sandbox import layers
-from grader.sandbox.layers import Layer
 from grader.text import one_line
+
+if TYPE_CHECKING:
+    from grader.sandbox.layers import Layer
 
 STATUSES = (GRADED, ERROR, TIMEOUT, INVALID)
 
@@ -221,6 +223,8 @@ def _groups(paths: tuple[Path, ...], solutions_dir: Path, requested: str | None,
 
 def _check_sandbox(report: tuple[Layer, ...], require: str | None, emit: events.Emit) -> None:
     """Refuse to grade without the layers --require-sandbox names; otherwise warn about missing core layers."""
+    from grader.sandbox import layers  # here: a re-grade served from the cache starts no sandbox, loads none of it
+
     try:
         absent = layers.missing(report, (require or "core").split(","))
     except ValueError as error:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader.errors import ConfigError
-from grader.sandbox.layers import Layer
-from grader.sandbox.pipeline import Pipeline
+
+if TYPE_CHECKING:
+    from grader.sandbox.layers import Layer
 
 
 def solutions_folder(chosen: Path | None) -> Path:
@@ -34,5 +36,7 @@ def seed(option: int | None) -> int | None:
 
 def sandbox_layers() -> tuple[Layer, ...]:
     """The sandbox layers a probe child finds on this machine."""
+    from grader.sandbox.pipeline import Pipeline  # here: every command imports this module, few ask for the layers
+
     with Pipeline([], 1) as pipeline:
         return pipeline.layers()

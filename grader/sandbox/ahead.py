@@ -11,18 +11,29 @@ command's server to the next.
 
 from __future__ import annotations
 
-from grader.sandbox.client import SCRATCH_BYTES, ForkServer
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from grader.sandbox.client import ForkServer
 
 _waiting: list[tuple[tuple[tuple[str, ...], int], ForkServer]] = []
 
 
-def spawn(hidden: tuple[str, ...] = (), scratch_bytes: int = SCRATCH_BYTES) -> None:
+def spawn(hidden: tuple[str, ...] = (), scratch_bytes: int | None = None) -> None:
     """Spawn a server now for a pipeline that will ask for these mounts, unless one with them is waiting already
-    (spawned by grader/entry.py); a failure here is left to that pipeline."""
+    (spawned by grader/entry.py); a failure here is left to that pipeline. `scratch_bytes`: the default scratch
+    size (client.SCRATCH_BYTES) when None.
+
+    The client is imported here: a command that spawns nothing (a re-grade served from the cache) loads none of
+    the sandbox, only this module, to close what it might have spawned.
+    """
+    from grader.sandbox import client
+
+    scratch_bytes = client.SCRATCH_BYTES if scratch_bytes is None else scratch_bytes
     if any(mounts == (tuple(hidden), scratch_bytes) for mounts, _ in _waiting):
         return
     try:
-        server = ForkServer(hidden, scratch_bytes)
+        server = client.ForkServer(hidden, scratch_bytes)
     except Exception:  # the pipeline spawns its own and reports what fails then
         return
     _waiting.append(((tuple(hidden), scratch_bytes), server))
