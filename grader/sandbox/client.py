@@ -16,11 +16,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader import blas_threads
 from grader.errors import InternalError
 from grader.sandbox import wire
-from grader.sandbox.layers import Layer
+
+if TYPE_CHECKING:
+    from grader.sandbox.layers import Layer
 
 # Variables that select a working BLAS kernel on some CPUs; harmless to pass on.
 _PASSED_THROUGH = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "SYSTEMROOT", "TZ")
@@ -97,6 +100,10 @@ class ForkServer:
         if not isinstance(report, list):
             self.close()
             raise InternalError(f"the sandbox could not start: its probe child failed: {answer.get('failure')}")
+        # Imported here: `grade-check` spawns its server before anything else, and ctypes (the layers') would
+        # delay that spawn, on the critical path, by more than it costs now while the server starts.
+        from grader.sandbox.layers import Layer
+
         self.layers = tuple(Layer(str(e["name"]), bool(e["active"]), str(e["detail"])) for e in report)
         self._answered = True
         return self.layers
