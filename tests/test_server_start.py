@@ -359,3 +359,18 @@ def test_servers_spawned_ahead_unprivileged():
         "tests/test_server_start.py::test_children_inherit_no_module_that_runs_at_every_fork")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "8 passed" in result.stdout
+
+
+def test_spawning_a_server_ahead_loads_neither_the_layers_nor_ctypes(tmp_path):
+    """sandbox.ahead.spawn, the first thing `grade-check` does: the server's spawn is not delayed by importing the
+    layers (ctypes, Landlock, seccomp), which are needed only once the probe answers; then they are loaded."""
+    program = ("import sys\n"
+               "from grader.sandbox import ahead\n"
+               "ahead.spawn()\n"
+               "print('spawned with', sorted(m for m in ('ctypes', 'grader.sandbox.layers') if m in sys.modules))\n"
+               "server = ahead.claim((), __import__('grader.sandbox.client').sandbox.client.SCRATCH_BYTES)\n"
+               "print('probe says', len(server.ready()) > 0, 'grader.sandbox.layers' in sys.modules)\n"
+               "server.close()\n")
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "spawned with []" in done.stdout and "probe says True True" in done.stdout, done.stdout
