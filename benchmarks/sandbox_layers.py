@@ -26,7 +26,7 @@ from pathlib import Path
 
 from grader import assignment, notebook, values
 from grader.assignment import cases as case_builder
-from grader.sandbox import child, landlock, limits, namespaces, seccomp
+from grader.sandbox import child, client, landlock, limits, namespaces, seccomp
 
 Layering = Callable[[str], None]
 _PR_SET_NO_NEW_PRIVS = 38
@@ -73,7 +73,7 @@ def _sample(job: dict, cases: list[dict], base: str, layering: Layering) -> floa
 
 
 def _configurations(setup: namespaces.ServerSetup) -> dict[str, Layering]:
-    readable = landlock.SYSTEM_DIRS + tuple(namespaces.readable_paths())
+    readable = landlock.SYSTEM_DIRS + tuple(client.readable_paths())
 
     def with_seccomp(scratch: str) -> None:
         seccomp.install(os.getpgrp(), os.getpid())
@@ -127,7 +127,7 @@ def main() -> None:
     bare = results["bare fork"]
     # Namespaces are entered once per fork server; measure children forked inside them, last.
     scratch_root = tempfile.mkdtemp(dir=base)
-    inside = namespaces.set_up_server(scratch_root, 64 << 20, namespaces.readable_paths(), [])
+    inside = namespaces.set_up_server(scratch_root, 64 << 20, client.readable_paths(), [])
     if inside.mountns:
         again = _measure({"bare fork (again)": lambda scratch: None,
                           "all layers in namespaces": _configurations(inside)["all per-child layers"]},

@@ -32,7 +32,7 @@ from grader import app
 from grader.errors import ConfigError
 from grader.models import Grade
 from grader.report import files, gradescope
-from grader.sandbox import namespaces
+from grader.sandbox import client, namespaces
 from grader.sandbox.layers import Layer
 
 _SKIPPED = frozenset({"__pycache__", ".ipynb_checkpoints", ".git"})
@@ -172,7 +172,7 @@ def confine_container(layout: Layout) -> list[str]:
             _own_privately(os.path.join(folder, name), 0o700)
     _own_privately(str(layout.solutions), 0o700)
     notes = []
-    for path in namespaces.readable_paths():
+    for path in client.readable_paths():
         while os.path.exists(path) and (blocker := namespaces.first_untraversable(path)) is not None:
             os.chmod(blocker, stat.S_IMODE(os.stat(blocker).st_mode) | 0o001)
             notes.append(f"made {blocker} traversable (o+x, no listing) for the sandbox's uid: {path} is below it")

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 import grader
 from grader.cli import grade
-from grader.sandbox import namespaces
+from grader.sandbox import client
 from tests.notebooks import ASSIGNMENTS, SOLUTIONS
 
 
@@ -137,7 +137,7 @@ def _private_cache_home(tmp_path_factory):
 @pytest.fixture
 def python_prefix_modes():
     """As root, `grade-gradescope run` may make the Python's ancestors traversable (o+x): put this machine's modes back."""
-    ancestors = {str(parent) for path in namespaces.readable_paths() for parent in Path(path).parents}
+    ancestors = {str(parent) for path in client.readable_paths() for parent in Path(path).parents}
     modes = {path: stat.S_IMODE(os.stat(path).st_mode) for path in ancestors}
     yield
     for path, mode in modes.items():

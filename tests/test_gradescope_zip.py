@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from grader import cli
-from grader.sandbox import namespaces
+from grader.sandbox import client, namespaces
 from tests import container
 from tests.exports_support import CLEAN_ENV, NO_OUTER, check_gradescope_document
 from tests.notebooks import REFERENCE_BODY, SOLUTIONS, student_notebook, write
@@ -199,7 +199,7 @@ def test_grade_in_a_container_without_a_mount_namespace(tmp_path):
     mount namespace to expose it, a dropped uid could not import anything: children keep uid 0
     without capabilities and the table says why; otherwise they drop to an unused uid.
     """
-    blocked = [path for path in namespaces.readable_paths() if namespaces.first_untraversable(path)]
+    blocked = [path for path in client.readable_paths() if namespaces.first_untraversable(path)]
     done = subprocess.run(container.confined([sys.executable, "-m", "grader", "--sandbox-info"]), cwd=tmp_path,
                           capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONSAFEPATH": "1"})
     assert done.returncode == 0, done.stdout + done.stderr

@@ -356,9 +356,10 @@ def test_servers_spawned_ahead_unprivileged():
         "tests/test_server_start.py::test_grade_of_notebook_files_spawns_its_server_before_the_cli_loads",
         "tests/test_server_start.py::test_a_usage_error_after_the_entry_spawned_leaves_nothing",
         "tests/test_server_start.py::test_a_server_runs_its_probe_before_its_cases_and_then_grades",
-        "tests/test_server_start.py::test_children_inherit_no_module_that_runs_at_every_fork")
+        "tests/test_server_start.py::test_children_inherit_no_module_that_runs_at_every_fork",
+        "tests/test_server_start.py::test_children_read_exactly_the_folders_the_grader_names")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "8 passed" in result.stdout
+    assert "9 passed" in result.stdout
 
 
 def test_spawning_a_server_ahead_loads_neither_the_layers_nor_ctypes(tmp_path):
@@ -374,3 +375,39 @@ def test_spawning_a_server_ahead_loads_neither_the_layers_nor_ctypes(tmp_path):
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "spawned with []" in done.stdout and "probe says True True" in done.stdout, done.stdout
+
+
+def test_children_read_exactly_the_folders_the_grader_names(tmp_path, monkeypatch):
+    """sandbox.client.readable_paths: the grader works out what children may read and sends it to the launcher (which
+    starts without `site` and could not find numpy itself); the mounts and Landlock both follow that one list. A
+    folder outside it stays unreadable to a child; named by the grader, the same folder is readable."""
+    from grader.sandbox import client
+    from grader.sandbox.pipeline import Pipeline
+
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    (shelf / "note.txt").write_text("on the shelf")
+    shelf.chmod(0o755)
+    (shelf / "note.txt").chmod(0o644)
+    loaded = assignment.load(SOLUTIONS, "backward_pass")
+    cases = case_builder.build(loaded, loaded.defaults.seed)[:1]
+    reader = (f"try:\n    print('READ', open({str(shelf / 'note.txt')!r}).read())\n"
+              f"except OSError as error:\n    print('REFUSED', type(error).__name__)\n")
+    path = write(student_notebook(reference_body(), extra_cells=[reader]), tmp_path / "alice.ipynb")
+    job = batch.prepare(batch.load(Submission(path, str(path), "alice")), loaded.rubric, loaded.defaults.limits,
+                        loaded.reference.parameters)
+
+    def printed() -> tuple[str, set[str]]:
+        with Pipeline([case_builder.case_to_wire(case) for case in cases], 1) as pipeline:
+            reply = pipeline.run(job)
+            active = {layer.name for layer in pipeline.layers() if layer.active}
+        assert reply.failure is None and len(reply.document["cases"]) == 1
+        return reply.stdout, active
+
+    outside, active = printed()
+    assert {"landlock-fs", "mountns"} <= active
+    assert "REFUSED" in outside and "on the shelf" not in outside
+    named = client.readable_paths() + (str(shelf),)
+    monkeypatch.setattr(client, "readable_paths", lambda: named)
+    inside, _ = printed()
+    assert "READ on the shelf" in inside

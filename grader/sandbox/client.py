@@ -7,6 +7,8 @@ holds what the grader holds (the reference, hidden expected values), whenever it
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import json
 import os
 import select
@@ -41,6 +43,21 @@ def scratch_bytes(output_bytes: int) -> int:
     return SCRATCH_BYTES + 2 * output_bytes
 
 
+@functools.cache
+def readable_paths() -> tuple[str, ...]:
+    """Folders the child must read: the Python installation, numpy and the grader package (not its repository).
+
+    Worked out here, in the grader, and sent to each server's launcher: the launcher starts without `site`, so it
+    could not find numpy itself, and the server and its children use the very folders its mounts left visible.
+    """
+    numpy = importlib.util.find_spec("numpy")
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, package}
+    if numpy is not None and numpy.origin:
+        paths.add(os.path.dirname(numpy.origin))
+    return tuple(sorted(os.path.realpath(path) for path in paths))
+
+
 def server_environment(home: str) -> dict[str, str]:
     """A scrubbed environment: nothing of the grader's (tokens, secrets) reaches student code."""
     env = {
@@ -69,8 +86,10 @@ class ForkServer:
 
     def __init__(self, hidden: tuple[str, ...] = (), scratch_bytes: int = SCRATCH_BYTES) -> None:
         self._home = tempfile.mkdtemp(prefix="backprop-grader-home-")
+        # The launcher needs the standard library and this package only (found from `cwd`): without `site` its
+        # interpreter starts a fifth sooner (an editable install's path hook alone imports pathlib and re).
         self._process = subprocess.Popen(
-            [sys.executable, "-s", "-E", "-m", "grader.sandbox.launcher"],
+            [sys.executable, "-S", "-s", "-E", "-m", "grader.sandbox.launcher"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             cwd=PACKAGE_PARENT,
@@ -80,7 +99,7 @@ class ForkServer:
         self.layers: tuple[Layer, ...] = ()
         self._answered = False
         # The launcher takes the first message (what to hide) and keeps it; the server gets the others.
-        self._send(wire.Mounts(hidden=list(hidden), scratch_bytes=scratch_bytes))
+        self._send(wire.Mounts(hidden=list(hidden), scratch_bytes=scratch_bytes, readable=list(readable_paths())))
         self._send(wire.ProbeStart(limits=_PROBE_LIMITS))
 
     def start(self, cases: list[wire.WireCase], stub: wire.Stub | None = None) -> None:

@@ -58,10 +58,10 @@ class Layer:
     """What it protects when active, why it is missing otherwise."""
 
 
-def prepare(plan: frozenset[str]) -> None:
+def prepare(setup: namespaces.ServerSetup, plan: frozenset[str]) -> None:
     """In the fork server, once: what every child's layers need that is the same for all (children inherit it)."""
     if "landlock-fs" in plan:
-        landlock.existing(_readable())
+        landlock.existing(_readable(setup))
         landlock.abi_version()
     if "seccomp" in plan:
         seccomp.loadable()
@@ -75,14 +75,14 @@ def apply(setup: namespaces.ServerSetup, plan: frozenset[str], scratch: str) -> 
     if process.prctl(_PR_SET_NO_NEW_PRIVS, 1) != 0:
         raise OSError(ctypes.get_errno(), "no_new_privs")
     if "landlock-fs" in plan:
-        landlock.restrict(landlock.existing(_readable()), [scratch])
+        landlock.restrict(landlock.existing(_readable(setup)), [scratch])
     if "seccomp" in plan:
         seccomp.install(os.getpgrp(), os.getpid())
 
 
-def _readable() -> tuple[str, ...]:
+def _readable(setup: namespaces.ServerSetup) -> tuple[str, ...]:
     """What a child may read: the system folders, the Python installation, numpy and the grader package."""
-    return landlock.SYSTEM_DIRS + tuple(namespaces.readable_paths())
+    return landlock.SYSTEM_DIRS + tuple(setup.readable)
 
 
 def probe(setup: namespaces.ServerSetup, hardening: dict[str, bool], scratch: str) -> list[Layer]:
@@ -99,11 +99,11 @@ def probe(setup: namespaces.ServerSetup, hardening: dict[str, bool], scratch: st
     else:
         problems.update({"no-new-privs": "not Linux", "seccomp": "not Linux", "landlock-fs": "not Linux"})
     # Checked before Landlock, which would hide these folders from the probe whether covered or not.
-    covered = linux and _covered(scratch)
+    covered = linux and _covered(setup, scratch)
     own_processes = linux and _only_own_processes()
     abi = landlock.abi_version()
     try:
-        landlock.restrict(_readable(), [scratch])
+        landlock.restrict(_readable(setup), [scratch])
     except OSError as error:
         problems.setdefault("landlock-fs", f"unavailable ({error.strerror or error})")
     if seccomp.supported():
@@ -186,9 +186,9 @@ def _errno_of(action) -> int:
     return 0
 
 
-def _covered(scratch: str) -> bool:
+def _covered(setup: namespaces.ServerSetup, scratch: str) -> bool:
     """Every covered folder holds nothing but the way to what the child needs (no named socket to reach)."""
-    kept = [*namespaces.readable_paths(), os.path.realpath(scratch)]
+    kept = [*setup.readable, os.path.realpath(scratch)]
     for folder in namespaces.COVERED:
         real = os.path.realpath(folder)
         if not os.path.isdir(real):

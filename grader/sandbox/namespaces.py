@@ -19,8 +19,6 @@ Each step that fails is reported, never fatal: the other layers still apply.
 from __future__ import annotations
 
 import ctypes
-import functools
-import importlib.util
 import os
 import platform
 import signal
@@ -87,20 +85,9 @@ class ServerSetup:
     """RLIMIT_NPROC children get, None when not set."""
     problems: dict[str, str] = field(default_factory=dict)
     """Layer name -> why it is missing."""
-
-
-@functools.cache
-def readable_paths() -> tuple[str, ...]:
-    """Folders the child must read: the Python installation, numpy and the grader package (not its repository).
-
-    Remembered: the same in every child, so a fork server works it out once and its children inherit it.
-    """
-    numpy = importlib.util.find_spec("numpy")
-    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, package}
-    if numpy is not None and numpy.origin:
-        paths.add(os.path.dirname(numpy.origin))
-    return tuple(sorted(os.path.realpath(path) for path in paths))
+    readable: list[str] = field(default_factory=list)
+    """The folders children may read (`client.readable_paths`): left visible by the mounts, readable through
+    Landlock."""
 
 
 def set_up_server(scratch_root: str, tmpfs_bytes: int, readable: Iterable[str], hidden: Iterable[str]) -> ServerSetup:
@@ -109,7 +96,8 @@ def set_up_server(scratch_root: str, tmpfs_bytes: int, readable: Iterable[str], 
     With a PID namespace this forks: the calling process waits for its child and exits with its
     status, never returning; the child, pid 1 of the namespace, returns.
     """
-    setup = ServerSetup(root=sys.platform.startswith("linux") and os.geteuid() == 0)
+    readable = list(readable)
+    setup = ServerSetup(root=sys.platform.startswith("linux") and os.geteuid() == 0, readable=readable)
     if not sys.platform.startswith("linux"):
         names = ("userns", "netns", "ipcns", "mountns", "pidns", "uid-drop", "nproc")
         setup.problems.update({name: "not Linux" for name in names})

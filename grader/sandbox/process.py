@@ -187,6 +187,17 @@ def describe_status(status: int | None) -> str:
     return f"exited with code {os.WEXITSTATUS(status)}"
 
 
+def new_folder(parent: str, prefix: str) -> str:
+    """A new private (0700) folder in `parent` with an unpredictable name, as tempfile.mkdtemp makes."""
+    while True:
+        path = f"{parent}/{prefix}{os.urandom(8).hex()}"
+        try:
+            os.mkdir(path, 0o700)
+            return path
+        except FileExistsError:
+            continue
+
+
 def remove_tree(path: str) -> None:
     """Delete a child's directory whatever its code did to it: folders it locked (mode 0), links, deep nesting.
 

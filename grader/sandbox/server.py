@@ -79,7 +79,8 @@ def main(setup_fd: int) -> None:
             return
         sandbox = Sandbox(request["cases"], setup, layers.plan_of([layers.Layer(**entry) for entry in report]), base,
                           child.decoded_arguments(request["cases"]), child.prepare_stub(request.get("stub")))
-        layers.prepare(sandbox.plan)
+        layers.prepare(sandbox.setup, sandbox.plan)
+        child.restore_numpy_1_names()
         # Objects made so far are never collected: a child's garbage collector then leaves their
         # pages shared instead of copying them on every fork.
         gc.freeze()
@@ -140,7 +141,7 @@ def run_job(job: wire.JobHeader | wire.ProbeJob, body: bytearray | None, sandbox
     permissions), so nothing in it is trusted or reused. The captured output files are opened
     here, before the fork, and read back through those descriptors, never by path.
     """
-    job_dir = _new_folder(sandbox.base)
+    job_dir = process.new_folder(sandbox.base, "job-")
     scratch = f"{job_dir}/scratch"
     os.mkdir(scratch, 0o700)
     if sandbox.setup.sandbox_id is not None:
@@ -174,18 +175,7 @@ def run_job(job: wire.JobHeader | wire.ProbeJob, body: bytearray | None, sandbox
 
 
 # Every page this server writes between two forks is copied once (the last child shares it): the job folder is
-# made and removed with a few system calls, not tempfile's and shutil's Python-level helpers.
-def _new_folder(base: str) -> str:
-    """A new private folder in `base` with an unpredictable name, as tempfile.mkdtemp makes."""
-    while True:
-        path = f"{base}/job-{os.urandom(8).hex()}"
-        try:
-            os.mkdir(path, 0o700)
-            return path
-        except FileExistsError:
-            continue
-
-
+# made (`process.new_folder`) and removed with a few system calls, not tempfile's and shutil's Python-level helpers.
 def _remove_folder(job_dir: str, scratch: str) -> None:
     """Remove a job's folder: what the server put there, and an empty scratch folder; else the whole tree, whatever
     the child left in it."""

@@ -113,6 +113,8 @@ class ProbeJob(JobHeader):
 class Mounts(TypedDict):
     hidden: list[str]
     scratch_bytes: int
+    readable: list[str]
+    """What children may read (`client.readable_paths`)."""
 
 
 class ProbeStart(TypedDict):
