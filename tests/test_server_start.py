@@ -411,3 +411,14 @@ def test_children_read_exactly_the_folders_the_grader_names(tmp_path, monkeypatc
     monkeypatch.setattr(client, "readable_paths", lambda: named)
     inside, _ = printed()
     assert "READ on the shelf" in inside
+
+
+def test_the_server_module_loads_neither_numpy_nor_the_child_runner():
+    """sandbox.server: its probe child is forked before numpy and the child's runner are imported (they load while
+    the probe works), so the module itself must not import them: `main` does, once the probe is forked."""
+    program = ("import sys\n"
+               "import grader.sandbox.server\n"
+               "print(sorted(m for m in ('numpy', 'grader.sandbox.child', 'grader.capture') if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -24,10 +24,15 @@ import signal
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from grader import fastjson
-from grader.sandbox import child, layers, limits, namespaces, process, wire
+from grader.sandbox import layers, limits, namespaces, process, wire
+
+if TYPE_CHECKING:
+    from grader.sandbox.child import StubCells
 
 RESULT_FD = 3
 
@@ -42,8 +47,10 @@ class Sandbox:
     base: str
     arguments: list[dict] | None = None
     """The cases' arguments, decoded before the first fork (`child.decoded_arguments`)."""
-    stub: child.StubCells | None = None
+    stub: StubCells | None = None
     """The stub's cells, parsed and compiled before the first fork (`child.prepare_stub`)."""
+    run: Callable[..., wire.Document] | None = None
+    """What a job child runs (`child.run`); None for the probe, forked before numpy and the runner are loaded."""
 
 
 def main(setup_fd: int) -> None:
@@ -63,9 +70,13 @@ def main(setup_fd: int) -> None:
         hardening = process.harden_parent()
         fastjson.writer()  # every child, the probe first, writes its document with it: imported once, here
         os.chdir(base)
-        # The probe runs before the cases arrive: it needs none, and the grader is still building them.
-        probe = Sandbox([], setup, frozenset(), base)
-        reply = run_job(wire.ProbeJob(id=0, limits=probe_start["limits"], probe=hardening), None, probe)
+        # The probe runs before the cases arrive (it needs none, and the grader is still building them) and before
+        # numpy and the child's runner are imported: they load here while the probe child works on another core.
+        probe = _fork(wire.ProbeJob(id=0, limits=probe_start["limits"], probe=hardening), None,
+                      Sandbox([], setup, frozenset(), base))
+        from grader.sandbox import child
+
+        reply = _collect(probe)
         document = json.loads(bytes(reply.result or b"{}"))
         report = document.get("layers")
         # A probe that failed says why in words (its last line), for the grader's error message.
@@ -78,7 +89,7 @@ def main(setup_fd: int) -> None:
         except wire.ProtocolError:
             return
         sandbox = Sandbox(request["cases"], setup, layers.plan_of([layers.Layer(**entry) for entry in report]), base,
-                          child.decoded_arguments(request["cases"]), child.prepare_stub(request.get("stub")))
+                          child.decoded_arguments(request["cases"]), child.prepare_stub(request.get("stub")), child.run)
         layers.prepare(sandbox.setup, sandbox.plan)
         child.restore_numpy_1_names()
         # Objects made so far are never collected: a child's garbage collector then leaves their
@@ -135,7 +146,28 @@ def _send(replies, parts: list) -> None:
 
 
 def run_job(job: wire.JobHeader | wire.ProbeJob, body: bytearray | None, sandbox: Sandbox) -> Reply:
-    """Fork a child for `job`, wait for its result under the wall clock, clean up after it.
+    """Fork a child for `job`, wait for its result under the wall clock, clean up after it."""
+    return _collect(_fork(job, body, sandbox))
+
+
+@dataclass(frozen=True)
+class _Running:
+    """A job's child, forked: what the server reads its result through and cleans up after it."""
+
+    job_id: int
+    pid: int
+    started: float
+    deadline: float
+    result: int
+    """The read end of the child's result pipe."""
+    out: int
+    err: int
+    job_dir: str
+    scratch: str
+
+
+def _fork(job: wire.JobHeader | wire.ProbeJob, body: bytearray | None, sandbox: Sandbox) -> _Running:
+    """Fork `job`'s child in a new folder of its own.
 
     Every job gets a new folder: the child may wreck its own (swap files for links, remove
     permissions), so nothing in it is trusted or reused. The captured output files are opened
@@ -158,19 +190,23 @@ def run_job(job: wire.JobHeader | wire.ProbeJob, body: bytearray | None, sandbox
         _child(job, body, sandbox, scratch, out, err, write_end)
     wire.wipe(body)
     os.close(write_end)
-    deadline = started + job["limits"]["timeout"]
+    return _Running(job["id"], pid, started, started + job["limits"]["timeout"], read_end, out, err, job_dir, scratch)
+
+
+def _collect(running: _Running) -> Reply:
+    """Wait for the child's result under the wall clock, reap it (and whatever it left running), clean up."""
     try:
-        payload, timed_out = _read_result(read_end, deadline)
+        payload, timed_out = _read_result(running.result, running.deadline)
     finally:
-        os.close(read_end)
-    status = process.finish(pid, deadline)
-    stdout, stdout_bytes = _excerpt(out)
-    envelope = wire.Envelope(id=job["id"], result=payload is not None, timed_out=timed_out or status is None,
-                             exit=process.describe_status(status), seconds=round(time.monotonic() - started, 4),
-                             stdout_bytes=stdout_bytes)
-    os.close(out)
-    os.close(err)
-    _remove_folder(job_dir, scratch)
+        os.close(running.result)
+    status = process.finish(running.pid, running.deadline)
+    stdout, stdout_bytes = _excerpt(running.out)
+    envelope = wire.Envelope(id=running.job_id, result=payload is not None, timed_out=timed_out or status is None,
+                             exit=process.describe_status(status),
+                             seconds=round(time.monotonic() - running.started, 4), stdout_bytes=stdout_bytes)
+    os.close(running.out)
+    os.close(running.err)
+    _remove_folder(running.job_dir, running.scratch)
     return Reply(envelope, payload, stdout)
 
 
@@ -218,7 +254,7 @@ def _child(job: wire.JobHeader | wire.ProbeJob, body: bytearray | None, sandbox:
                 document = {"layers": [dataclasses.asdict(layer) for layer in report]}
             else:
                 layers.apply(sandbox.setup, sandbox.plan, scratch)
-                document = child.run(wire.decode_job(body), sandbox.cases, sandbox.arguments, sandbox.stub)
+                document = sandbox.run(wire.decode_job(body), sandbox.cases, sandbox.arguments, sandbox.stub)
         except BaseException:
             document = {"internal": traceback.format_exc()[-4000:]}
         _write_all(RESULT_FD, wire.encode_document(document))
