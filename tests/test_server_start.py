@@ -413,6 +413,30 @@ def test_children_read_exactly_the_folders_the_grader_names(tmp_path, monkeypatc
     assert "READ on the shelf" in inside
 
 
+def test_grade_check_loads_no_class_report_writer_and_grade_writes_the_page(tmp_path):
+    """report.class_page: the `html` format imports the class page's writer when it begins a page, not with the
+    registry that `grade`'s --format option lists: `grade-check` (whose every import delays its answer) never
+    loads it, and `grade` still writes report.html with it."""
+    path = write(student_notebook(reference_body()), tmp_path / "alice" / "backward_pass.ipynb")
+    program = ("import sys\n"
+               "from grader import cli\n"
+               "command = cli.check if sys.argv[1] == 'check' else cli.grade\n"
+               "try:\n"
+               "    command.main(sys.argv[2:], standalone_mode=False)\n"
+               "finally:\n"
+               "    print('html_report loaded:', 'grader.report.html_report' in sys.modules)\n")
+    checked = subprocess.run([sys.executable, "-c", program, "check", str(path)], capture_output=True, text=True,
+                             timeout=120)
+    assert checked.returncode == 0, checked.stderr
+    assert "All steps are right" in checked.stdout and "html_report loaded: False" in checked.stdout
+    graded = subprocess.run([sys.executable, "-c", program, "grade", str(path), "--solutions", str(SOLUTIONS),
+                             "--no-cache", "--out", str(tmp_path / "out"), "-q"], capture_output=True, text=True,
+                            timeout=120)
+    assert graded.returncode == 0, graded.stderr
+    assert "html_report loaded: True" in graded.stdout
+    assert "alice" in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+
+
 def test_the_server_module_loads_neither_numpy_nor_the_child_runner():
     """sandbox.server: its probe child is forked before numpy and the child's runner are imported (they load while
     the probe works), so the module itself must not import them: `main` does, once the probe is forked."""

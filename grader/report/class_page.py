@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from grader.report import html_report
 from grader.report.writer import Format, PiecewiseFile, Run, Writer
 
 if TYPE_CHECKING:
@@ -18,6 +17,10 @@ class _ClassPageWriter(Writer):
         self._open: list[PiecewiseFile] = []
 
     def begin(self, section: Section) -> None:
+        # Imported for a page, not with the registry: `grade-check` (which loads the registry with the command line)
+        # never writes one, and its start waits for every import (html_report and what it loads: about 11 ms).
+        from grader.report import html_report
+
         info = section.info
         name = self._run.per_assignment("report", ".html", info)
         self._open.append(PiecewiseFile(self._run, name, lambda stream: html_report.HtmlWriter(
