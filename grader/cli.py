@@ -13,7 +13,6 @@ import click
 
 from grader import __version__, app
 from grader.errors import ConfigError, GraderError
-from grader.models import Limits
 from grader.report import formats as report_formats
 from grader.report import github, summary, terminal
 from grader.report.gradescope import HIDDEN_VISIBILITIES
@@ -57,21 +56,6 @@ def _sandbox_info(ctx: click.Context, _param, value: bool) -> None:
 
     click.echo(layers.render(_guard(app.sandbox_layers, False)))
     ctx.exit(0)
-
-
-def _spawn_server_ahead(solutions: Path | None) -> None:
-    """For a few notebook files: a fork server started now, while the grader loads numpy, the assignment and the
-    cases (grader/sandbox/ahead.py); it is used only if the run's mounts turn out the same (the solutions folder
-    hidden, the default output limit)."""
-    if not hasattr(os, "fork"):
-        return
-    try:
-        root = app.solutions_folder(solutions).resolve()
-    except (GraderError, OSError):
-        return  # the run itself says what is wrong
-    from grader.sandbox.client import scratch_bytes
-
-    ahead.spawn((str(root),), scratch_bytes(Limits.output_bytes))
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -147,8 +131,6 @@ def grade(paths, assignment_name, solutions, jobs, timeout, seed, json_path, out
                         github_on, json_path == "-")
     previous = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
     signal.signal(signal.SIGTERM, _terminate)
-    if all(path.is_file() for path in paths):
-        _spawn_server_ahead(solutions)
     try:
         below = _guard(lambda: app.grade_class(request, lines.show), verbose)
     except KeyboardInterrupt as stop:

@@ -35,6 +35,14 @@ ROUTES_FILE = "routes.jsonl"
 GRADED, RESUMED, CACHED = "graded", "resumed", "cached"
 
 
+def reuses_nothing(out: Path | None, cache_dir: Path | None) -> bool:
+    """No grade of an earlier run can be taken: no results log in `out` to resume and no cache file in `cache_dir`
+    (None: --no-cache, which also ignores the results log). Cheap: two `stat` calls, nothing read."""
+    if cache_dir is None:
+        return True
+    return not (cache_dir / CACHE_FILE).exists() and (out is None or not (out / RESULTS_LOG).exists())
+
+
 def default_cache_dir(out: Path | None) -> Path:
     """OUT/.cache with --out; else $XDG_CACHE_HOME/backprop-grader (~/.cache/backprop-grader)."""
     if out is not None:

@@ -276,8 +276,8 @@ def test_grade_of_notebook_files_spawns_its_server_before_the_cli_loads(tmp_path
 
 
 def test_grade_of_a_class_folder_spawns_no_server_ahead(tmp_path):
-    """entry.grade: a class folder's servers are the pipeline's own (spawned while the class is routed), none is
-    spawned on a guess before the CLI loads."""
+    """entry.grade: a class folder's servers are spawned by the run itself (before it routes the class, when nothing
+    can be reused), none on a guess before the CLI loads."""
     write(student_notebook(reference_body()), tmp_path / "class" / "a" / "backward_pass.ipynb")
     done = subprocess.run([sys.executable, "-c", _COUNTING, str(tmp_path / "class"), "--solutions", str(SOLUTIONS),
                            "--no-cache", "--jobs", "1"], capture_output=True, text=True, timeout=120)
@@ -446,3 +446,67 @@ def test_the_server_module_loads_neither_numpy_nor_the_child_runner():
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_a_class_spawns_its_servers_before_routing_unless_grades_can_be_reused(tmp_path, monkeypatch):
+    """app.classroom._spawn_servers_ahead: a class folder with nothing to reuse (a first run, --no-cache) spawns its
+    servers once its notebooks are found and before any is read and routed, one per notebook up to --jobs, and
+    the run grades on exactly those; a re-grade the cache serves spawns none, nor does a folder with no notebook."""
+    from grader import routing
+    from grader.sandbox import client
+    from tests.conftest import invoke_grade
+
+    for name in ("a", "b", "c"):
+        write(student_notebook(reference_body()), tmp_path / "class" / name / "backward_pass.ipynb")
+    write(student_notebook(reference_body()), tmp_path / "one" / "d" / "backward_pass.ipynb")
+    (tmp_path / "none").mkdir()
+    spawned, read = [], []
+    original_spawn, original_signatures = client.ForkServer.__init__, routing.signatures
+
+    def counting(self, *args, **kwargs):
+        spawned.append("after reading" if read else "before reading")
+        original_spawn(self, *args, **kwargs)
+
+    def reading(*args, **kwargs):
+        read.append(1)
+        return original_signatures(*args, **kwargs)
+
+    monkeypatch.setattr(client.ForkServer, "__init__", counting)
+    monkeypatch.setattr(routing, "signatures", reading)
+
+    def spawns(folder: str, *options, graded: int = 3) -> list[str]:
+        spawned.clear()
+        read.clear()
+        run = invoke_grade(tmp_path / folder, "--out", tmp_path / f"out-{folder}", *options, jobs=2)
+        if graded:
+            assert run.exit_code == 0 and [row["score"] for row in run.doc["submissions"]] == [10.0] * graded
+        else:
+            assert run.exit_code == 2 and "no notebooks" in run.stderr
+        return list(spawned)
+
+    assert spawns("class") == ["before reading"] * 2
+    assert spawns("class") == []  # every grade from the cache: no sandbox at all
+    assert spawns("class", "--no-cache") == ["before reading"] * 2
+    assert spawns("one", graded=1) == ["before reading"]
+    assert spawns("none", graded=0) == []
+
+
+@pytest.mark.parametrize("cache, log, expected", [
+    (True, False, True),    # a first run: nothing on disk yet
+    (True, True, False),    # a results log to resume
+    ("file", False, False),  # a cache to serve grades
+    (False, True, True),    # --no-cache ignores (and removes) the results log
+])
+def test_what_counts_as_nothing_to_reuse(tmp_path, cache, log, expected):
+    """session.reuses_nothing: whether a class run may start its sandbox before routing (two stat calls, no read)."""
+    from grader import session
+
+    out = tmp_path / "out"
+    out.mkdir()
+    cache_dir = tmp_path / "cache" if cache else None
+    if cache == "file":
+        cache_dir.mkdir()
+        (cache_dir / session.CACHE_FILE).write_text("")
+    if log:
+        (out / session.RESULTS_LOG).write_text("")
+    assert session.reuses_nothing(out, cache_dir) is expected

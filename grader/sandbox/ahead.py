@@ -2,7 +2,8 @@
 
 A server's start (a new interpreter that imports numpy and the child's modules) costs about what
 the grader's own imports cost. The commands that run one notebook (`grade-check`, `grade` given
-notebook files) spawn one first thing, so both start at once on two cores. The first `Pipeline`
+notebook files) spawn one first thing, so both start at once on two cores; a class that will run
+its notebooks spawns its servers before it routes them (grader/app/classroom.py). The first `Pipeline`
 that spawns a server with the same mounts (the folders hidden from it, the scratch size) takes it
 instead; a server with other mounts is never handed out. The command closes the one nobody took when it
 ends (`close_unclaimed`), so a process that runs several commands (a test, a notebook) never hands one
@@ -19,10 +20,10 @@ if TYPE_CHECKING:
 _waiting: list[tuple[tuple[tuple[str, ...], int], ForkServer]] = []
 
 
-def spawn(hidden: tuple[str, ...] = (), scratch_bytes: int | None = None) -> None:
-    """Spawn a server now for a pipeline that will ask for these mounts, unless one with them is waiting already
-    (spawned by grader/entry.py); a failure here is left to that pipeline. `scratch_bytes`: the default scratch
-    size (client.SCRATCH_BYTES) when None.
+def spawn(hidden: tuple[str, ...] = (), scratch_bytes: int | None = None, count: int = 1) -> None:
+    """Spawn servers now for a pipeline that will ask for these mounts, until `count` with them wait (one may have
+    been spawned by grader/entry.py already); a failure here is left to that pipeline. `scratch_bytes`: the default
+    scratch size (client.SCRATCH_BYTES) when None.
 
     The client is imported here: a command that spawns nothing (a re-grade served from the cache) loads none of
     the sandbox, only this module, to close what it might have spawned.
@@ -30,13 +31,13 @@ def spawn(hidden: tuple[str, ...] = (), scratch_bytes: int | None = None) -> Non
     from grader.sandbox import client
 
     scratch_bytes = client.SCRATCH_BYTES if scratch_bytes is None else scratch_bytes
-    if any(mounts == (tuple(hidden), scratch_bytes) for mounts, _ in _waiting):
-        return
-    try:
-        server = client.ForkServer(hidden, scratch_bytes)
-    except Exception:  # the pipeline spawns its own and reports what fails then
-        return
-    _waiting.append(((tuple(hidden), scratch_bytes), server))
+    mounts = (tuple(hidden), scratch_bytes)
+    for _ in range(count - sum(waiting == mounts for waiting, _ in _waiting)):
+        try:
+            server = client.ForkServer(hidden, scratch_bytes)
+        except Exception:  # the pipeline spawns its own and reports what fails then
+            return
+        _waiting.append((mounts, server))
 
 
 def claim(hidden: tuple[str, ...], scratch_bytes: int) -> ForkServer | None:
