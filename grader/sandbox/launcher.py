@@ -31,7 +31,7 @@ def main() -> None:
     os.chmod(os.path.dirname(base), 0o711)
     setup = namespaces.set_up_server(base, int(request["scratch_bytes"]), request["readable"], request["hidden"])
     if setup.sandbox_id is not None and not setup.mountns:
-        # No tmpfs was mounted over `base` (0700 from mkdtemp): the dropped uid must traverse it to its scratch.
+        # No tmpfs was mounted over `base` (made 0700): the dropped uid must traverse it to its scratch.
         os.chmod(base, 0o711)
     read_end, write_end = os.pipe()
     os.write(write_end, json.dumps({"setup": dataclasses.asdict(setup), "base": base}).encode())
