@@ -414,9 +414,10 @@ def test_children_read_exactly_the_folders_the_grader_names(tmp_path, monkeypatc
 
 
 def test_grade_check_loads_no_class_report_writer_and_grade_writes_the_page(tmp_path):
-    """report.class_page: the `html` format imports the class page's writer when it begins a page, not with the
-    registry that `grade`'s --format option lists: `grade-check` (whose every import delays its answer) never
-    loads it, and `grade` still writes report.html with it."""
+    """report.class_page, report.junit, batch.discover: what a format or an input needs is imported when it is
+    used, not with the registry that `grade`'s --format option lists or with the batch (every import delays a
+    one-notebook answer): `grade-check` loads neither the class page's writer, nor the XML package, nor zipfile;
+    `grade` of a notebook loads the class page's writer only, and writes report.html with it."""
     path = write(student_notebook(reference_body()), tmp_path / "alice" / "backward_pass.ipynb")
     program = ("import sys\n"
                "from grader import cli\n"
@@ -424,16 +425,17 @@ def test_grade_check_loads_no_class_report_writer_and_grade_writes_the_page(tmp_
                "try:\n"
                "    command.main(sys.argv[2:], standalone_mode=False)\n"
                "finally:\n"
-               "    print('html_report loaded:', 'grader.report.html_report' in sys.modules)\n")
+               "    print('loaded:', sorted(m for m in ('grader.report.html_report', 'xml.etree.ElementTree', 'zipfile')\n"
+               "                            if m in sys.modules))\n")
     checked = subprocess.run([sys.executable, "-c", program, "check", str(path)], capture_output=True, text=True,
                              timeout=120)
     assert checked.returncode == 0, checked.stderr
-    assert "All steps are right" in checked.stdout and "html_report loaded: False" in checked.stdout
+    assert "All steps are right" in checked.stdout and "loaded: []" in checked.stdout
     graded = subprocess.run([sys.executable, "-c", program, "grade", str(path), "--solutions", str(SOLUTIONS),
                              "--no-cache", "--out", str(tmp_path / "out"), "-q"], capture_output=True, text=True,
                             timeout=120)
     assert graded.returncode == 0, graded.stderr
-    assert "html_report loaded: True" in graded.stdout
+    assert "loaded: ['grader.report.html_report']" in graded.stdout
     assert "alice" in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
 
 

@@ -82,11 +82,6 @@ _opened: dict[tuple, _Archive] = {}
 """Archives read in this process: submissions are found twice per run (grader/cli.py), read once."""
 
 
-def is_archive(path: Path) -> bool:
-    """Whether a path the user named is meant as a class zip (by its name: a notebook is never one)."""
-    return path.suffix.lower() == ".zip" and not path.is_dir()
-
-
 def submissions(given: Path) -> list[tuple[Submission, str | None]]:
     """The notebooks of the zip at `given`, each named by its platform's convention (README, "Class zips"), with
     the student id it takes instead if it turns out to be named as the assignment's notebook (None: no other)."""
