@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -62,9 +63,8 @@ def writer() -> tuple[Callable[[Any], bytes], tuple[type[BaseException], ...]] |
 
     A process that forks writers (the fork server) calls it first, so no child imports msgspec itself.
     """
-    try:
-        import msgspec
-    except ImportError:
+    msgspec = _import_msgspec()
+    if msgspec is None:
         return None
     return msgspec.json.Encoder().encode, (TypeError, ValueError, OverflowError, RecursionError)
 
@@ -72,8 +72,27 @@ def writer() -> tuple[Callable[[Any], bytes], tuple[type[BaseException], ...]] |
 @functools.cache
 def _msgspec() -> tuple[Callable[[Any], Any], tuple[type[BaseException], ...]] | None:
     """msgspec's JSON decoder and the errors on which json reads the text instead, or None without msgspec."""
-    try:
-        import msgspec
-    except ImportError:  # the project's dependency markers leave it out where it has no wheel
+    msgspec = _import_msgspec()
+    if msgspec is None:
         return None
     return msgspec.json.Decoder().decode, (msgspec.MsgspecError, RecursionError)
+
+
+def _import_msgspec():
+    """msgspec, or None where it is not installed (the project's dependency markers leave it out where it has no wheel).
+
+    Its import loads typing_extensions, when installed, for the type hints of typed decoding only: about 9 ms,
+    a third of its import, in the grader and in every fork server, for plain JSON that never asks for a type. Unless
+    something loaded it already, it is hidden meanwhile, and msgspec takes typing's own (all there from Python 3.11).
+    """
+    hidden = "typing_extensions" not in sys.modules
+    if hidden:
+        sys.modules["typing_extensions"] = None  # an import of it fails at once, without looking for it
+    try:
+        import msgspec
+    except ImportError:
+        return None
+    finally:
+        if hidden and sys.modules.get("typing_extensions", False) is None:
+            del sys.modules["typing_extensions"]
+    return msgspec
