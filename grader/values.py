@@ -87,8 +87,11 @@ class Encoder:
             return None
         kind = type(value)
         try:
-            # Numbers and arrays (nearly every value) go straight to their bytes: no float64 copy in between.
-            if kind in _PLAIN_SCALARS or kind in _NUMPY_SCALARS:
+            # Numbers and arrays (nearly every value) go straight to their bytes: no float64 copy in between. A
+            # float64 array (most values) is its own bytes: no view of it, no conversion asked for.
+            if kind is _ndarray and value.dtype is _LITTLE_F8 and value.size <= MAX_ELEMENTS:
+                raw, shape, size = value.tobytes(), list(value.shape), value.size
+            elif kind in _PLAIN_SCALARS or kind in _NUMPY_SCALARS:
                 raw, shape, size = _pack_f8(float(value)), [], 1
             else:
                 array = _checked_array(value) if kind in _ARRAY_TYPES else _to_float_array(value, 0)

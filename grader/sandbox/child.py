@@ -198,6 +198,9 @@ def _run(job: wire.Job, cases: list[wire.WireCase], arguments: list[dict[str, An
         result["function"] = f"not a function (a {values.type_name(type(graded))})"
         return result
     result["function"] = "defined"
+    # What the top-level code's own calls recorded belongs to no case; from here on, each case takes what it recorded.
+    recorder.take()
+    recorder.take_iterations()
     silenced = False
     for case, given in zip(cases, arguments):
         if not case.get("public") and not silenced:
@@ -298,8 +301,6 @@ def _call(graded, case, given, job, recorder, seconds, encoder):
     # Each array argument's shape and bytes before the call (kept as bytes: no array copy to compare later).
     before = [(argument.shape, argument.tobytes()) if type(argument) is _ndarray else None for argument in arguments]
     outcome: wire.CaseOutcome = {"name": case["name"], "returned": None, "exception": None, "timeout": False, "mutated": []}
-    recorder.take()
-    recorder.take_iterations()
     try:
         returned = _with_budget(lambda: graded(*arguments), seconds)
         outcome["returned"] = _describe_return(returned, len(job["returns"]), encoder, bool(case.get("public")))
