@@ -233,7 +233,14 @@ def _names(statements: list[ast.stmt]) -> tuple[set[str], set[str], set[str], se
                 pending.append((node.target, False, True))
                 pending.append((node.value, False, augmented))
                 continue
-        pending.extend((child, nested, augmented) for child in ast.iter_child_nodes(node))
+        # The children, as ast.iter_child_nodes gives them, less those with no fields (a Name's Load or Store, an
+        # operator): they bind and read nothing, and were most of the nodes walked.
+        for field in node._fields:
+            child = getattr(node, field, None)
+            if isinstance(child, list):
+                pending.extend((item, nested, augmented) for item in child if isinstance(item, ast.AST) and item._fields)
+            elif isinstance(child, ast.AST) and child._fields:
+                pending.append((child, nested, augmented))
     return bound, rebound, declared, read
 
 
