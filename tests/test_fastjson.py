@@ -231,7 +231,7 @@ def test_dumps_writes_with_msgspec_where_it_can():
 
 def test_msgspec_loads_without_typing_extensions_which_stays_importable():
     """In a fresh process (as a fork server starts), loading msgspec's writer leaves typing_extensions unloaded (about
-    9 ms of its import, for typed decoding this project never asks for), and a later import of it (a notebook's)
+    10 ms of its import, for typed decoding this project never asks for), and a later import of it (a notebook's)
     works; where something loaded it first, it is left as it is."""
     program = "\n".join([
         "import sys",
