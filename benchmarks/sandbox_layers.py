@@ -57,7 +57,7 @@ def _sample(job: dict, cases: list[dict], base: str, layering: Layering) -> floa
             os.chdir(scratch)
             out = os.open(os.devnull, os.O_WRONLY)
             os.dup2(out, 1)
-            limits.apply_in_child(job["limits"])
+            limits.apply_in_child(limits.planned(job["limits"]))
             layering(scratch)
             os.write(write_end, json.dumps(child.run(job, cases)).encode()[:60000])
         finally:

@@ -26,7 +26,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from grader import fastjson
 from grader.sandbox import layers, limits, namespaces, process, wire
@@ -51,6 +51,8 @@ class Sandbox:
     """The stub's cells, parsed and compiled before the first fork (`child.prepare_stub`)."""
     run: Callable[..., wire.Document] | None = None
     """What a job child runs (`child.run`); None for the probe, forked before numpy and the runner are loaded."""
+    streams: tuple[TextIO, TextIO, TextIO] = ()
+    """The children's sys.stdin, stdout and stderr (`_standard_streams`)."""
 
 
 def main(setup_fd: int) -> None:
@@ -69,11 +71,12 @@ def main(setup_fd: int) -> None:
             return  # spawned ahead of need and closed unused (the run ended or failed before its first job)
         hardening = process.harden_parent()
         fastjson.writer()  # every child, the probe first, writes its document with it: imported once, here
+        streams = _standard_streams()
         os.chdir(base)
         # The probe runs before the cases arrive (it needs none, and the grader is still building them) and before
         # numpy and the child's runner are imported: they load here while the probe child works on another core.
         probe = _fork(wire.ProbeJob(id=0, limits=probe_start["limits"], probe=hardening), None,
-                      Sandbox([], setup, frozenset(), base))
+                      Sandbox([], setup, frozenset(), base, streams=streams))
         from grader.sandbox import child
 
         reply = _collect(probe)
@@ -89,7 +92,8 @@ def main(setup_fd: int) -> None:
         except wire.ProtocolError:
             return
         sandbox = Sandbox(request["cases"], setup, layers.plan_of([layers.Layer(**entry) for entry in report]), base,
-                          child.decoded_arguments(request["cases"]), child.prepare_stub(request.get("stub")), child.run)
+                          child.decoded_arguments(request["cases"]), child.prepare_stub(request.get("stub")), child.run,
+                          streams)
         layers.prepare(sandbox.setup, sandbox.plan)
         child.restore_numpy_1_names()
         # Objects made so far are never collected: a child's garbage collector then leaves their
@@ -106,6 +110,17 @@ def main(setup_fd: int) -> None:
             wire.wipe(reply.result, reply.stdout)
     finally:
         _remove_base(base)
+
+
+def _standard_streams() -> tuple[TextIO, TextIO, TextIO]:
+    """Text streams over descriptors 0, 1 and 2 for the children (stdin from /dev/null, stdout and stderr to their
+    capture files once each child has put those there), made once: about 0.2 ms and 50 copied pages a child that made
+    its own. This server never reads or writes them (its own 0 and 1 are the grader's pipes), so every child gets them
+    as they were made: empty, never flushed into the server's pipes.
+    """
+    return (open(0, encoding="utf-8", closefd=False),
+            open(1, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False),
+            open(2, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False))
 
 
 def _remove_base(base: str) -> None:
@@ -151,6 +166,18 @@ def run_job(job: wire.JobHeader | wire.ProbeJob, body: bytearray | None, sandbox
 
 
 @dataclass(frozen=True)
+class _ForChild:
+    """What the server made for one child before forking it."""
+
+    scratch: str
+    out: int
+    err: int
+    result: int
+    """The write end of the result pipe."""
+    limits: limits.Planned
+
+
+@dataclass(frozen=True)
 class _Running:
     """A job's child, forked: what the server reads its result through and cleans up after it."""
 
@@ -183,11 +210,12 @@ def _fork(job: wire.JobHeader | wire.ProbeJob, body: bytearray | None, sandbox: 
     out = os.open(f"{job_dir}/stdout", flags, 0o600)
     err = os.open(f"{job_dir}/stderr", flags, 0o600)
     read_end, write_end = os.pipe()
+    given = _ForChild(scratch, out, err, write_end, limits.planned(job["limits"]))
     started = time.monotonic()
     sys.stdout.flush()
     pid = os.fork()
     if pid == 0:
-        _child(job, body, sandbox, scratch, out, err, write_end)
+        _child(job, body, sandbox, given)
     wire.wipe(body)
     os.close(write_end)
     return _Running(job["id"], pid, started, started + job["limits"]["timeout"], read_end, out, err, job_dir, scratch)
@@ -227,33 +255,33 @@ def _remove_folder(job_dir: str, scratch: str) -> None:
             pass
 
 
-def _child(job: wire.JobHeader | wire.ProbeJob, body: bytearray | None, sandbox: Sandbox, scratch: str, out: int,
-           err: int, write_end: int) -> None:
+def _child(job: wire.JobHeader | wire.ProbeJob, body: bytearray | None, sandbox: Sandbox, given: _ForChild) -> None:
     """In the forked child: isolate, run the job, send the result, exit. Never returns."""
     code = 70
     try:
         os.setsid()
-        os.chdir(scratch)
+        os.chdir(given.scratch)
         null = os.open(os.devnull, os.O_RDONLY)
-        for fd, target in ((null, 0), (out, 1), (err, 2), (write_end, RESULT_FD)):
+        for fd, target in ((null, 0), (given.out, 1), (given.err, 2), (given.result, RESULT_FD)):
             os.dup2(fd, target)
         os.closerange(RESULT_FD + 1, 65536)
-        limits.apply_in_child(job["limits"])
-        os.environ.update(TMPDIR=scratch, HOME=scratch)
+        limits.apply_in_child(given.limits)
+        # Item by item: MutableMapping.update's checks (ABC instance checks, first run in this child) copied a
+        # hundred pages more. Student code and the processes it starts find the scratch folder in both.
+        os.environ["TMPDIR"] = given.scratch
+        os.environ["HOME"] = given.scratch
         # This server does not load tempfile (its random module reseeds itself at every fork, and shutil's
         # compression modules are mappings every fork copies): a notebook that loads it finds TMPDIR. Were it
         # loaded, the folder it may have chosen is pointed at the scratch folder.
         if "tempfile" in sys.modules:
-            sys.modules["tempfile"].tempdir = scratch
-        sys.stdin = open(0, encoding="utf-8", closefd=False)
-        sys.stdout = open(1, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)
-        sys.stderr = open(2, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False)
+            sys.modules["tempfile"].tempdir = given.scratch
+        sys.stdin, sys.stdout, sys.stderr = sandbox.streams
         try:
             if "probe" in job:
-                report = layers.probe(sandbox.setup, job["probe"], scratch)
+                report = layers.probe(sandbox.setup, job["probe"], given.scratch)
                 document = {"layers": [dataclasses.asdict(layer) for layer in report]}
             else:
-                layers.apply(sandbox.setup, sandbox.plan, scratch)
+                layers.apply(sandbox.setup, sandbox.plan, given.scratch)
                 document = sandbox.run(wire.decode_job(body), sandbox.cases, sandbox.arguments, sandbox.stub)
         except BaseException:
             document = {"internal": traceback.format_exc()[-4000:]}
