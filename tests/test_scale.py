@@ -176,3 +176,28 @@ def test_feedback_pages_are_written_in_parallel_alike_and_counted_in_the_progres
     assert len(pooled_pages) == 10
     for page in pooled_pages:
         assert page.read_text(encoding="utf-8") == (tmp_path / "alone" / "feedback" / page.name).read_text(encoding="utf-8")
+
+
+def test_grading_settles_the_collector_and_leaves_it_as_it_found_it(klass, tmp_path, monkeypatch):
+    """While a class is judged, the objects the run keeps (modules, reference, cases, catalogue) are frozen out of
+    the cyclic collector's walks and young objects are collected every 10,000; once the run ends, in-process
+    (as here, or in a service that embeds the grader), the collector is as it was: nothing frozen, Python's
+    thresholds. Through the real CLI."""
+    import gc
+
+    from grader.sandbox.pipeline import Pipeline
+
+    seen = []
+    waiting = Pipeline.wait
+
+    def wait(self):
+        seen.append((gc.get_freeze_count() > 0, gc.get_threshold()[0]))
+        return waiting(self)
+
+    monkeypatch.setattr(Pipeline, "wait", wait)
+    before = gc.get_threshold()
+    assert gc.get_freeze_count() == 0
+    run = grade(str(klass), "-q", "--no-cache", "--jobs", "2", "--out", str(tmp_path / "out"))
+    assert run.exit_code == 0, run.output
+    assert seen and all(frozen and young >= 10_000 for frozen, young in seen), seen
+    assert gc.get_freeze_count() == 0 and gc.get_threshold() == before
