@@ -11,9 +11,12 @@ CLI on one server (--jobs 1), as root and again as uid 65534.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import resource
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,7 +26,7 @@ from grader.cli import grade
 from grader.models import Limits
 from tests import unprivileged
 from tests.conftest import invoke_grade
-from tests.notebooks import student_notebook, write
+from tests.notebooks import SOLUTIONS, student_notebook, write
 
 TIMEOUT = 10
 
@@ -116,7 +119,7 @@ def test_child_setup_unprivileged() -> None:
     """The tests of this file again as uid 65534, where the children keep the grader's uid."""
     result = unprivileged.run_unprivileged(str(Path(__file__)))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "2 passed" in result.stdout
+    assert "3 passed" in result.stdout
 
 
 def test_planned_limits_stay_within_the_inherited_hard_limits() -> None:
@@ -143,3 +146,23 @@ def test_planned_limits_stay_within_the_inherited_hard_limits() -> None:
     os.close(read_end)
     os.waitpid(pid, 0)
     assert said == repr((True, (100, 100), (4, 4), (512 << 20, 512 << 20), (4096, 4096))), said
+
+
+def test_a_grader_without_an_open_stderr_still_grades(tmp_path: Path) -> None:
+    """A process that embeds the grader with descriptor 2 closed (its sys.stderr replaced): its fork servers, which
+    inherit the closed descriptor, still make their children's streams (over /dev/null until each child puts its
+    capture file there) and grade the notebook in full."""
+    path = write(student_notebook(), tmp_path / "alice.ipynb")
+    program = ("import io, sys\n"
+               "sys.stderr = io.StringIO()\n"
+               "from click.testing import CliRunner\n"
+               "from grader.cli import grade\n"
+               "done = CliRunner().invoke(grade, [sys.argv[1], '--solutions', sys.argv[2], '--json', '-', '--no-cache'])\n"
+               "print('EXIT', done.exit_code)\n"
+               "print(done.stdout)\n")
+    done = subprocess.run(["sh", "-c", '"$0" -c "$1" "$2" "$3" 2>&-', sys.executable, program, str(path),
+                           str(SOLUTIONS)], capture_output=True, text=True, timeout=120)
+    assert done.stdout.startswith("EXIT 0"), done.stdout[-2000:]
+    report = json.loads(done.stdout.split("\n", 1)[1])
+    row = report["submissions"][0]
+    assert row["score"] == row["max_score"], row["messages"]

@@ -117,7 +117,18 @@ def _standard_streams() -> tuple[TextIO, TextIO, TextIO]:
     capture files once each child has put those there), made once: about 0.2 ms and 50 copied pages a child that made
     its own. This server never reads or writes them (its own 0 and 1 are the grader's pipes), so every child gets them
     as they were made: empty, never flushed into the server's pipes.
+
+    A stream can only be made over an open descriptor: one the grader was started without (its stderr closed) is
+    /dev/null here, as the child's own would be until it puts its capture file there.
     """
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
     return (open(0, encoding="utf-8", closefd=False),
             open(1, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False),
             open(2, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False))
