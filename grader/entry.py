@@ -39,6 +39,7 @@ DEFAULT_OUTPUT_BYTES = 1024 * 1024
 def grade(prog_name: str | None = None) -> None:
     """`grade`: grader.cli.grade, its fork server spawned first for a run of notebook files."""
     blas_threads.cap(os.environ)  # before numpy is imported: its pool only takes the children's CPU here
+    _open_missing_streams()
     arguments = sys.argv[1:]
     spawned = False
     if _grades_notebook_files(arguments):
@@ -56,6 +57,7 @@ def grade(prog_name: str | None = None) -> None:
 def check() -> None:
     """`grade-check`: grader.cli.check, its fork server spawned first."""
     blas_threads.cap(os.environ)
+    _open_missing_streams()
     spawned = _grades_notebook_files(sys.argv[1:])
     if spawned:
         from grader.sandbox import ahead
@@ -64,6 +66,15 @@ def check() -> None:
     from grader.cli import check as command
 
     _run(command, spawned)
+
+
+def _open_missing_streams() -> None:
+    """A command started with its stdout or stderr closed (`2>&-`, a service without a terminal) has None there:
+    what it would show goes to /dev/null instead, and the grades, the exit status and the --out reports are the
+    same as with them open."""
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))
 
 
 def _run(command, spawned: bool) -> None:

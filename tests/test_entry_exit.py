@@ -103,3 +103,16 @@ def test_the_installed_command_runs_numpy_with_one_thread_unless_told_otherwise(
                               timeout=120, env=env)
         assert done.returncode == 0, done.stderr
         assert expected in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("closed", ["1", "2"])
+def test_the_installed_command_grades_with_its_stdout_or_stderr_closed(tmp_path, closed):
+    """`grade NB --out DIR 2>&-` (or `>&-`): Python starts it with that stream None; the command grades in full, exits
+    0 and writes its reports instead of failing on its first line of progress or summary."""
+    path = write(student_notebook(reference_body()), tmp_path / "alice.ipynb")
+    out = tmp_path / "out"
+    done = subprocess.run(["sh", "-c", f'"$0" -m grader "$1" --solutions "$2" --out "$3" {closed}>&-', sys.executable,
+                           str(path), str(SOLUTIONS), str(out)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    row = json.loads((out / "results.json").read_text(encoding="utf-8"))["submissions"][0]
+    assert row["score"] == row["max_score"], row["messages"]
