@@ -125,10 +125,7 @@ def _standard_streams() -> tuple[TextIO, TextIO, TextIO]:
         try:
             os.fstat(fd)
         except OSError:
-            null = os.open(os.devnull, os.O_RDWR)
-            if null != fd:
-                os.dup2(null, fd)
-                os.close(null)
+            os.open(os.devnull, os.O_RDWR)  # the lowest free descriptor, `fd` itself: those below it are open by now
     return (open(0, encoding="utf-8", closefd=False),
             open(1, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False),
             open(2, "w", encoding="utf-8", errors="replace", buffering=1, closefd=False))
@@ -198,10 +195,8 @@ class _Running:
     deadline: float
     result: int
     """The read end of the child's result pipe."""
-    out: int
-    err: int
     job_dir: str
-    scratch: str
+    given: _ForChild
 
 
 def _fork(job: wire.JobHeader | wire.ProbeJob, body: bytearray | None, sandbox: Sandbox) -> _Running:
@@ -229,7 +224,7 @@ def _fork(job: wire.JobHeader | wire.ProbeJob, body: bytearray | None, sandbox: 
         _child(job, body, sandbox, given)
     wire.wipe(body)
     os.close(write_end)
-    return _Running(job["id"], pid, started, started + job["limits"]["timeout"], read_end, out, err, job_dir, scratch)
+    return _Running(job["id"], pid, started, started + job["limits"]["timeout"], read_end, job_dir, given)
 
 
 def _collect(running: _Running) -> Reply:
@@ -239,13 +234,13 @@ def _collect(running: _Running) -> Reply:
     finally:
         os.close(running.result)
     status = process.finish(running.pid, running.deadline)
-    stdout, stdout_bytes = _excerpt(running.out)
+    stdout, stdout_bytes = _excerpt(running.given.out)
     envelope = wire.Envelope(id=running.job_id, result=payload is not None, timed_out=timed_out or status is None,
                              exit=process.describe_status(status),
                              seconds=round(time.monotonic() - running.started, 4), stdout_bytes=stdout_bytes)
-    os.close(running.out)
-    os.close(running.err)
-    _remove_folder(running.job_dir, running.scratch)
+    os.close(running.given.out)
+    os.close(running.given.err)
+    _remove_folder(running.job_dir, running.given.scratch)
     return Reply(envelope, payload, stdout)
 
 
