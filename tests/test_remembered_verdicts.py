@@ -133,7 +133,7 @@ def test_a_document_is_found_again_by_its_very_bytes_only(tmp_path, loaded, monk
     got; one byte different (a warning's text: the same evidence) is parsed again and its verdicts found by the
     evidence. The digest is the grader's own SHA-256 of the bytes (wire.decode_reply), not anything the child says."""
     from grader import notebook
-    from grader.sandbox import child, wire
+    from grader.sandbox import child, frames, wire
     from tests import forked
 
     grader = batch.Grader(loaded, loaded.defaults.seed, jobs=1)
@@ -150,9 +150,9 @@ def test_a_document_is_found_again_by_its_very_bytes_only(tmp_path, loaded, monk
 
     document = forked.in_child(run)
     warned = {**document, "warnings": [*document["warnings"], {"cell": 1, "line": 1, "message": "one more"}]}
-    envelope = wire.encode(wire.Envelope(id=1, result=True, timed_out=False, exit="exited with code 0", seconds=0.1,
-                                         stdout_bytes=0))[wire.HEADER.size:]
-    replies = [wire.decode_reply([envelope, wire.encode(each)[wire.HEADER.size:], b""], 0.0)
+    envelope = frames.encode(wire.Envelope(id=1, result=True, timed_out=False, exit="exited with code 0", seconds=0.1,
+                                         stdout_bytes=0))[frames.HEADER.size:]
+    replies = [wire.decode_reply([envelope, frames.encode(each)[frames.HEADER.size:], b""], 0.0)
                for each in (document, document, warned)]
     assert replies[0].digest == replies[1].digest != replies[2].digest
     parsed, parse = [], scoring.parse

@@ -450,6 +450,22 @@ def test_the_server_module_loads_neither_numpy_nor_the_child_runner():
     assert done.stdout.strip() == "[]"
 
 
+def test_the_launcher_loads_only_what_it_needs():
+    """sandbox.launcher, started as the client starts it (`-S -s -E -m`, from the package's parent): on every fork
+    server's critical path, it reads its frame through `frames` and sends its setup as a plain dict, so neither
+    `dataclasses` (with `inspect`), `typing`, `platform` nor the wire formats load there (34 ms of its CPU, paired)."""
+    from grader.sandbox import client
+
+    program = ("import sys\n"
+               "import grader.sandbox.launcher\n"
+               "print(sorted(m for m in ('dataclasses', 'inspect', 'typing', 'platform', 'grader.sandbox.wire',\n"
+               "                         'grader.fastjson', 'numpy') if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-S", "-s", "-E", "-c", program], capture_output=True, text=True,
+                          timeout=60, cwd=client.PACKAGE_PARENT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
 def test_a_class_spawns_its_servers_before_routing_unless_grades_can_be_reused(tmp_path, monkeypatch):
     """app.classroom._spawn_servers_ahead: a class folder with nothing to reuse (a first run, --no-cache) spawns its
     servers once its notebooks are found and before any is read and routed, one per notebook up to --jobs, and

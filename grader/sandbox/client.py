@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from grader import blas_threads
 from grader.errors import InternalError
-from grader.sandbox import wire
+from grader.sandbox import frames, wire
 
 if TYPE_CHECKING:
     from grader.sandbox.layers import Layer
@@ -113,7 +113,7 @@ class ForkServer:
         try:
             answer = self._read(time.monotonic() + _PROBE_LIMITS["timeout"] + SERVER_GRACE)
             report = answer["layers"]
-        except (OSError, wire.ProtocolError, KeyError, TypeError, ValueError) as error:
+        except (OSError, frames.ProtocolError, KeyError, TypeError, ValueError) as error:
             self.close()
             raise InternalError(f"the sandbox could not start: no answer from its fork server ({error})") from None
         if not isinstance(report, list):
@@ -129,7 +129,7 @@ class ForkServer:
 
     def _send(self, message: dict) -> None:
         try:
-            wire.write(self._process.stdin, message)
+            frames.write(self._process.stdin, message)
         except (OSError, ValueError) as error:
             self.close()
             raise InternalError(f"the sandbox could not start: no answer from its fork server ({error})") from None
@@ -143,14 +143,14 @@ class ForkServer:
             remaining = deadline - time.monotonic()
             ready = select.select([fd], [], [], max(remaining, 0))[0] if remaining > 0 else []
             if not ready:
-                raise wire.ProtocolError("no answer within the time limit")
+                raise frames.ProtocolError("no answer within the time limit")
             chunk = os.read(fd, 1 << 20)
             if not chunk:
-                raise wire.ProtocolError("stream closed")
+                raise frames.ProtocolError("stream closed")
             buffer += chunk
-            if needed is None and len(buffer) >= wire.HEADER.size:
-                needed = wire.HEADER.size + wire.HEADER.unpack(buffer[:wire.HEADER.size])[0]
-        return json.loads(bytes(buffer[wire.HEADER.size:needed]))
+            if needed is None and len(buffer) >= frames.HEADER.size:
+                needed = frames.HEADER.size + frames.HEADER.unpack(buffer[:frames.HEADER.size])[0]
+        return json.loads(bytes(buffer[frames.HEADER.size:needed]))
 
     @property
     def pipes(self) -> tuple[int, int]:

@@ -11,30 +11,34 @@ one small interpreter start per server.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import signal
 import sys
 
-from grader.sandbox import namespaces, process, wire
+from grader.sandbox import frames, namespaces, process
+
+# Not `typing.TYPE_CHECKING`: this interpreter imports only what it needs (`frames`).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from grader.sandbox import wire
 
 SERVER_MODULE = "grader.sandbox.server"
 
 
 def main() -> None:
-    request: wire.Mounts = wire.read(open(0, "rb", buffering=0, closefd=False))
+    request: wire.Mounts = frames.read(open(0, "rb", buffering=0, closefd=False))
     # TMPDIR is the home the grader made for this server (`client.server_environment`). Not through tempfile:
     # it imports random, hashlib and shutil, a tenth of this stage's start.
     base = process.new_folder(os.environ.get("TMPDIR") or "/tmp", "backprop-grader-")
     # A child running as another uid must reach its scratch dir by absolute path too (traverse, not list).
     os.chmod(os.path.dirname(base), 0o711)
     setup = namespaces.set_up_server(base, int(request["scratch_bytes"]), request["readable"], request["hidden"])
-    if setup.sandbox_id is not None and not setup.mountns:
+    if setup["sandbox_id"] is not None and not setup["mountns"]:
         # No tmpfs was mounted over `base` (made 0700): the dropped uid must traverse it to its scratch.
         os.chmod(base, 0o711)
     read_end, write_end = os.pipe()
-    os.write(write_end, json.dumps({"setup": dataclasses.asdict(setup), "base": base}).encode())
+    os.write(write_end, json.dumps({"setup": setup, "base": base}).encode())
     os.close(write_end)
     os.set_inheritable(read_end, True)
     os.execv(sys.executable, [sys.executable, "-s", "-E", "-m", SERVER_MODULE, str(read_end)])

@@ -13,6 +13,7 @@ import errno
 import os
 import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 try:  # absent on Windows, where only the always-on layers can be reported
     import resource
@@ -21,6 +22,9 @@ except ImportError:
 
 
 from grader.sandbox import landlock, namespaces, process, seccomp
+
+if TYPE_CHECKING:
+    from grader.sandbox.server_setup import ServerSetup
 
 # Every layer, in report order, with what it protects (the report's wording).
 DESCRIPTIONS = {
@@ -58,7 +62,7 @@ class Layer:
     """What it protects when active, why it is missing otherwise."""
 
 
-def prepare(setup: namespaces.ServerSetup, plan: frozenset[str]) -> None:
+def prepare(setup: ServerSetup, plan: frozenset[str]) -> None:
     """In the fork server, once: what every child's layers need that is the same for all (children inherit it)."""
     if "landlock-fs" in plan:
         landlock.existing(_readable(setup))
@@ -67,7 +71,7 @@ def prepare(setup: namespaces.ServerSetup, plan: frozenset[str]) -> None:
         seccomp.loadable()
 
 
-def apply(setup: namespaces.ServerSetup, plan: frozenset[str], scratch: str) -> None:
+def apply(setup: ServerSetup, plan: frozenset[str], scratch: str) -> None:
     """Apply the planned layers to this child, in order; raises OSError if one fails."""
     if not sys.platform.startswith("linux"):
         return
@@ -80,12 +84,12 @@ def apply(setup: namespaces.ServerSetup, plan: frozenset[str], scratch: str) -> 
         seccomp.install(os.getpgrp(), os.getpid())
 
 
-def _readable(setup: namespaces.ServerSetup) -> tuple[str, ...]:
+def _readable(setup: ServerSetup) -> tuple[str, ...]:
     """What a child may read: the system folders, the Python installation, numpy and the grader package."""
     return landlock.SYSTEM_DIRS + tuple(setup.readable)
 
 
-def probe(setup: namespaces.ServerSetup, hardening: dict[str, bool], scratch: str) -> list[Layer]:
+def probe(setup: ServerSetup, hardening: dict[str, bool], scratch: str) -> list[Layer]:
     """Try every layer in this (probe) child, then report what holds, checked from the inside."""
     linux = sys.platform.startswith("linux")
     problems = dict(setup.problems)
@@ -186,7 +190,7 @@ def _errno_of(action) -> int:
     return 0
 
 
-def _covered(setup: namespaces.ServerSetup, scratch: str) -> bool:
+def _covered(setup: ServerSetup, scratch: str) -> bool:
     """Every covered folder holds nothing but the way to what the child needs (no named socket to reach)."""
     kept = [*setup.readable, os.path.realpath(scratch)]
     for folder in namespaces.COVERED:

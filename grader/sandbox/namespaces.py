@@ -20,11 +20,15 @@ from __future__ import annotations
 
 import ctypes
 import os
-import platform
 import signal
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+
+# Not `typing.TYPE_CHECKING`: the launcher imports this module, and only what it needs.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from grader.sandbox.server_setup import ServerSetup
+    from grader.sandbox.wire import ServerFacts
 
 try:  # absent on Windows, where only the always-on layers can be reported
     import resource
@@ -67,100 +71,81 @@ def _check(result: int, what: str) -> None:
         raise OSError(error, f"{what}: {os.strerror(error)}")
 
 
-@dataclass
-class ServerSetup:
-    """What the fork server achieved before forking children (reported, and used by every child)."""
-
-    root: bool
-    """Real root when the server started: children drop to `sandbox_id`."""
-    sandbox_id: int | None = None
-    userns: bool = False
-    netns: bool = False
-    ipcns: bool = False
-    mountns: bool = False
-    """Private mount namespace with a read-only file system and a size-capped scratch tmpfs."""
-    pidns: bool = False
-    """The server is pid 1 of a PID namespace of its own, with a /proc of that namespace."""
-    nproc: int | None = None
-    """RLIMIT_NPROC children get, None when not set."""
-    problems: dict[str, str] = field(default_factory=dict)
-    """Layer name -> why it is missing."""
-    readable: list[str] = field(default_factory=list)
-    """The folders children may read (`client.readable_paths`): left visible by the mounts, readable through
-    Landlock."""
-
-
-def set_up_server(scratch_root: str, tmpfs_bytes: int, readable: Iterable[str], hidden: Iterable[str]) -> ServerSetup:
+def set_up_server(scratch_root: str, tmpfs_bytes: int, readable: Iterable[str], hidden: Iterable[str]) -> ServerFacts:
     """Enter private namespaces and prepare `scratch_root` (a tmpfs) for the children; never raises.
 
     With a PID namespace this forks: the calling process waits for its child and exits with its
     status, never returning; the child, pid 1 of the namespace, returns.
     """
     readable = list(readable)
-    setup = ServerSetup(root=sys.platform.startswith("linux") and os.geteuid() == 0, readable=readable)
+    # A plain dict, sent to the server as JSON: the dataclass it becomes there (`ServerSetup`) would cost this
+    # stage the import of `dataclasses` (and of `inspect` and `re` with it) on every server's start.
+    setup: ServerFacts = {"root": sys.platform.startswith("linux") and os.geteuid() == 0, "sandbox_id": None,
+                          "userns": False, "netns": False, "ipcns": False, "mountns": False, "pidns": False,
+                          "nproc": None, "problems": {}, "readable": readable}
     if not sys.platform.startswith("linux"):
         names = ("userns", "netns", "ipcns", "mountns", "pidns", "uid-drop", "nproc")
-        setup.problems.update({name: "not Linux" for name in names})
+        setup["problems"].update({name: "not Linux" for name in names})
         return setup
-    if setup.root:
-        setup.sandbox_id = SANDBOX_ID_BASE + os.getpid()
-        setup.nproc = NPROC_FOR_DROPPED_UID
-        setup.problems["userns"] = "not needed: running as root, children drop to an unused uid"
+    if setup["root"]:
+        setup["sandbox_id"] = SANDBOX_ID_BASE + os.getpid()
+        setup["nproc"] = NPROC_FOR_DROPPED_UID
+        setup["problems"]["userns"] = "not needed: running as root, children drop to an unused uid"
     else:
-        setup.problems["uid-drop"] = "not root: children keep the grader's uid"
-        setup.nproc = _own_process_count() + NPROC_HEADROOM
+        setup["problems"]["uid-drop"] = "not root: children keep the grader's uid"
+        setup["nproc"] = _own_process_count() + NPROC_HEADROOM
     libc = _libc()
-    flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | (0 if setup.root else CLONE_NEWUSER)
+    flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | (0 if setup["root"] else CLONE_NEWUSER)
     try:
         try:
             _check(libc.unshare(flags | CLONE_NEWPID), "unshare")
-            setup.pidns = True
+            setup["pidns"] = True
         except OSError as error:
-            setup.problems["pidns"] = f"could not enter a new PID namespace ({error.strerror or error})"
+            setup["problems"]["pidns"] = f"could not enter a new PID namespace ({error.strerror or error})"
             _check(libc.unshare(flags), "unshare")
-        if not setup.root:
+        if not setup["root"]:
             uid, gid = os.getuid(), os.getgid()
             _write("/proc/self/setgroups", "deny")
             _write("/proc/self/uid_map", f"{uid} {uid} 1")
             _write("/proc/self/gid_map", f"{gid} {gid} 1")
-            setup.userns = True
-        setup.netns = setup.ipcns = True
+            setup["userns"] = True
+        setup["netns"] = setup["ipcns"] = True
     except OSError as error:
         reason = f"could not enter new namespaces ({error.strerror or error})"
-        setup.problems.update({name: reason for name in ("netns", "ipcns", "mountns", "pidns")})
-        if not setup.root:
-            setup.problems["userns"] = reason
+        setup["problems"].update({name: reason for name in ("netns", "ipcns", "mountns", "pidns")})
+        if not setup["root"]:
+            setup["problems"]["userns"] = reason
         _keep_uid_if_python_unreachable(setup, readable)
         return setup
-    if setup.pidns:
+    if setup["pidns"]:
         _become_pid_one(libc)
     try:
         _mount(libc, None, "/", None, _MS_REC | _MS_PRIVATE)
     except OSError as error:
-        setup.problems["mountns"] = setup.problems["pidns"] = f"mount setup failed ({error.strerror})"
-        setup.pidns = False
+        setup["problems"]["mountns"] = setup["problems"]["pidns"] = f"mount setup failed ({error.strerror})"
+        setup["pidns"] = False
         _keep_uid_if_python_unreachable(setup, readable)
         return setup
-    if setup.pidns:
+    if setup["pidns"]:
         try:
             _mount(libc, "proc", "/proc", "proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC)
         except OSError as error:
-            setup.problems["pidns"] = f"no /proc of its own could be mounted ({error.strerror})"
-            setup.pidns = False
+            setup["problems"]["pidns"] = f"no /proc of its own could be mounted ({error.strerror})"
+            setup["pidns"] = False
     try:
         _build_mounts(libc, setup, scratch_root, tmpfs_bytes, readable, hidden)
-        setup.mountns = True
+        setup["mountns"] = True
     except OSError as error:
-        setup.problems["mountns"] = f"mount setup failed ({error.strerror or error})"
+        setup["problems"]["mountns"] = f"mount setup failed ({error.strerror or error})"
         _keep_uid_if_python_unreachable(setup, readable)
     return setup
 
 
-def _keep_uid_if_python_unreachable(setup: ServerSetup, readable: Iterable[str]) -> None:
+def _keep_uid_if_python_unreachable(setup: ServerFacts, readable: Iterable[str]) -> None:
     """Without a mount namespace to expose it, a Python below a folder others cannot traverse (/root) is
     out of reach for a dropped uid, whose interpreter then fails on its first lazy import. Children
     keep uid 0 instead, stripped of every capability (`enter_child`), and the report says why."""
-    if setup.sandbox_id is None:
+    if setup["sandbox_id"] is None:
         return
     for path in map(os.path.realpath, readable):
         blocker = first_untraversable(path) if os.path.exists(path) else None
@@ -168,9 +153,9 @@ def _keep_uid_if_python_unreachable(setup: ServerSetup, readable: Iterable[str])
             reason = (f"not possible: {path} is below {blocker}, which another uid cannot traverse, and there is no "
                       f"mount namespace to expose it; children keep uid 0 without capabilities "
                       f"(make it traversable, chmod o+x {blocker}, or install Python elsewhere)")
-            setup.problems["uid-drop"] = reason
-            setup.problems["nproc"] = "not set: uid 0 is shared with the grader"
-            setup.sandbox_id = setup.nproc = None
+            setup["problems"]["uid-drop"] = reason
+            setup["problems"]["nproc"] = "not set: uid 0 is shared with the grader"
+            setup["sandbox_id"] = setup["nproc"] = None
             return
 
 
@@ -214,9 +199,9 @@ def _bytes(text: str | None) -> bytes | None:
     return None if text is None else text.encode()
 
 
-def _build_mounts(libc, setup: ServerSetup, scratch_root: str, tmpfs_bytes: int, readable, hidden) -> None:
+def _build_mounts(libc, setup: ServerFacts, scratch_root: str, tmpfs_bytes: int, readable, hidden) -> None:
     readable = [os.path.realpath(path) for path in readable]
-    if setup.sandbox_id is not None:  # the scratch root too: a TMPDIR below /root must stay reachable
+    if setup["sandbox_id"] is not None:  # the scratch root too: a TMPDIR below /root must stay reachable
         _expose(libc, [*readable, os.path.realpath(scratch_root)])
     for path in map(os.path.realpath, hidden):
         # Never hide a folder the child needs (a solutions folder holding the Python installation, say).
@@ -310,7 +295,7 @@ def enter_child(setup: ServerSetup) -> None:
 
 def _drop_capabilities() -> None:
     """Clear every capability (a process in its own user namespace holds them all there)."""
-    number = _CAPSET.get(platform.machine())
+    number = _CAPSET.get(os.uname().machine)
     if number is None:
         raise OSError("capset: unknown architecture")
     header = (ctypes.c_uint32 * 2)(_LINUX_CAPABILITY_VERSION_3, 0)

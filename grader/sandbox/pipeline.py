@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from grader.errors import ConfigError
-from grader.sandbox import ahead, process, wire
+from grader.sandbox import ahead, frames, process, wire
 from grader.sandbox.client import SCRATCH_BYTES, SERVER_GRACE, ForkServer
 from grader.sandbox.layers import Layer
 from grader.sandbox.wire import SandboxReply
 
-_HEADER = wire.HEADER.size
+_HEADER = frames.HEADER.size
 _READ_CHUNK = 1 << 20
 
 
@@ -226,7 +226,7 @@ class Pipeline:
         lane.incoming += chunk
         while len(lane.incoming) >= _HEADER:
             length = int.from_bytes(lane.incoming[:_HEADER], "big")
-            if length > wire.MAX_MESSAGE:
+            if length > frames.MAX_MESSAGE:
                 self._fail(lane, f"message of {length} bytes is too large", finished)
                 return
             if len(lane.incoming) < _HEADER + length:

@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
 from grader import fastjson
-from grader.sandbox import layers, limits, namespaces, process, wire
+from grader.sandbox import frames, layers, limits, process, wire
+from grader.sandbox.server_setup import ServerSetup
 
 if TYPE_CHECKING:
     from grader.sandbox.child import StubCells
@@ -42,7 +43,7 @@ class Sandbox:
     """What every child of this server shares: the cases, the namespaces set up, the layers to apply."""
 
     cases: list[wire.WireCase]
-    setup: namespaces.ServerSetup
+    setup: ServerSetup
     plan: frozenset[str]
     base: str
     arguments: list[dict] | None = None
@@ -61,13 +62,13 @@ def main(setup_fd: int) -> None:
         sys.path.pop(0)
     with os.fdopen(setup_fd, "rb") as stream:
         given = json.loads(stream.read())
-    setup, base = namespaces.ServerSetup(**given["setup"]), given["base"]
+    setup, base = ServerSetup(**given["setup"]), given["base"]
     requests = open(0, "rb", buffering=0, closefd=False)
     replies = open(1, "wb", buffering=0, closefd=False)
     try:
         try:
-            probe_start: wire.ProbeStart = wire.read(requests)
-        except wire.ProtocolError:
+            probe_start: wire.ProbeStart = frames.read(requests)
+        except frames.ProtocolError:
             return  # spawned ahead of need and closed unused (the run ended or failed before its first job)
         hardening = process.harden_parent()
         fastjson.writer()  # every child, the probe first, writes its document with it: imported once, here
@@ -84,12 +85,12 @@ def main(setup_fd: int) -> None:
         report = document.get("layers")
         # A probe that failed says why in words (its last line), for the grader's error message.
         failure = None if report is not None else _probe_failure(document, reply.envelope)
-        _send(replies, [wire.encode(wire.ProbeAnswer(layers=report, failure=failure))])
+        _send(replies, [frames.encode(wire.ProbeAnswer(layers=report, failure=failure))])
         if report is None:
             return
         try:
-            request: wire.ServerStart = wire.read(requests)
-        except wire.ProtocolError:
+            request: wire.ServerStart = frames.read(requests)
+        except frames.ProtocolError:
             return
         sandbox = Sandbox(request["cases"], setup, layers.plan_of([layers.Layer(**entry) for entry in report]), base,
                           child.decoded_arguments(request["cases"]), child.prepare_stub(request.get("stub")), child.run,
@@ -101,13 +102,13 @@ def main(setup_fd: int) -> None:
         gc.freeze()
         while True:
             try:
-                job: wire.JobHeader = wire.read(requests)
-                body = wire.read_into(requests)
-            except wire.ProtocolError:
+                job: wire.JobHeader = frames.read(requests)
+                body = frames.read_into(requests)
+            except frames.ProtocolError:
                 return
             reply = run_job(job, body, sandbox)
             _send(replies, wire.encode_reply(reply.envelope, reply.result, reply.stdout))
-            wire.wipe(reply.result, reply.stdout)
+            frames.wipe(reply.result, reply.stdout)
     finally:
         _remove_base(base)
 
@@ -222,7 +223,7 @@ def _fork(job: wire.JobHeader | wire.ProbeJob, body: bytearray | None, sandbox: 
     pid = os.fork()
     if pid == 0:
         _child(job, body, sandbox, given)
-    wire.wipe(body)
+    frames.wipe(body)
     os.close(write_end)
     return _Running(job["id"], pid, started, started + job["limits"]["timeout"], read_end, job_dir, given)
 
@@ -310,15 +311,15 @@ def _write_all(fd: int, data: bytes) -> None:
 
 def _read_result(fd: int, deadline: float) -> tuple[bytearray | None, bool]:
     """The child's framed result (None if absent or malformed), and whether time ran out."""
-    header = bytearray(wire.HEADER.size)
+    header = bytearray(frames.HEADER.size)
     if not _fill(fd, header, deadline):
         return None, time.monotonic() >= deadline
-    (expected,) = wire.HEADER.unpack(header)
+    (expected,) = frames.HEADER.unpack(header)
     if expected > wire.MAX_RESULT:
         return None, False
     payload = bytearray(expected)
     if not _fill(fd, payload, deadline):
-        wire.wipe(payload)
+        frames.wipe(payload)
         return None, time.monotonic() >= deadline
     return payload, False
 

@@ -1,12 +1,12 @@
 """What crosses the sandbox boundary: the frame, the job, the child's result document, the reply.
 
 The grader, each fork server (its launcher first) and the server's forked children talk over
-pipes in frames: an 8-byte big-endian length, then that many bytes. No frame read from a pipe may
-announce more than `MAX_MESSAGE` bytes.
+pipes in frames (`frames`): an 8-byte big-endian length, then that many bytes. No frame read from a
+pipe may announce more than `frames.MAX_MESSAGE` bytes.
 
 - Grader -> launcher, once per fork server: `Mounts` (the folders to hide, the scratch size).
   The launcher keeps it; the server it execs never holds those paths (it gets only what was set
-  up, as JSON through an inherited pipe).
+  up, `ServerFacts`, as JSON through an inherited pipe).
 - Grader -> server, once, sent with `Mounts` when the server is spawned: `ProbeStart` (the probe
   child's limits). The server runs its probe child as soon as its interpreter is up, while the
   grader still builds the cases. Server -> grader, once: `ProbeAnswer` (the protection layers
@@ -39,28 +39,22 @@ bounded again by the grader.
 from __future__ import annotations
 
 import json
-import struct
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, BinaryIO, Literal, TypedDict
+from typing import TYPE_CHECKING, Literal, TypedDict
 
 from grader import fastjson
+from grader.sandbox.frames import HEADER, encode, frame
 
 if TYPE_CHECKING:  # the launcher imports this module and must not import numpy (`values` does)
     from grader.values import Argument
 
-HEADER = struct.Struct(">Q")
-MAX_MESSAGE = 256 * 1024 * 1024
 MAX_RESULT = 16 * 1024 * 1024
 """Largest child document the server relays."""
 OUTPUT_EXCERPT = 4096
 """Bytes of the child's stdout that reach the grader (its size too)."""
 REPLY_FRAMES = 3
 """A job's reply: the envelope, the child's document, its stdout excerpt."""
-
-
-class ProtocolError(Exception):
-    """The other side closed the stream or sent something that is not a message."""
 
 
 # The job (grader -> server -> child).
@@ -115,6 +109,21 @@ class Mounts(TypedDict):
     scratch_bytes: int
     readable: list[str]
     """What children may read (`client.readable_paths`)."""
+
+
+class ServerFacts(TypedDict):
+    """What the launcher achieved before the exec (`namespaces.set_up_server`), for the server's `ServerSetup`."""
+
+    root: bool
+    sandbox_id: int | None
+    userns: bool
+    netns: bool
+    ipcns: bool
+    mountns: bool
+    pidns: bool
+    nproc: int | None
+    problems: dict[str, str]
+    readable: list[str]
 
 
 class ProbeStart(TypedDict):
@@ -227,71 +236,6 @@ class SandboxReply:
     digest: bytes | None = None
     """SHA-256 of the document's bytes as the child wrote them (through a fork server): the same bytes parse to the
     same run, which the grader then need not parse and judge again (judge.verdicts.Remembered)."""
-
-
-# Frames.
-
-def encode(message: Any) -> bytes:
-    """A message as one frame of compact JSON."""
-    payload = json.dumps(message, separators=(",", ":")).encode()
-    return HEADER.pack(len(payload)) + payload
-
-
-def frame(body: bytes | bytearray) -> list[bytes | bytearray]:
-    """A raw body as a frame: its header, then the body itself (not copied)."""
-    return [HEADER.pack(len(body)), body]
-
-
-def write(stream: BinaryIO, message: Any) -> None:
-    stream.write(encode(message))
-    stream.flush()
-
-
-def read(stream: BinaryIO) -> Any:
-    """One frame's JSON message."""
-    length = _length(_read_exactly(stream, HEADER.size))
-    try:
-        return json.loads(_read_exactly(stream, length))
-    except ValueError as error:
-        raise ProtocolError(f"message is not JSON: {error}") from None
-
-
-def read_into(stream: BinaryIO) -> bytearray:
-    """One frame's body, unparsed, in a buffer of its own that the caller can wipe (`wipe`)."""
-    length = _length(_read_exactly(stream, HEADER.size))
-    body = bytearray(length)
-    view, filled = memoryview(body), 0
-    while filled < length:
-        count = stream.readinto(view[filled:])
-        if not count:
-            raise ProtocolError("stream closed")
-        filled += count
-    return body
-
-
-def _length(header: bytes | bytearray) -> int:
-    (length,) = HEADER.unpack(header)
-    if length > MAX_MESSAGE:
-        raise ProtocolError(f"message of {length} bytes is too large")
-    return length
-
-
-def _read_exactly(stream: BinaryIO, size: int) -> bytes:
-    chunks, missing = [], size
-    while missing:
-        chunk = stream.read(missing)
-        if not chunk:
-            raise ProtocolError("stream closed")
-        chunks.append(chunk)
-        missing -= len(chunk)
-    return b"".join(chunks)
-
-
-def wipe(*buffers: bytearray | None) -> None:
-    """Overwrite buffers that held a submission's code or results, so no later child inherits them."""
-    for buffer in buffers:
-        if buffer is not None:
-            buffer[:] = bytes(len(buffer))
 
 
 # One encoding and one decoding per direction.
