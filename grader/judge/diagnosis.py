@@ -205,4 +205,4 @@ def _same(got: np.ndarray, value: np.ndarray, tolerance: Tolerance) -> bool:
         if not got.size == value.size == 1:
             return False
         got = got.reshape(value.shape)
-    return bool(compare.close(got, value, tolerance).all())
+    return compare.all_close(got, value, tolerance)

@@ -54,7 +54,7 @@ def _verdict(pairs: Sequence[tuple[Any, np.ndarray]], tolerance: Tolerance, what
     # The least-squares factor over all cases: exact when the student's values are c times the step.
     scale = (sum(float(np.vdot(got, step)) for got, step in informative)
              / sum(float(np.vdot(step, step)) for _, step in informative))
-    constant = abs(scale) > tolerance.rtol and all(compare.close(got, scale * step, tolerance).all() for got, step in usable)
+    constant = abs(scale) > tolerance.rtol and all(compare.all_close(got, scale * step, tolerance) for got, step in usable)
     if not directional:
         if constant and abs(scale - 1) > tolerance.rtol:
             return f"{scale:.3g} times {what} {cases}: look for a constant factor"
