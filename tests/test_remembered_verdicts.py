@@ -92,15 +92,41 @@ def test_remembered_verdicts_give_the_grades_fresh_verdicts_give(tmp_path, loade
     assert not any(step.carried_forward for step in by_name["tiny"].steps)
 
 
-def _run_of(cases, **changes) -> evidence.StudentRun:
-    """A run that returned the reference's values on every case, with `changes` to the first case's values."""
+def _run_of(cases, facts: dict | None = None, **changes) -> evidence.StudentRun:
+    """A run that returned the reference's values on every case, with `changes` to the first case's values and
+    `facts` (CaseRun's other fields) for its last case."""
     runs = []
     for index, case in enumerate(cases):
         values = {name: np.array(value, dtype=np.float64) for name, value in case.expected.items()}
         if index == 0:
             values.update(changes)
-        runs.append(evidence.CaseRun(values, None, (), None))
+        given = facts if facts is not None and index == len(cases) - 1 else {}
+        runs.append(evidence.CaseRun(values, given.get("exception"), given.get("mutated", ()), given.get("problem"),
+                                     given.get("partial", frozenset()), given.get("raised_in_loop", False)))
     return evidence.StudentRun("defined", None, None, tuple(runs), (), ())
+
+
+def test_runs_that_differ_only_in_a_case_s_facts_are_judged_apart(loaded):
+    """Remembered: the facts of a case besides its values (its exception, the arguments it changed, the problem
+    with what it returned, the steps cut short, a raise inside a loop) each make another entry, however often the
+    same facts were seen before; the same facts are found again."""
+    cases = case_builder.build(loaded, loaded.defaults.seed)
+    remembered = verdicts.Remembered(loaded.rubric, cases, loaded.reference, size=64)
+    variants = {
+        "none": None,
+        "exception": {"exception": "ValueError: shapes (3,) and (2,) not aligned"},
+        "other exception": {"exception": "ValueError: shapes (3,) and (4,) not aligned"},
+        "mutated": {"mutated": ("x",)},
+        "problem": {"problem": "returned None"},
+        "partial": {"partial": frozenset({"error"})},
+        "raised in a loop": {"raised_in_loop": True},
+        "exception raised in a loop": {"exception": "ValueError: shapes (3,) and (2,) not aligned",
+                                       "raised_in_loop": True},
+    }
+    for _ in range(2):  # the second time, every header the digest is made of has been seen
+        found = {name: remembered.of(_run_of(cases, facts)) for name, facts in variants.items()}
+        assert len({id(each) for each in found.values()}) == len(variants)
+    assert all(remembered.of(_run_of(cases, facts)) is found[name] for name, facts in variants.items())
 
 
 def test_only_the_same_evidence_finds_remembered_verdicts(loaded):
