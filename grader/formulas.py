@@ -14,7 +14,6 @@ Runs in the grader's process on decoded float64 arrays and the reference's own o
 
 from __future__ import annotations
 
-import functools
 import types
 from collections.abc import Mapping
 from typing import Any
@@ -72,12 +71,27 @@ def evaluate(code: types.CodeType, namespace: dict, steps: tuple[Step, ...], cas
         return None
 
 
-@functools.lru_cache(maxsize=64)
+# id(steps) -> (those steps, their layout); the steps are kept so that their id cannot be reused while listed here.
+_layouts: dict[int, tuple[tuple[Step, ...], tuple[dict[str, bool], dict[str, tuple[str, ...]]]]] = {}
+
+
 def _layout(steps: tuple[Step, ...]) -> tuple[dict[str, bool], dict[str, tuple[str, ...]]]:
-    """Whether each step is per iteration, and the steps before each: asked on every evaluation, computed once."""
+    """Whether each step is per iteration, and the steps before each: asked on every evaluation, computed once.
+
+    Found by the tuple's identity (a rubric's steps are one tuple for the whole run): hashing the steps for a
+    cache key, each a dataclass hashed field by field, was a tenth of an evaluation.
+    """
+    found = _layouts.get(id(steps))
+    if found is not None and found[0] is steps:
+        return found[1]
     names = tuple(item.name for item in steps)
-    return ({item.name: item.per_iteration for item in steps},
-            {name: names[:position] for position, name in enumerate(names)})
+    layout = ({item.name: item.per_iteration for item in steps},
+              {name: names[:position] for position, name in enumerate(names)})
+    if len(_layouts) >= 64:
+        _layouts.clear()
+    _layouts[id(steps)] = (steps, layout)
+    return layout
+
 
 
 def _rows(value: Any, expected: np.ndarray) -> bool:

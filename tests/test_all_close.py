@@ -45,3 +45,18 @@ def test_all_close_reads_other_dtypes_and_layouts_as_close_does(got):
     tolerance = Tolerance(1e-3, 1e-8)
     for expected in (np.asarray(got, dtype=np.float64), np.asarray(got, dtype=np.float64) + 0.5):
         assert compare.all_close(got, expected, tolerance) is bool(compare.close(got, expected, tolerance).all())
+
+
+@pytest.mark.parametrize(("got", "kind", "said"), [
+    (np.array([0.1, np.nan, 0.3]), compare.NONFINITE, "has 1 of 3 elements that are NaN or infinite"),
+    (np.array([np.inf, -np.inf, 0.3]), compare.NONFINITE, "has 2 of 3 elements that are NaN or infinite"),
+    (np.array(np.nan), compare.NONFINITE, "has 1 of 1 elements that are NaN or infinite"),
+    (np.array([0.1, -0.2, 0.3 + 1e-9]), compare.OK, ""),
+    (np.array([0.1, -0.2, 0.4]), compare.VALUES, "1 / 3 elements differ, max abs diff 0.1 at index 2"),
+])
+def test_a_check_names_non_finite_numbers_before_differences(got, kind, said):
+    """compare.check: a value with NaN or infinities is said to have them (however close the rest), whichever
+    test runs first; a close value passes; a wrong one says where."""
+    expected = np.array([0.1, -0.2, 0.3]) if got.ndim else np.array(0.5)
+    check = compare.check(got, expected, Tolerance(1e-3, 1e-8))
+    assert (check.kind, check.detail) == (kind, said)
