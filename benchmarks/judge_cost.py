@@ -17,8 +17,9 @@ same process, round after round:
 - the floor's verdict on the distinct documents (benchmarks/bare_fork_floor.py): each case's
   returned numbers decoded and compared with the reference's by `numpy.allclose`, no more.
 
-It prints milliseconds of the grader's CPU per submission for each (the best round) and the
-ratios to the floor's verdict. Compare ratios, not times: the machine may be busy.
+It prints milliseconds of the grader's CPU per submission for each and its ratio to the floor's
+verdict of the same round (medians of the rounds). Compare ratios, not times: the machine may be
+busy, and its speed drifts.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import argparse
 import base64
 import dataclasses
 import hashlib
+import statistics
 import sys
 import tempfile
 import time
@@ -110,23 +112,21 @@ def floor_seconds(loaded: assignment.Assignment, replies: list[tuple]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=400, help="notebooks in the class [default: 400]")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of the three measurements [default: 3]")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of the three measurements [default: 5]")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="judge-cost-") as scratch:
         loaded, replies = graded_replies(Path(scratch) / "class", options.size)
     distinct = made_distinct(replies)
     documents = len({reply.digest for _, reply, _ in replies})
     print(f"class: {options.size} notebooks, {len(replies)} sandboxed replies, {documents} distinct documents")
-    best = {"as sent": float("inf"), "made distinct": float("inf"), "floor's verdict": float("inf")}
+    rounds: list[dict[str, float]] = []
     for _ in range(options.rounds):
-        best["as sent"] = min(best["as sent"], judge_seconds(loaded, replies))
-        best["made distinct"] = min(best["made distinct"], judge_seconds(loaded, distinct))
-        best["floor's verdict"] = min(best["floor's verdict"], floor_seconds(loaded, distinct))
-    floor = best["floor's verdict"]
-    for label, seconds in best.items():
-        print(f"{label:16s} {1000 * seconds / len(replies):6.2f} ms of CPU per submission"
-              f"  ({seconds / floor:5.1f}x the floor's verdict)")
-
+        rounds.append({"as sent": judge_seconds(loaded, replies), "made distinct": judge_seconds(loaded, distinct),
+                       "floor's verdict": floor_seconds(loaded, distinct)})
+    for label in rounds[0]:
+        each = statistics.median(1000 * measured[label] / len(replies) for measured in rounds)
+        ratio = statistics.median(measured[label] / measured["floor's verdict"] for measured in rounds)
+        print(f"{label:16s} {each:6.2f} ms of CPU per submission  ({ratio:5.1f}x the floor's verdict, median of the rounds)")
 
 if __name__ == "__main__":
     main()
