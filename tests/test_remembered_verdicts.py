@@ -191,3 +191,21 @@ def test_a_document_is_found_again_by_its_very_bytes_only(tmp_path, loaded, monk
     assert len(parsed) == 2 and repr(grades[0]) == repr(grades[1]) and grades[0].score == 9.0
     assert grades[2].score == grades[0].score and "one more" in " ".join(grades[2].messages)
     assert memory.found(replies[0].digest)[1] is memory.found(replies[2].digest)[1]  # the same evidence's verdicts
+
+
+def test_the_digest_keeps_no_header_of_one_student_s_text(loaded):
+    """verdicts._evidence_digest keeps the headers cases and arrays share (bounded by their kinds and shapes), never
+    one of an exception's text, a returned value's problem or changed arguments' names, which a child writes (a
+    hostile one, megabytes) and which would otherwise grow with the class."""
+    cases = case_builder.build(loaded, loaded.defaults.seed)
+    verdicts._HEADERS.clear()
+    remembered = verdicts.Remembered(loaded.rubric, cases, loaded.reference, size=4)
+    remembered.of(_run_of(cases))
+    shared = len(verdicts._HEADERS)
+    long_text = "x" * 100_000
+    for number in range(30):
+        for facts in ({"exception": f"ValueError {number}: {long_text}"}, {"problem": f"returned {number} {long_text}"},
+                      {"mutated": (f"x{number}{long_text}",)}):
+            remembered.of(_run_of(cases, facts))
+    assert len(verdicts._HEADERS) == shared
+    assert sum(len(header) for header in verdicts._HEADERS.values()) < 100_000

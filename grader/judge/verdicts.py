@@ -374,15 +374,24 @@ def _evidence_digest(cases: tuple[CaseRun, ...]) -> bytes:
 # The headers of the digest's parts, by what they are made from: a run of 41 cases has about 250 arrays of a dozen
 # shapes and cases of a few kinds, and formatting each header was a fifth of judging a right run afresh.
 _HEADERS: dict[tuple, bytes] = {}
-_MAX_HEADERS = 4096
+_MAX_HEADERS = 1024
 
 
 def _case_header(case: CaseRun) -> bytes:
-    """A case's facts in the digest; most cases of most runs share them (no exception, nothing changed in place)."""
-    key = (case.exception, case.mutated, case.returned_problem, case.partial, case.raised_in_loop,
-           type(case.raised_in_loop), len(case.values))
-    return _HEADERS.get(key) or _remember(key, repr((case.exception, case.mutated, case.returned_problem,
-                                                     sorted(case.partial), case.raised_in_loop, len(case.values))))
+    """A case's facts in the digest; most cases of most runs share them (no exception, nothing changed in place).
+
+    Only those are kept: an exception's text, a returned value's problem and the names of changed arguments come
+    from one child (a hostile one could make them long), and keeping each would grow with the class.
+    """
+    if case.exception is not None or case.returned_problem is not None or case.mutated:
+        return _case_text(case).encode()
+    key = (case.partial, case.raised_in_loop, type(case.raised_in_loop), len(case.values))
+    return _HEADERS.get(key) or _remember(key, _case_text(case))
+
+
+def _case_text(case: CaseRun) -> str:
+    return repr((case.exception, case.mutated, case.returned_problem, sorted(case.partial), case.raised_in_loop,
+                 len(case.values)))
 
 
 def _array_header(value: np.ndarray) -> bytes:
