@@ -93,7 +93,6 @@ def _layout(steps: tuple[Step, ...]) -> tuple[dict[str, bool], dict[str, tuple[s
     return layout
 
 
-
 def _rows(value: Any, expected: np.ndarray) -> bool:
     """Whether a per-iteration value has one row per iteration of the reference's."""
     return isinstance(value, np.ndarray) and value.ndim >= 1 and value.shape[0] == expected.shape[0]
