@@ -89,8 +89,7 @@ def same(first: np.ndarray, second: np.ndarray, tolerance: Tolerance) -> bool:
             second = np.full(first.shape, second.ravel()[0])
         else:
             return False
-    with np.errstate(all="ignore"):
-        return compare.all_close(first, second, tolerance)
+    return compare.all_close(first, second, tolerance)
 
 
 def recycled(value: np.ndarray, others: Sequence[object], tolerance: Tolerance) -> bool:
@@ -141,8 +140,7 @@ def varies(values: Sequence[np.ndarray], tolerance: Tolerance) -> bool:
         return True
     # Every element of every value against the first number, in one comparison (`same`, laid end to end).
     flat = np.concatenate([value.ravel() for value in values])
-    with np.errstate(all="ignore"):
-        return not compare.all_close(flat, np.full(flat.shape, first[0]), tolerance)
+    return not compare.all_close(flat, np.full(flat.shape, first[0]), tolerance)
 
 
 def input_dependent(values: Sequence[object], tolerance: Tolerance) -> bool:
