@@ -42,6 +42,8 @@ MAX_CELL_CHARS = 20_000
 """Characters of one cell's source rendered; the rest of the cell is counted in a note."""
 MAX_PAGE_CHARS = 200_000
 """Characters of source rendered on one page: about two seconds of highlighting on a slow machine."""
+MEMO_CHARS = 1_000_000
+"""Characters of rendered cells (and their sources) a page renderer keeps to reuse on later pages."""
 _BOX = "border:2px solid #3b6fb6;border-radius:6px;padding:0.8em 1.2em;margin:1em 0;background:#f4f8fd"
 _CELL = "border:1px solid #c8d3e0;padding:0.3em 0.6em;text-align:left;vertical-align:top"
 _MARKS = {PASS: ("right", "#1b7f3b"), FAIL: ("wrong", "#b3261e"), MISSING: ("missing", "#b3261e"),
@@ -80,6 +82,8 @@ class FeedbackPages:
         lexer, formatter = PythonLexer(), HtmlFormatter()
         self._highlight = lambda source: highlight(source, lexer, formatter)
         self._style = _STYLE + formatter.get_style_defs(".highlight")
+        self._rendered: collections.OrderedDict[tuple[str, str, int], str] = collections.OrderedDict()
+        self._rendered_chars = 0
 
     def render(self, grade: Grade) -> str:
         """The whole page for one submission."""
@@ -101,6 +105,28 @@ class FeedbackPages:
                 + "\n</main>\n</body>\n</html>\n")
 
     def _cell(self, kind: str, source: str, cut: int) -> str:
+        """A cell's HTML, found again when this renderer rendered the same cell before (on any page).
+
+        A class's notebooks share most of their cells (the assignment's text, the code it gives), and the
+        HTML is a function of the cell alone: rendered once, not on every page, they made a page of the
+        benchmark's class about three times cheaper. The cells used last are kept, up to `MEMO_CHARS`
+        characters, so notebooks of many large unique cells cost no more memory than that.
+        """
+        key = (kind, source, cut)
+        piece = self._rendered.get(key)
+        if piece is not None:
+            self._rendered.move_to_end(key)
+            return piece
+        piece = self._fresh_cell(kind, source, cut)
+        if len(piece) <= MEMO_CHARS // 8:
+            self._rendered[key] = piece
+            self._rendered_chars += len(piece) + len(source)
+            while self._rendered_chars > MEMO_CHARS:
+                (_, old_source, _), old_piece = self._rendered.popitem(last=False)
+                self._rendered_chars -= len(old_piece) + len(old_source)
+        return piece
+
+    def _fresh_cell(self, kind: str, source: str, cut: int) -> str:
         if kind == "code":
             piece = f'<div class="cell code">{self._highlight(source)}</div>'
         elif kind == "markdown":
