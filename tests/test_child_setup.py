@@ -65,6 +65,10 @@ sys.stdout.flush()
 captured = os.pread(1, 4096, 0).decode()
 if captured != OWN_OUTPUT:
     problems.append(f"stdout {captured!r}")
+if os.getsid(0) != os.getpid():
+    problems.append("not in a session of its own")
+if os.getpriority(os.PRIO_PROCESS, 0) != EXPECTED_NICE:
+    problems.append(f"nice {os.getpriority(os.PRIO_PROCESS, 0)}")
 folder = os.path.basename(os.path.dirname(here))
 raise ValueError(f"SETUP {'ok' if not problems else '; '.join(problems)} IN {folder} END")
 """
@@ -83,6 +87,16 @@ sys.stdout.write(OWN_OUTPUT)
 """
 
 
+def _expected_nice() -> int:
+    """19 where the kernel schedules each session as a group (the server yields to the grader from its first job,
+    and each child, a session of its own, competes as an equal whatever it inherits), else the grader's own."""
+    try:
+        enabled = Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1"
+    except OSError:
+        enabled = False
+    return 19 if enabled else os.getpriority(os.PRIO_PROCESS, 0)
+
+
 def _landlock() -> bool:
     return "[x] landlock-fs" in CliRunner().invoke(grade, ["--sandbox-info"]).output
 
@@ -91,14 +105,16 @@ def _notebook(mark: str, landlock: bool) -> object:
     limits = Limits(timeout=TIMEOUT, statement=1.0, call=1.0)
     expected = {"RLIMIT_AS": limits.memory_mb << 20, "RLIMIT_CPU": TIMEOUT + 1, "RLIMIT_FSIZE": limits.output_bytes,
                 "RLIMIT_NOFILE": 256, "RLIMIT_CORE": 0}
-    settings = f"import os\nEXPECTED_LIMITS = {expected!r}\nLANDLOCK = {landlock!r}\nOWN_OUTPUT = {mark!r}\n"
+    settings = (f"import os\nEXPECTED_LIMITS = {expected!r}\nLANDLOCK = {landlock!r}\nOWN_OUTPUT = {mark!r}\n"
+                f"EXPECTED_NICE = {_expected_nice()}\n")
     return student_notebook(_INSPECT, helper_cells=[settings + _HELPERS], demo=False)
 
 
 def test_each_child_applies_what_its_server_made_for_it(tmp_path: Path) -> None:
     """Three students in a row on one server: each finds the run's limits, descriptors 0-3 only, Landlock as the
-    probe found it, its own scratch folder as TMPDIR and HOME (a new one each), an empty stdin, and in its stdout
-    only what it wrote itself, not what the child before it left unflushed in the same stream."""
+    probe found it, its own scratch folder as TMPDIR and HOME (a new one each), an empty stdin, in its stdout only
+    what it wrote itself, not what the child before it left unflushed in the same stream, a session of its own, and
+    the nice value the server runs its jobs at."""
     landlock = _landlock()
     for name in ("a", "b", "c"):
         write(_notebook(f"OUTPUT-OF-{name.upper()}", landlock), tmp_path / f"{name}.ipynb")
@@ -119,7 +135,33 @@ def test_child_setup_unprivileged() -> None:
     """The tests of this file again as uid 65534, where the children keep the grader's uid."""
     result = unprivileged.run_unprivileged(str(Path(__file__)))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "3 passed" in result.stdout
+    assert "8 passed" in result.stdout
+
+
+@pytest.mark.parametrize(("sysctl", "nice"), [("1\n", 19), ("0\n", 0), (None, 0), ("garbage", 0)])
+def test_the_server_yields_to_the_grader_only_where_sessions_are_scheduled_apart(tmp_path, sysctl, nice) -> None:
+    """server._yield_to_the_grader, in a fork (it changes the calling process): nice 19 where autogroups are on, no
+    change where they are off, unknown or unreadable."""
+    from grader.sandbox import server
+
+    path = tmp_path / "sched_autogroup_enabled"
+    if sysctl is not None:
+        path.write_text(sysctl)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            before = os.getpriority(os.PRIO_PROCESS, 0)
+            server._yield_to_the_grader(str(path))
+            os.write(write_end, str(os.getpriority(os.PRIO_PROCESS, 0) - before).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    said = os.read(read_end, 64).decode()
+    os.close(read_end)
+    os.waitpid(pid, 0)
+    before = os.getpriority(os.PRIO_PROCESS, 0)
+    assert int(said) == min(nice, 19 - before), said
 
 
 def test_planned_limits_stay_within_the_inherited_hard_limits() -> None:
@@ -166,3 +208,23 @@ def test_a_grader_without_an_open_stderr_still_grades(tmp_path: Path) -> None:
     report = json.loads(done.stdout.split("\n", 1)[1])
     row = report["submissions"][0]
     assert row["score"] == row["max_score"], row["messages"]
+
+
+def test_a_result_written_in_time_is_read_after_the_deadline() -> None:
+    """A server that gets the CPU back only after a child's deadline still reads the result the child wrote in time
+    (server._read_result); a child that wrote nothing by then has timed out, without a wait."""
+    import time
+
+    from grader.sandbox import frames, server
+
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, b"".join(frames.frame(b'{"cases": []}')))
+        payload, timed_out = server._read_result(read_end, time.monotonic() - 1.0)
+        assert (bytes(payload or b""), timed_out) == (b'{"cases": []}', False)
+        started = time.monotonic()
+        assert server._read_result(read_end, time.monotonic() - 1.0) == (None, True)
+        assert time.monotonic() - started < 0.5
+    finally:
+        os.close(read_end)
+        os.close(write_end)
