@@ -24,18 +24,25 @@ GRADE = Path(sys.executable).parent / "grade"
 SLOW_CELL = "import time\ntime.sleep(0.9)\ntime.sleep(0.9)\ntime.sleep(0.9)"
 
 
-def _parent_and_session(pid: int | str) -> tuple[int, int]:
+def _parent_and_start(pid: int | str) -> tuple[int, int]:
+    """A process's parent and its start time (clock ticks since boot)."""
     with open(f"/proc/{pid}/stat", "rb") as stream:
         fields = stream.read().rsplit(b")", 1)[1].split()
-    return int(fields[1]), int(fields[3])
+    return int(fields[1]), int(fields[19])
 
 
-def _servers_of(parent: int) -> list[int]:
-    """The fork servers `parent` started: its children in its own session (a job child that the grader
-    adopted when its server died has the same command line, but a session of its own). With a PID
-    namespace the child is the server's launcher, pid 1's parent there: killing it ends the server."""
+def _now() -> int:
+    """The time since boot in clock ticks, as /proc/PID/stat gives start times."""
+    with open("/proc/uptime") as stream:
+        return int(float(stream.read().split()[0]) * os.sysconf("SC_CLK_TCK"))
+
+
+def _servers_of(parent: int, since: int) -> list[int]:
+    """The fork servers `parent` started at or after `since`: its children that start a server. A job child that the
+    grader adopted when its server died has the same command line and, like a server, a session of its own, but it
+    started before its server was killed. With a PID namespace the child is the server's launcher, pid 1's parent
+    there: killing it ends the server."""
     found = []
-    session = _parent_and_session(parent)[1]
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -43,7 +50,8 @@ def _servers_of(parent: int) -> list[int]:
             with open(f"/proc/{entry}/cmdline", "rb") as stream:
                 command = stream.read()
             starts_a_server = b"grader.sandbox.server" in command or b"grader.sandbox.launcher" in command
-            if _parent_and_session(entry) == (parent, session) and starts_a_server:
+            their_parent, started = _parent_and_start(entry)
+            if their_parent == parent and started >= since and starts_a_server:
                 found.append(int(entry))
         except (OSError, IndexError, ValueError):
             continue
@@ -58,10 +66,12 @@ def _grade(folder: Path, out: Path, kills: int) -> tuple[subprocess.CompletedPro
     running = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     killed: list[int] = []
     deadline = time.monotonic() + 60
+    since = 0
     while len(killed) < kills and running.poll() is None and time.monotonic() < deadline:
-        fresh = [pid for pid in _servers_of(running.pid) if pid not in killed]
+        fresh = [pid for pid in _servers_of(running.pid, since) if pid not in killed]
         if fresh:
             time.sleep(1.3)  # past the probe, inside the ~3 s job
+            since = _now()
             os.kill(fresh[0], signal.SIGKILL)
             killed.append(fresh[0])
         time.sleep(0.02)

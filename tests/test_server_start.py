@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -528,3 +529,36 @@ def test_what_counts_as_nothing_to_reuse(tmp_path, cache, log, expected):
     if log:
         (out / session.RESULTS_LOG).write_text("")
     assert session.reuses_nothing(out, cache_dir) is expected
+
+
+def test_a_server_is_a_session_of_its_own_and_leaves_with_the_grader(tmp_path):
+    """Each fork server starts a session (its launcher leads it): with the kernel's autogroups each session is scheduled
+    as a group, so the servers' work never shares a group with the grader, which paces them (docs/scale.md, eleventh
+    round). Out of the grader's session it still ends with the grader: killed at once (no cleanup of its own), the
+    grader leaves the server nothing to read, and it exits."""
+    program = ("import os, sys, time\n"
+               "from grader.sandbox.client import ForkServer\n"
+               "server = ForkServer()\n"
+               "print(server._process.pid, os.getsid(0), flush=True)\n"
+               "time.sleep(60)\n")
+    grader = subprocess.Popen([sys.executable, "-c", program], stdout=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        launcher, grader_session = map(int, grader.stdout.readline().split())
+        assert os.getsid(launcher) == launcher != grader_session
+        grader.kill()
+        grader.wait(timeout=10)
+        for _ in range(200):
+            if not Path(f"/proc/{launcher}").exists() or _state(launcher) == "Z":
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail(f"the server's launcher {launcher} outlived its grader")
+    finally:
+        grader.kill()
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "Z"

@@ -95,7 +95,11 @@ class ForkServer:
             cwd=PACKAGE_PARENT,
             env=server_environment(self._home),
             close_fds=True,
+            # A session of its own: with the kernel's autogroups (on by default in most distributions) each session is
+            # scheduled as a group, and the grader, which paces every server, then has its group to itself.
+            start_new_session=True,
         )
+        _LIVE.add(self._process.pid)
         self.layers: tuple[Layer, ...] = ()
         self._answered = False
         # The launcher takes the first message (what to hide) and keeps it; the server gets the others.
@@ -170,7 +174,17 @@ class ForkServer:
                 stream.close()
             except OSError:
                 pass
+        _LIVE.discard(self._process.pid)
         _remove(self._home)
+
+
+_LIVE: set[int] = set()
+"""The launchers of this process's fork servers not closed yet: children in sessions of their own that are ours."""
+
+
+def live_servers() -> frozenset[int]:
+    """The process ids of this process's fork servers (their launchers) not closed yet."""
+    return frozenset(_LIVE)
 
 
 def _remove(path: str) -> None:

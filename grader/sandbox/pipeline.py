@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from grader.errors import ConfigError
-from grader.sandbox import ahead, frames, process, wire
+from grader.sandbox import ahead, client, frames, process, wire
 from grader.sandbox.client import SCRATCH_BYTES, SERVER_GRACE, ForkServer
 from grader.sandbox.layers import Layer
 from grader.sandbox.wire import SandboxReply
@@ -255,7 +255,7 @@ class Pipeline:
         self._retry.extend(lane.queue)
         lane.queue.clear()
         self._retire(lane)
-        process.sweep_foreign_orphans()
+        process.sweep_foreign_orphans(client.live_servers())
 
     def _retire(self, lane: _Lane) -> None:
         for fd in lane.server.pipes:
@@ -270,7 +270,7 @@ class Pipeline:
         self._spawned.clear()
         self._lanes.clear()
         self._selector.close()
-        process.sweep_foreign_orphans()
+        process.sweep_foreign_orphans(client.live_servers())
 
     def __enter__(self) -> Pipeline:
         return self

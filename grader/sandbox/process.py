@@ -9,6 +9,7 @@ import signal
 import stat
 import sys
 import time
+from collections.abc import Collection
 
 _PR_SET_DUMPABLE = 4
 _PR_SET_CHILD_SUBREAPER = 36
@@ -44,16 +45,17 @@ def adopt_orphans() -> bool:
     return prctl(_PR_SET_CHILD_SUBREAPER, 1) == 0
 
 
-def sweep_foreign_orphans() -> int:
+def sweep_foreign_orphans(ours: Collection[int] = ()) -> int:
     """Kill and reap the processes reparented to us that live in another session than ours; count them.
 
     For the grader: if a fork server dies, what its sandboxed children left behind (each child has
-    a session of its own) comes to us. Our own children (the fork servers, anything the embedding
-    program started) share our session and are left alone.
+    a session of its own) comes to us. Our own children are left alone: anything the embedding
+    program started shares our session, and the fork servers, which have sessions of their own, are `ours`.
     """
     me, session, killed = os.getpid(), os.getsid(0), 0
     for _ in range(_SWEEP_ROUNDS):
-        strangers = [pid for pid, their_session in _children_with_sessions(me) if their_session != session]
+        strangers = [pid for pid, their_session in _children_with_sessions(me)
+                     if their_session != session and pid not in ours]
         if not strangers:
             return killed
         for pid in strangers:

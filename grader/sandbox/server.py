@@ -100,7 +100,6 @@ def main(setup_fd: int) -> None:
         # Objects made so far are never collected: a child's garbage collector then leaves their
         # pages shared instead of copying them on every fork.
         gc.freeze()
-        _yield_to_the_grader()
         while True:
             try:
                 job: wire.JobHeader = frames.read(requests)
@@ -112,27 +111,6 @@ def main(setup_fd: int) -> None:
             frames.wipe(reply.result, reply.stdout)
     finally:
         _remove_base(base)
-
-
-def _yield_to_the_grader(autogroups: str = "/proc/sys/kernel/sched_autogroup_enabled") -> None:
-    """From the first job on, the grader runs first whenever it and this server both want a CPU (nice 19).
-
-    The grader paces every server (it drains their replies and queues their next jobs): a class of 400
-    notebooks on 2 CPUs took 0.87-0.91x the time, the CPUs idle 0-5 % of the jobs' phase instead of a
-    tenth. Not before the first job: the server's start is what `grade-check` waits for. A child inherits
-    the nice value, but it starts a session of its own (`_child`) and, with the kernel's autogroups (on by
-    default in most distributions), a session is scheduled as a group at the group's own nice (0): the
-    child still competes with the grader, and with every other process, as an equal. Where autogroups are
-    off, nothing changes here: the children would otherwise run at nice 19 against the whole machine, their
-    wall-clock limits at the mercy of any other load.
-    """
-    try:
-        with open(autogroups, encoding="ascii") as stream:
-            enabled = stream.read().strip() == "1"
-        if enabled:
-            os.nice(19)
-    except (OSError, ValueError):
-        pass
 
 
 def _standard_streams() -> tuple[TextIO, TextIO, TextIO]:
