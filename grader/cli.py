@@ -64,8 +64,9 @@ def _sandbox_info(ctx: click.Context, _param, value: bool) -> None:
               help="Grade every notebook against NAME; a notebook for another assignment gets an error row "
                    "[default: each notebook against its own, told by its code, else its metadata].")
 @click.option("--solutions", type=click.Path(file_okay=False, path_type=Path), help=SOLUTIONS_HELP)
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=os.cpu_count() or 1, show_default="CPU count",
-              help="Submissions graded in parallel.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1),
+              help="Submissions graded in parallel [default: the CPU count, one more for a class of at least "
+                   "50 notebooks a CPU].")
 @click.option("--timeout", type=click.FloatRange(min=0.5), metavar="SECONDS",
               help="Wall-clock limit per submission [default: from the rubric].")
 @click.option("--seed", type=int, help="Seed of the hidden cases [default: $GRADER_SEED, else the rubric's].")

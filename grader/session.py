@@ -50,13 +50,30 @@ def default_cache_dir(out: Path | None) -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "backprop-grader"
 
 
+# With one child a CPU, a 2-CPU virtual machine sat idle a tenth of a class run (the benchmark's bare forks as well):
+# one child more kept it busy, 0.87-0.92x the time of 400 notebooks, 0.96x of 120, but 1.08x of 50 and 1.19x of 8,
+# where the extra server's start costs more than it saves (docs/scale.md, eleventh round).
+EXTRA_LANE_FROM = 50
+"""Notebooks a CPU from which a group gets one fork server more than the CPU count when --jobs is not given."""
+
+
+def lanes(jobs: int | None, notebooks: int) -> int:
+    """The fork servers that grade `notebooks` notebooks: `jobs` when given, else the CPU count, one more for a group
+    of at least EXTRA_LANE_FROM notebooks a CPU."""
+    if jobs is not None:
+        return jobs
+    cpus = os.cpu_count() or 1
+    return cpus + (notebooks >= EXTRA_LANE_FROM * cpus)
+
+
 @dataclass(frozen=True)
 class Settings:
     """How to grade a class."""
 
     seed: int | None
     """Seed of the hidden cases; None: each assignment's rubric seed."""
-    jobs: int
+    jobs: int | None
+    """--jobs; None: `lanes` chooses for each group."""
     timeout: float | None = None
     out: Path | None = None
     """Output folder; holds the results log. None: the log lives in a temporary folder."""
@@ -141,7 +158,9 @@ class ClassRun:
         grader = self._graders[number]
         if grader is None:
             group = self.groups[number]
-            grader = batch.Grader(group.assignment, self._seed(group), self.settings.jobs, self.settings.timeout)
+            graded_here = self._group_of.count(number)  # this shard's share of the group
+            grader = batch.Grader(group.assignment, self._seed(group), lanes(self.settings.jobs, graded_here),
+                                  self.settings.timeout)
             self._graders[number] = grader
         return grader
 

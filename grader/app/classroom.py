@@ -47,7 +47,8 @@ class GradeClass:
     paths: tuple[Path, ...]
     solutions: Path | None
     assignment: str | None
-    jobs: int
+    jobs: int | None
+    """--jobs; None: the CPU count, or one more for a large class (`session.lanes`)."""
     timeout: float | None
     seed: int | None
     json_path: str | None
@@ -151,7 +152,8 @@ def _spawn_servers_ahead(request: GradeClass, solutions_dir: Path, cache_dir: Pa
         return
     from grader.sandbox import ahead, client
 
-    ahead.spawn((str(solutions_dir.resolve()),), client.scratch_bytes(Limits.output_bytes), min(request.jobs, found))
+    ahead.spawn((str(solutions_dir.resolve()),), client.scratch_bytes(Limits.output_bytes),
+                min(session.lanes(request.jobs, found), found))
 
 
 def _write_reports(request: GradeClass, stored: Callable[[str], Iterator[tuple[int, Grade]]],
@@ -174,11 +176,13 @@ def _write_reports(request: GradeClass, stored: Callable[[str], Iterator[tuple[i
             emit(events.ReportsWritten(request.out, tuple(written), session.RESULTS_LOG))
         except class_reports.ReportsFailed as error:
             unwritten.append(str(error))
+    # Pages are rendered after grading, one worker a CPU unless --jobs says (each worker loads nbconvert, 0.4 s).
+    workers = request.jobs or os.cpu_count() or 1
     for section in sections():
         name = section.info.assignment
         if request.feedback_html:
             folder = request.out / _feedback_folder(name, len(functions))
-            pages = html.write_pages((grade for _, grade in section.entries), functions[name], folder, request.jobs,
+            pages = html.write_pages((grade for _, grade in section.entries), functions[name], folder, workers,
                                      lambda count: emit(events.PageProgress(count)))
             emit(events.PagesWritten(len(pages), folder))
         if request.github:
