@@ -109,7 +109,7 @@ def test_each_child_applies_what_its_server_made_for_it(tmp_path: Path) -> None:
     """Three students in a row on one server: each finds the run's limits, descriptors 0-3 only, Landlock as the
     probe found it, its own scratch folder as TMPDIR and HOME (a new one each), an empty stdin, in its stdout only
     what it wrote itself, not what the child before it left unflushed in the same stream, a session of its own, and
-    the nice value the server runs its jobs at."""
+    the grader's nice value."""
     landlock = _landlock()
     for name in ("a", "b", "c"):
         write(_notebook(f"OUTPUT-OF-{name.upper()}", landlock), tmp_path / f"{name}.ipynb")
