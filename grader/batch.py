@@ -6,9 +6,10 @@ import dataclasses
 import functools
 import gc
 import os
-from collections.abc import Callable, Iterable, Iterator, Sized
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from grader import notebook, selfcheck_cell
@@ -327,12 +328,16 @@ class Grader:
         return self._pipeline().layers(start)
 
     def grade_all(self, submissions: Iterable[Submission],
-                  known: Callable[[Loaded], tuple[Grade, str] | None] = lambda loaded: None) -> Iterator[Outcome]:
+                  known: Callable[[Submission, str], tuple[Grade, str] | None] = lambda submission, digest: None,
+                  read: Mapping[str, bytes] = MappingProxyType({})) -> Iterator[Outcome]:
         """The outcome of each submission, in their order, whatever the number of jobs.
 
-        Each file is read once, here, just before its turn: `known` gets those bytes' digest and
-        may give a grade already known (resumed or cached) with where it came from; the others
-        run in the fork servers, several at a time, and are judged here as their replies arrive.
+        `known` gets a submission and the digest of its bytes (`duplicates.digest`) and may give a
+        grade already known (resumed or cached) with where it came from. It is asked first with the
+        SHA-256 the file's bytes had when routing read them (`read`, by submission as given), so a
+        grade known for those bytes costs no second read. Else the file is read here, just before its
+        turn, and `known` asked again if the bytes changed; the others run in the fork servers,
+        several at a time, and are judged here as their replies arrive.
         """
         ready: dict[int, Outcome] = {}
         total = len(submissions) if isinstance(submissions, Sized) else None
@@ -349,8 +354,14 @@ class Grader:
                         break
                     index, submission = item
                     taken += 1
+                    routed = read.get(submission.given)
+                    routed_digest = duplicates.keyed(routed, submission) if routed is not None else None
+                    earlier = known(submission, routed_digest) if routed_digest is not None else None
+                    if earlier is not None:
+                        ready[index] = Outcome(earlier[0], routed_digest, earlier[1])
+                        continue
                     loaded = load(submission)
-                    earlier = known(loaded)
+                    earlier = known(submission, loaded.digest) if loaded.digest != routed_digest else None
                     if earlier is not None:
                         ready[index] = Outcome(earlier[0], loaded.digest, earlier[1])
                         continue

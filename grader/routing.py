@@ -121,8 +121,11 @@ def fingerprint(known: Sequence[Signature]) -> str:
     return digest.hexdigest()
 
 
-def identify_remembered(path: Path, known: Sequence[Signature], memo: store.GradeLog, known_print: str) -> Identity:
-    """`identify`, remembered in `memo` under the digest of the notebook's bytes and the `fingerprint` of `known`.
+def identify_remembered(path: Path, known: Sequence[Signature], memo: store.GradeLog,
+                        known_print: str) -> tuple[Identity, bytes | None]:
+    """`identify`, remembered in `memo` under the digest of the notebook's bytes and the `fingerprint` of `known`;
+    and that SHA-256 of the bytes read (None when they could not be), with which a grade kept for the same bytes is
+    found without reading them again.
 
     Parsing a notebook's JSON is most of what an unchanged re-grade served from the cache costs;
     the identity of the same bytes against the same signatures and code cannot differ.
@@ -130,14 +133,15 @@ def identify_remembered(path: Path, known: Sequence[Signature], memo: store.Grad
     try:
         raw = notebook.read_bytes(path)
     except notebook.InvalidNotebook:
-        return Identity(None)
-    key = hashlib.sha256(f"{known_print}\0{hashlib.sha256(raw).hexdigest()}".encode()).hexdigest()
+        return Identity(None), None
+    read = hashlib.sha256(raw).digest()
+    key = hashlib.sha256(f"{known_print}\0{read.hex()}".encode()).hexdigest()
     remembered = _identity_of(memo.get(key), {signature.name for signature in known})
     if remembered is not None:
-        return remembered
+        return remembered, read
     identity = _identify(raw, known)
     memo.append(key, {"assignment": identity.assignment, "candidates": list(identity.candidates)})
-    return identity
+    return identity, read
 
 
 def _identity_of(record: dict | None, names: set[str]) -> Identity | None:

@@ -90,6 +90,9 @@ class Group:
     submissions: tuple[Submission, ...]
     refusals: Mapping[str, str] = field(default_factory=dict)
     """Submission (as given) -> why it is refused (a notebook for another assignment): an error row, never run."""
+    read: Mapping[str, bytes] = field(default_factory=dict)
+    """Submission (as given) -> SHA-256 of the bytes read to route it (with a cache): a grade kept for them is found
+    without reading the file again (`batch.Grader.grade_all`)."""
 
 
 @dataclass(frozen=True)
@@ -177,7 +180,7 @@ class ClassRun:
                 continue
             grader = self._grader(number)
             known = functools.partial(self._known, number=number, grader=grader)
-            for outcome in grader.grade_all(members, known):
+            for outcome in grader.grade_all(members, known, self.groups[number].read):
                 submission = outcome.grade.submission
                 key = self._key(number, submission, outcome.digest)
                 self._key_of[submission.given] = key
@@ -220,14 +223,13 @@ class ClassRun:
             key = hashlib.sha256(f"{key}\0refused\0{refusal}".encode()).hexdigest()
         return key
 
-    def _known(self, loaded: batch.Loaded, number: int, grader: batch.Grader) -> tuple[Grade, str] | None:
-        submission = loaded.submission
+    def _known(self, submission: Submission, digest: str, number: int, grader: batch.Grader) -> tuple[Grade, str] | None:
         refusal = self.groups[number].refusals.get(submission.given)
         if refusal is not None:  # decided here, never run, never cached: it depends on the other assignments too
             from grader import judge  # numpy: not loaded by a re-grade served from the cache
 
             return judge.unjudged(submission, grader.rubric, ERROR, [refusal]), GRADED
-        key = self._key(number, submission, loaded.digest)
+        key = self._key(number, submission, digest)
         for source, kept in ((RESUMED, self.log), (CACHED, self.cache)):
             record = kept.get(key) if kept is not None else None
             grade = records.grade_or_none(record, submission) if record is not None and store.is_final(record) else None

@@ -81,8 +81,9 @@ def _ignored(name: str) -> bool:
 def submission_key(fingerprint: str, given: str, digest: str) -> str:
     """The cache key of one submission: the run's fingerprint, where it is, and the digest of its bytes.
 
-    The path is part of the key because the student id and some messages come from it. The digest
-    is of the very bytes that were parsed and graded (batch.Loaded), never of a second read.
+    The path is part of the key because the student id and some messages come from it. A grade is
+    kept under the digest of the very bytes that were parsed and graded (batch.Loaded), never of a
+    second read; it is looked up first with the digest of the bytes routing read (the same, unchanged).
     """
     return hashlib.sha256("\0".join((fingerprint, given, digest)).encode("utf-8", "backslashreplace")).hexdigest()
 

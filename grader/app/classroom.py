@@ -221,14 +221,19 @@ def _groups(paths: tuple[Path, ...], solutions_dir: Path, requested: str | None,
     on_found(len(found))
     # With --assignment, an unreadable other assignment only loses its notebooks' identification.
     known = routing.signatures(solutions_dir, names, skip_broken=requested is not None)
+    read: dict[str, bytes] = {}
     if cache_dir is None:
         identities = {each.submission.given: routing.identify(each.submission.path, known) for each in found}
     else:
         known_print = routing.fingerprint(known)
         memo = store.GradeLog(cache_dir / session.ROUTES_FILE)
         try:
-            identities = {each.submission.given: routing.identify_remembered(each.submission.path, known, memo,
-                                                                             known_print) for each in found}
+            identities = {}
+            for each in found:
+                identity, digest = routing.identify_remembered(each.submission.path, known, memo, known_print)
+                identities[each.submission.given] = identity
+                if digest is not None and each.submission.problem is None:
+                    read[each.submission.given] = digest
         finally:
             memo.close()
     plan = routing.plan([each.submission for each in found], identities, known, requested)
@@ -243,7 +248,8 @@ def _groups(paths: tuple[Path, ...], solutions_dir: Path, requested: str | None,
         submissions, ignored = duplicates.one_per_student(submissions, loaded.layout.notebook,
                                                          {*plan.refusals, *map(str, paths)})
         refusals = {s.given: plan.refusals[s.given] for s in members if s.given in plan.refusals} | ignored
-        groups.append(session.Group(loaded, submissions, refusals))
+        groups.append(session.Group(loaded, submissions, refusals,
+                                    {s.given: read[s.given] for s in submissions if s.given in read}))
     return groups
 
 

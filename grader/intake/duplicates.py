@@ -63,9 +63,14 @@ def _rank(path: Path, notebook_name: str) -> tuple[int, int]:
 def digest(raw: bytes, submission: Submission) -> str:
     """The digest a grade is kept under: of the bytes, and of the notes its grade carries, so that a grade
     cached with a warning about other notebooks is not reused once they are gone (or the other way round)."""
+    return keyed(hashlib.sha256(raw).digest(), submission)
+
+
+def keyed(raw_digest: bytes, submission: Submission) -> str:
+    """`digest`, from the SHA-256 of the bytes (taken when they were read to route the notebook)."""
     if not submission.notes:
-        return hashlib.sha256(raw).hexdigest()
-    return hashlib.sha256(hashlib.sha256(raw).digest() + json.dumps(submission.notes).encode()).hexdigest()
+        return raw_digest.hex()
+    return hashlib.sha256(raw_digest + json.dumps(submission.notes).encode()).hexdigest()
 
 
 def noted(grade: Grade) -> Grade:
