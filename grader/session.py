@@ -170,8 +170,9 @@ class ClassRun:
     def grades(self) -> Iterator[Grade]:
         """Every submission's grade in order, each in the results log (and the cache) before it is yielded.
 
-        Each file is read once, when its turn comes: its key is the digest of the bytes graded.
-        Once every submission has its grade, the log keeps only this class's lines.
+        A grade known for the bytes routing read (`Group.read`) is served without reading the file again; any
+        other file is read when its turn comes, and its grade kept under the digest of the bytes graded. Once
+        every submission has its grade, the log keeps only this class's lines.
         """
         self._key_of = {}
         for number in range(len(self.groups)):
