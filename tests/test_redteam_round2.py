@@ -20,6 +20,8 @@ import tempfile
 import threading
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import invoke_grade, steps_of
 from tests.notebooks import SOLUTIONS, reference_body, student_notebook, write
 from tests.unprivileged import run_unprivileged
@@ -146,6 +148,21 @@ def test_fork_server_memory_holds_no_other_students_notebook(tmp_path: Path) -> 
     assert run.submission("alice")["score"] == 10
     assert not _leaks(run.submission("mallory")), _leaks(run.submission("mallory"))
     assert SECRET not in json.dumps(run.submission("mallory"))
+
+
+@pytest.mark.parametrize("padding", [20_000, 60_000, 200_000])
+def test_fork_server_memory_holds_no_earlier_notebook_of_another_size(tmp_path: Path, padding: int) -> None:
+    """Mechanism: the fork server reads each job's cells into a buffer of the job's size; freed, a buffer larger
+    than the next job's is not overwritten by it, so a classmate's words at its end stay in the memory the next
+    child inherits unless the server wipes the buffer before that child is forked (sandbox/server.py). Sizes
+    on either side of the allocator's threshold for mapping memory of its own."""
+    write(student_notebook(extra_cells=["#" * padding + f"\n# {SECRET}"]), tmp_path / "alice.ipynb")
+    digest = hashlib.sha256(SECRET.encode()).hexdigest()
+    scan = MEMORY_SCAN.replace("{digest}", digest).replace("{length}", str(len(SECRET)))
+    write(student_notebook(WRONG, helper_cells=[scan], extra_cells=[REPORTER]), tmp_path / "mallory.ipynb")
+    run = invoke_grade(tmp_path, "--timeout", "5", "--no-cache", jobs=1)
+    assert run.submission("alice")["score"] == 10
+    assert not _leaks(run.submission("mallory")), _leaks(run.submission("mallory"))
 
 
 def test_child_cannot_change_the_limits_or_priority_of_the_grader(tmp_path: Path) -> None:
