@@ -354,7 +354,8 @@ class Grader:
                         break
                     index, submission = item
                     taken += 1
-                    routed = read.get(submission.given)
+                    # A file refused before it was read (`problem`) is graded by that reason, whatever routing read.
+                    routed = read.get(submission.given) if submission.problem is None else None
                     routed_digest = duplicates.keyed(routed, submission) if routed is not None else None
                     earlier = known(submission, routed_digest) if routed_digest is not None else None
                     if earlier is not None:

@@ -91,8 +91,8 @@ class Group:
     refusals: Mapping[str, str] = field(default_factory=dict)
     """Submission (as given) -> why it is refused (a notebook for another assignment): an error row, never run."""
     read: Mapping[str, bytes] = field(default_factory=dict)
-    """Submission (as given) -> SHA-256 of the bytes read to route it (with a cache): a grade kept for them is found
-    without reading the file again (`batch.Grader.grade_all`)."""
+    """Submission (as given, of this group or another) -> SHA-256 of the bytes read to route it (with a cache): a
+    grade kept for them is found without reading the file again (`batch.Grader.grade_all`)."""
 
 
 @dataclass(frozen=True)

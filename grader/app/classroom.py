@@ -232,7 +232,7 @@ def _groups(paths: tuple[Path, ...], solutions_dir: Path, requested: str | None,
             for each in found:
                 identity, digest = routing.identify_remembered(each.submission.path, known, memo, known_print)
                 identities[each.submission.given] = identity
-                if digest is not None and each.submission.problem is None:
+                if digest is not None:
                     read[each.submission.given] = digest
         finally:
             memo.close()
@@ -248,8 +248,7 @@ def _groups(paths: tuple[Path, ...], solutions_dir: Path, requested: str | None,
         submissions, ignored = duplicates.one_per_student(submissions, loaded.layout.notebook,
                                                          {*plan.refusals, *map(str, paths)})
         refusals = {s.given: plan.refusals[s.given] for s in members if s.given in plan.refusals} | ignored
-        groups.append(session.Group(loaded, submissions, refusals,
-                                    {s.given: read[s.given] for s in submissions if s.given in read}))
+        groups.append(session.Group(loaded, submissions, refusals, read))
     return groups
 
 
