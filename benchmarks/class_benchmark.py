@@ -11,7 +11,9 @@ notebooks), each tool in its own fresh process, timed end to end from the parent
   notebook, `--jobs` at a time, cells run, 41 calls, numbers back over a pipe, compared;
 - `grade --no-cache` (cold), interleaved round by round with the floor (alternating which goes
   first) so that load from other work on the machine hits both alike: the ratio is taken per
-  round, and medians are printed;
+  round, and medians are printed. Twice: both at `--jobs` at once (2 by default, the issue's
+  floor), then both at the count `grade` picks itself when --jobs is not given (grader/session.py
+  `lanes`: one more than the CPUs for a class this size), the floor given that many at once too;
 - the cached re-grade: the class graded into an empty cache, then again unchanged, a pair per round
   (the ratio of each pair, then their median);
 - `--feedback-html`: the class with pages against the class without, run back to back;
@@ -27,6 +29,7 @@ The machine may be shared and noisy: compare the ratios of one run, not absolute
 from __future__ import annotations
 
 import argparse
+import copy
 import itertools
 import json
 import os
@@ -44,6 +47,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import synthetic  # noqa: E402
+
+from grader import session  # noqa: E402
 
 # Runs one CLI command in a fresh interpreter and reports, to the file named by argv[3], when the
 # first job reached the sandbox (wall clock, comparable with the parent's) and the peak RSS of
@@ -76,7 +81,8 @@ _RUNS = itertools.count(1)
 class Bench:
     """The class, its scratch folder and the common options of every grade run."""
 
-    def __init__(self, scratch: Path, size: int, jobs: int) -> None:
+    def __init__(self, scratch: Path, size: int, jobs: int | None) -> None:
+        """`jobs` None: `grade` runs without --jobs, as a user runs it."""
         self.scratch, self.size, self.jobs = scratch, size, jobs
         self.folder = scratch / f"class-{size}"
         self.students = synthetic.build_class(self.folder, size)
@@ -89,7 +95,8 @@ class Bench:
         report = self.fresh("report")
         if command == "grade":
             arguments = [str(path) for path in (paths or [self.folder])]
-            arguments += ["--solutions", str(ROOT / "solutions"), "-q", "--jobs", str(self.jobs), *extra]
+            arguments += ["--solutions", str(ROOT / "solutions"), "-q", *extra]
+            arguments += ["--jobs", str(self.jobs)] if self.jobs is not None else []
         else:
             arguments = [str(path) for path in paths or []] + list(extra)
         started = time.time()
@@ -111,8 +118,9 @@ class Bench:
         return {**json.loads(done.stdout), "seconds": time.time() - started}
 
 
-def floor_spec(bench: Bench, path: Path) -> None:
-    """The floor's input: the notebooks, the same cases as `grade` builds, the reference's returned values."""
+def floor_spec(bench: Bench, path: Path, jobs: int) -> None:
+    """The floor's input: the notebooks, the same cases as `grade` builds, the reference's returned values, and how
+    many notebooks it runs at once."""
     import numpy as np
 
     from grader import assignment
@@ -125,7 +133,7 @@ def floor_spec(bench: Bench, path: Path) -> None:
     spec = {"paths": [str(bench.folder / s.name / "backward_pass.ipynb") for s in bench.students],
             "function": loaded.rubric.function, "cases": [case_builder.copy_arguments(case.arguments) for case in built],
             "expected": expected, "timeout": loaded.defaults.limits.timeout,
-            "statement": loaded.defaults.limits.statement, "jobs": bench.jobs}
+            "statement": loaded.defaults.limits.statement, "jobs": jobs}
     path.write_bytes(pickle.dumps(spec))
 
 
@@ -153,6 +161,26 @@ def median(rows: list[dict], key: str) -> float:
     return statistics.median(row[key] for row in rows)
 
 
+def ratio(colds: list[dict], floors: list[dict]) -> float:
+    """The median of the rounds' ratios of `grade` to the floor."""
+    return statistics.median(cold["seconds"] / floor["seconds"] for cold, floor in zip(colds, floors))
+
+
+def interleaved(bench: Bench, spec: Path, rounds: int) -> tuple[list[dict], list[dict]]:
+    """`rounds` runs of the floor and of `grade --no-cache` on the class, alternating which goes first."""
+    floors, colds = [], []
+    for number in range(rounds):
+        if number % 2 == 0:
+            floor, cold = bench.floor(spec), bench.cold()
+        else:
+            cold, floor = bench.cold(), bench.floor(spec)
+        floors.append(floor)
+        colds.append(cold)
+        print(f"  round {number + 1}: floor {floor['seconds']:.2f} s ({floor['right']} right, {floor['wrong']} wrong, "
+              f"{floor['failed']} failed), grade {cold['seconds']:.2f} s, ratio {cold['seconds'] / floor['seconds']:.2f}")
+    return floors, colds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, help="notebooks in the class [default: 400; 100 with --quick]")
@@ -162,6 +190,8 @@ def main() -> None:
                         help="notebooks run in a Jupyter kernel, 0 to skip [default: 3; 1 with --quick]")
     parser.add_argument("--quick", action="store_true", help="100 notebooks, one round, one kernel notebook")
     parser.add_argument("--no-feedback-html", action="store_true", help="skip the --feedback-html pair of runs")
+    parser.add_argument("--no-default-jobs", action="store_true",
+                        help="skip the rounds with grade's own count of fork servers (no --jobs) against the floor at it")
     parser.add_argument("--rss-scale", action="store_true", help="also compare peak RSS at 1,000 and 10,000 notebooks")
     parser.add_argument("--rss-only", action="store_true", help="only the RSS comparison of --rss-scale")
     options = parser.parse_args()
@@ -181,24 +211,27 @@ def main() -> None:
               f"--jobs {options.jobs}, {os.cpu_count()} CPUs, {options.rounds} interleaved rounds, load "
               f"{os.getloadavg()[0]:.1f}")
         spec = scratch / "floor.pickle"
-        floor_spec(bench, spec)
-        floors, colds = [], []
-        for number in range(options.rounds):
-            if number % 2 == 0:
-                floor, cold = bench.floor(spec), bench.cold()
-            else:
-                cold, floor = bench.cold(), bench.floor(spec)
-            floors.append(floor)
-            colds.append(cold)
-            print(f"  round {number + 1}: floor {floor['seconds']:.2f} s ({floor['right']} right, {floor['wrong']} wrong, "
-                  f"{floor['failed']} failed), grade {cold['seconds']:.2f} s, ratio {cold['seconds'] / floor['seconds']:.2f}")
+        floor_spec(bench, spec, options.jobs)
+        floors, colds = interleaved(bench, spec, options.rounds)
         size = options.size
         floor_s, cold_s = median(floors, "seconds"), median(colds, "seconds")
-        ratio = statistics.median(c["seconds"] / f["seconds"] for c, f in zip(colds, floors))
         print(f"bare-fork floor:     {size / floor_s:7.1f} submissions/s ({1000 * floor_s / size:.2f} ms each)")
         print(f"grade, cold:         {size / cold_s:7.1f} submissions/s ({1000 * cold_s / size:.2f} ms each, "
               f"{median(colds, 'first_job'):.2f} s to the first job)")
-        print(f"ratio to the floor:  {ratio:7.2f}x (median of the rounds' ratios; the issue's goal: <= 1.5)")
+        print(f"ratio to the floor:  {ratio(colds, floors):7.2f}x (median of the rounds' ratios, both {options.jobs} at "
+              "once; the issue's goal: <= 1.5)")
+        if not options.no_default_jobs:
+            own = session.lanes(None, size)
+            print(f"as run without --jobs: grade picks {own} fork servers for {size} notebooks on {os.cpu_count()} CPUs; "
+                  f"the floor runs {own} at once too")
+            as_run = copy.copy(bench)
+            as_run.jobs = None
+            floor_spec(as_run, scratch / "floor-as-run.pickle", own)
+            floors_as_run, colds_as_run = interleaved(as_run, scratch / "floor-as-run.pickle", options.rounds)
+            print(f"ratio to the floor:  {ratio(colds_as_run, floors_as_run):7.2f}x both {own} at once "
+                  f"(grade {1000 * median(colds_as_run, 'seconds') / size:.2f} ms each, the floor "
+                  f"{1000 * median(floors_as_run, 'seconds') / size:.2f}; the floor {own} at once takes "
+                  f"{median(floors_as_run, 'seconds') / floor_s:.2f}x the floor {options.jobs} at once)")
         # Each cached run right after the run that filled its cache: this machine's speed drifts within minutes.
         fills, cached = [], []
         for _ in range(max(1, options.rounds)):
