@@ -50,9 +50,9 @@ class Found:
 
     submission: Submission
     """Its student id told without an assignment: the folder under the given one, else the file's name."""
-    named_by: Path | None
+    named_by: str | None
     """The path whose file name told the student id (the notebook was given itself, or lies right in a given
-    folder); None when the folder under the given one did."""
+    folder), as text; None when the folder under the given one did."""
     alias: str | None = None
     """The student id of a file found without a folder of its own in a class zip, if it is named as the
     assignment's notebook: the zip's (or its one enclosing folder's) name."""
@@ -84,9 +84,9 @@ def discover(paths: Iterable[Path]) -> list[Found]:
             base = str(given.resolve())
             for parts in sorted(_entries(base)):
                 path = os.path.join(base, *parts)
-                named_by = None if len(parts) > 1 else Path(path)
+                named_by = None if len(parts) > 1 else path
                 student = parts[0] if named_by is None else _student_of_file(named_by, None)
-                found.setdefault(path, Found(Submission(path, str(given.joinpath(*parts)), student), named_by))
+                found.setdefault(path, Found(Submission(path, _joined(given, parts), student), named_by))
         elif given.suffix.lower() == ".zip":  # a class zip from Canvas, Moodle or Gradescope (a notebook never is)
             # Imported for a zip only: zipfile, lzma and the rest cost every other run's start about 5 ms.
             from grader.intake import zips
@@ -95,7 +95,7 @@ def discover(paths: Iterable[Path]) -> list[Found]:
                 found.setdefault(submission.location, Found(submission, None, alias))
         else:
             # Read where the link points; named (student id) as the user named it.
-            target, named_by = given.resolve(), Path(os.path.abspath(given))
+            target, named_by = given.resolve(), os.path.abspath(given)
             found.setdefault(str(target), Found(Submission(target, str(given), _student_of_file(named_by, None)),
                                                 named_by))
     return list(found.values())
@@ -137,12 +137,24 @@ def _entries(base: str) -> Iterator[tuple[str, ...]]:
                 yield path
 
 
-def _student_of_file(path: Path, assignment_stem: str | None) -> str:
-    """alice.ipynb -> alice; alice/<assignment's notebook>.ipynb (named like the assignment) -> alice."""
-    folder = path.parent.name
-    if assignment_stem and path.stem == assignment_stem and folder:
-        return folder
-    return path.stem
+def _joined(given: Path, parts: tuple[str, ...]) -> str:
+    """str(given.joinpath(*parts)) for the names of entries under `given`, without making a Path of it: a Path
+    interns each part, and the interpreter's table of interned strings grows with the class and never shrinks."""
+    text = str(given)
+    return os.path.join(*parts) if text == "." else os.path.join(text, *parts)
+
+
+def _student_of_file(path: str, assignment_stem: str | None) -> str:
+    """alice.ipynb -> alice; alice/<assignment's notebook>.ipynb (named like the assignment) -> alice.
+
+    `path` is absolute and normalised; its stem is taken as Path.stem takes it (text here, for the reason `_joined`
+    gives)."""
+    folder, name = os.path.split(path)
+    dot = name.rfind(".")
+    stem = name[:dot] if 0 < dot < len(name) - 1 else name
+    if assignment_stem and stem == assignment_stem and os.path.basename(folder):
+        return os.path.basename(folder)
+    return stem
 
 
 def resolve_assignment_name(available: list[str], requested: str | None) -> str:

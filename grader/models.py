@@ -133,7 +133,9 @@ class Submission:
         # Names come from file names (any bytes but / and NUL: newlines, escapes, bidi overrides,
         # undecodable Latin-1): they are made one printable line here, once, so no report, terminal
         # line or log record downstream can be forged or fail to encode.
-        object.__setattr__(self, "given", path_name(self.given))
+        given = path_name(self.given)
+        # A class named by its absolute path gives each notebook as it lies: one string kept, not two equal ones.
+        object.__setattr__(self, "given", self.location if given == self.location else given)
         object.__setattr__(self, "student", path_name(self.student))
 
     @property

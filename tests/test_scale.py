@@ -201,3 +201,39 @@ def test_grading_settles_the_collector_and_leaves_it_as_it_found_it(klass, tmp_p
     assert run.exit_code == 0, run.output
     assert seen and all(frozen and young >= 10_000 for frozen, young in seen), seen
     assert gc.get_freeze_count() == 0 and gc.get_threshold() == before
+
+
+@pytest.mark.parametrize("layout", ["a folder a student", "one folder of notebooks"])
+def test_finding_a_class_keeps_a_few_hundred_bytes_a_notebook(tmp_path, layout):
+    """What finding the notebooks keeps is held until the class is graded, so the grader's peak memory grows with
+    it: 3,000 notebooks cost the text they need and 150-210 bytes each besides (the Submission and Found objects,
+    their places in the list and the dict), whether the class is named by its absolute path or a relative one. Two
+    equal copies of the path, or a Path kept per notebook, cost 150-270 bytes more each (and Paths grow the
+    interpreter's table of interned strings for good)."""
+    import os
+    import sys
+    import tracemalloc
+
+    from grader import batch
+
+    for number in range(3000):
+        if layout == "a folder a student":
+            (tmp_path / "class" / f"student{number:05d}").mkdir(parents=True)
+            (tmp_path / "class" / f"student{number:05d}" / "backward_pass.ipynb").touch()
+        else:
+            (tmp_path / "class").mkdir(exist_ok=True)
+            (tmp_path / "class" / f"student{number:05d}.ipynb").touch()
+    for given in (tmp_path / "class", Path(os.path.relpath(tmp_path / "class"))):
+        tracemalloc.start()
+        try:
+            before = tracemalloc.take_snapshot()
+            found = batch.discover([given])
+            kept = sum(stat.size_diff for stat in tracemalloc.take_snapshot().compare_to(before, "filename"))
+        finally:
+            tracemalloc.stop()
+        # The text a notebook needs: where it is, its student, and how it was given when that reads otherwise.
+        needed = sum(sys.getsizeof(each.submission.location) + sys.getsizeof(each.submission.student)
+                     + (sys.getsizeof(each.submission.given) if each.submission.given != each.submission.location else 0)
+                     for each in found)
+        assert len(found) == 3000
+        assert (kept - needed) / 3000 < 260, (layout, given, (kept - needed) / 3000)
