@@ -128,9 +128,9 @@ class Bench:
         return {**json.loads(done.stdout), "seconds": time.time() - started}
 
 
-def floor_spec(bench: Bench, path: Path, jobs: int) -> None:
+def floor_spec(bench: Bench, path: Path, jobs: int | None = None) -> None:
     """The floor's input: the notebooks, the same cases as `grade` builds, the reference's returned values, and how
-    many notebooks it runs at once."""
+    many notebooks it runs at once (`jobs`, else the bench's --jobs)."""
     import numpy as np
 
     from grader import assignment
@@ -143,7 +143,7 @@ def floor_spec(bench: Bench, path: Path, jobs: int) -> None:
     spec = {"paths": [str(bench.folder / s.name / "backward_pass.ipynb") for s in bench.students],
             "function": loaded.rubric.function, "cases": [case_builder.copy_arguments(case.arguments) for case in built],
             "expected": expected, "timeout": loaded.defaults.limits.timeout,
-            "statement": loaded.defaults.limits.statement, "jobs": jobs}
+            "statement": loaded.defaults.limits.statement, "jobs": jobs or bench.jobs}
     path.write_bytes(pickle.dumps(spec))
 
 
@@ -221,7 +221,7 @@ def main() -> None:
               f"--jobs {options.jobs}, {os.cpu_count()} CPUs, {options.rounds} interleaved rounds, load "
               f"{os.getloadavg()[0]:.1f}")
         spec = scratch / "floor.pickle"
-        floor_spec(bench, spec, options.jobs)
+        floor_spec(bench, spec)
         floors, colds = interleaved(bench, spec, options.rounds)
         size = options.size
         floor_s, cold_s = median(floors, "seconds"), median(colds, "seconds")
