@@ -171,9 +171,9 @@ def median(rows: list[dict], key: str) -> float:
     return statistics.median(row[key] for row in rows)
 
 
-def ratio(colds: list[dict], floors: list[dict]) -> float:
-    """The median of the rounds' ratios of `grade` to the floor."""
-    return statistics.median(cold["seconds"] / floor["seconds"] for cold, floor in zip(colds, floors))
+def ratio(runs: list[dict], baselines: list[dict]) -> float:
+    """The median of the ratios of each run of `runs` to its pair in `baselines` (a round's floor, say)."""
+    return statistics.median(run["seconds"] / baseline["seconds"] for run, baseline in zip(runs, baselines))
 
 
 def interleaved(bench: Bench, spec: Path, rounds: int) -> tuple[list[dict], list[dict]]:
@@ -249,7 +249,7 @@ def main() -> None:
             fills.append(bench.grade("--out", str(bench.fresh("out")), *cache))
             cached.append(bench.grade("--out", str(bench.fresh("out")), *cache))
         cached_s, filled_s = median(cached, "seconds"), median(fills, "seconds")
-        cached_ratio = statistics.median(c["seconds"] / f["seconds"] for c, f in zip(cached, fills))
+        cached_ratio = ratio(cached, fills)
         print(f"grade, cached:       {size / cached_s:7.1f} submissions/s ({cached_s:.2f} s; {cached_ratio:.3f}x the run "
               f"that filled its cache just before, {filled_s:.2f} s: median of {len(cached)} pairs; goal <= 0.08)")
         print(f"peak RSS:            grader process {median(colds, 'rss_self'):.0f} MB, largest fork server or child "
