@@ -326,3 +326,34 @@ def test_metadata_naming_an_assignment_not_held_here_is_refused(course, tmp_path
     document = json.loads((root / "results" / "results.json").read_text(encoding="utf-8"))
     assert document["score"] == 0
     assert "this notebook is for assignment backward_pass, not forward_pass" in document["output"]
+
+
+def test_a_definition_is_found_only_where_def_starts_a_word(course, tmp_path):
+    """Routing finds a graded function's definition by `\\bdef\\s+NAME\\s*\\(` in the text (routing._defines): a
+    `def` glued to a word before it (`undef backward_pass(`) defines nothing, so a forward_pass notebook saying so
+    still goes to forward_pass; `# def backward_pass(` in a comment counts, as it always did. The search itself
+    agrees with that pattern on generated texts: runs of `def`, names, spaces, brackets and Unicode letters and
+    digits (word characters the pattern's `\\b` knows), `def` inside and right after other words."""
+    import random
+    import re
+
+    from grader import routing
+
+    solutions, _ = course
+    book = nbformat.read(str(solutions / "forward_pass" / "forward_pass.ipynb"), as_version=4)
+    book.metadata.pop("backprop_grader", None)
+    book.cells.append(v4.new_code_cell("# undef backward_pass(x): an old helper, gone\nprint('done')"))
+    glued = write(book, tmp_path / "glued" / "carol.ipynb")
+    assert invoke_grade(glued, solutions=solutions).doc["assignment"] == "forward_pass"
+    book.cells[-1] = v4.new_code_cell("# def backward_pass(x): not written yet")
+    spaced = write(book, tmp_path / "spaced" / "carol.ipynb")
+    assert invoke_grade(spaced, solutions=solutions).doc["assignment"] == "backward_pass"
+
+    pieces = ["def", "def ", " ", "\t", "\n", "(", "f", "fx", "x_", "_", "é", "ß", "1", "٣", "\u00a0", ".", "#",
+              "undef", "def(", "defdef", "def  f (", "def f("]
+    generator = random.Random(20261130)
+    for _ in range(20_000):
+        text = "".join(generator.choice(pieces) for _ in range(generator.randint(0, 14)))
+        for name in ("f", "fx", "x_f", "é"):
+            expected = re.search(rf"\bdef\s+{re.escape(name)}\s*\(", text) is not None
+            assert routing._defines(text, name) is expected, (text, name)
