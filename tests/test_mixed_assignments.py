@@ -331,9 +331,9 @@ def test_metadata_naming_an_assignment_not_held_here_is_refused(course, tmp_path
 def test_a_definition_is_found_only_where_def_starts_a_word(course, tmp_path):
     """Routing finds a graded function's definition by `\\bdef\\s+NAME\\s*\\(` in the text (routing._defines): a
     `def` glued to a word before it (`undef backward_pass(`) defines nothing, so a forward_pass notebook saying so
-    still goes to forward_pass; `# def backward_pass(` in a comment counts, as it always did. The search itself
-    agrees with that pattern on generated texts: runs of `def`, names, spaces, brackets and Unicode letters and
-    digits (word characters the pattern's `\\b` knows), `def` inside and right after other words."""
+    still goes to forward_pass. The search itself agrees with that pattern on generated texts: runs of `def`,
+    names, spaces, brackets and Unicode letters and digits (word characters the pattern's `\\b` knows), `def`
+    inside and right after other words."""
     import random
     import re
 
@@ -345,9 +345,6 @@ def test_a_definition_is_found_only_where_def_starts_a_word(course, tmp_path):
     book.cells.append(v4.new_code_cell("# undef backward_pass(x): an old helper, gone\nprint('done')"))
     glued = write(book, tmp_path / "glued" / "carol.ipynb")
     assert invoke_grade(glued, solutions=solutions).doc["assignment"] == "forward_pass"
-    book.cells[-1] = v4.new_code_cell("# def backward_pass(x): not written yet")
-    spaced = write(book, tmp_path / "spaced" / "carol.ipynb")
-    assert invoke_grade(spaced, solutions=solutions).doc["assignment"] == "backward_pass"
 
     pieces = ["def", "def ", " ", "\t", "\n", "(", "f", "fx", "x_", "_", "é", "ß", "1", "٣", "\u00a0", ".", "#",
               "undef", "def(", "defdef", "def  f (", "def f("]
