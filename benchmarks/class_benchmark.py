@@ -20,7 +20,11 @@ notebooks), each tool in its own fresh process, timed end to end from the parent
 - start-up: seconds from spawning `grade` (or `grade-check`) on one notebook to its first job
   handed to the sandbox (the grader's own path: its imports, the assignment, the cases), to that
   job written to a fork server that has answered its probe (the later of the grader's path and the
-  server's start), and to its exit;
+  server's start), and to its exit; beside two baselines measured in the same stretch, interleaved:
+  the floor on that one notebook, from its spawn to its first fork (an interpreter and numpy: the
+  least an isolating harness spends before its first job), and an interpreter that imports click
+  and numpy and exits (what the grader's path cannot do without); and a fork server alone, from its
+  spawn to its probe child's answer (the soonest a job can run);
 - peak RSS of the grader process and of its largest fork server or child;
 - a Jupyter kernel per notebook (nbclient, as nbgrader and otter run notebooks; needs the
   `bench` extra, `pip install -e '.[bench]'`): a sample of notebooks, extrapolated to the class.
@@ -50,7 +54,7 @@ sys.path.insert(0, str(HERE))
 
 import synthetic  # noqa: E402
 
-from grader import session  # noqa: E402
+from grader import blas_threads, session  # noqa: E402
 
 # Runs one CLI command in a fresh interpreter and reports, to the file named by argv[3], when the
 # first job was handed to the sandbox and when its bytes were first written to a fork server that had
@@ -122,15 +126,18 @@ class Bench:
         return self.grade("--no-cache", "--out", str(self.fresh("out")), *extra, paths=paths)
 
     def floor(self, spec_path: Path) -> dict:
+        """One run of the floor: its wall seconds, and seconds from spawning it to its first fork."""
         started = time.time()
         done = subprocess.run([sys.executable, str(HERE / "bare_fork_floor.py"), str(spec_path)],
                               capture_output=True, text=True, check=True)
-        return {**json.loads(done.stdout), "seconds": time.time() - started}
+        facts = json.loads(done.stdout)
+        first = facts["first_fork"] - started if facts["first_fork"] is not None else float("nan")
+        return {**facts, "seconds": time.time() - started, "first_fork": first}
 
 
-def floor_spec(bench: Bench, path: Path, jobs: int | None = None) -> None:
-    """The floor's input: the notebooks, the same cases as `grade` builds, the reference's returned values, and how
-    many notebooks it runs at once (`jobs`, else the bench's --jobs)."""
+def floor_spec(bench: Bench, path: Path, jobs: int | None = None, paths: list[Path] | None = None) -> None:
+    """The floor's input: the notebooks (`paths`, else the whole class), the same cases as `grade` builds, the
+    reference's returned values, and how many notebooks it runs at once (`jobs`, else the bench's --jobs)."""
     import numpy as np
 
     from grader import assignment
@@ -140,7 +147,8 @@ def floor_spec(bench: Bench, path: Path, jobs: int | None = None) -> None:
     built = case_builder.build(loaded, loaded.defaults.seed)
     expected = [np.concatenate([np.asarray(case.expected[name], dtype=np.float64).ravel()
                                 for name in loaded.rubric.returns]) for case in built]
-    spec = {"paths": [str(bench.folder / s.name / "backward_pass.ipynb") for s in bench.students],
+    paths = paths or [bench.folder / s.name / "backward_pass.ipynb" for s in bench.students]
+    spec = {"paths": [str(path) for path in paths],
             "function": loaded.rubric.function, "cases": [case_builder.copy_arguments(case.arguments) for case in built],
             "expected": expected, "timeout": loaded.defaults.limits.timeout,
             "statement": loaded.defaults.limits.statement, "jobs": jobs or bench.jobs}
@@ -165,6 +173,32 @@ def kernel_seconds(paths: list[Path], timeout: float) -> float | None:
             pass
         times.append(time.perf_counter() - started)
     return statistics.median(times)
+
+
+def start_seconds() -> dict:
+    """Seconds for a fresh interpreter to import what the grader's path to its first job cannot do without, the CLI
+    library and numpy (BLAS on one thread, as everywhere here), and exit."""
+    environment = dict(os.environ)
+    blas_threads.cap(environment)
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import click, numpy"], env=environment, check=True)
+    return {"seconds": time.perf_counter() - started}
+
+
+def server_seconds() -> dict:
+    """Seconds from spawning a fork server, as `grade` does for one notebook (the solutions hidden), to its probe
+    child's answer, with nothing else running: no job can run before it."""
+    from grader import assignment
+    from grader.sandbox import client
+
+    output_bytes = assignment.load(ROOT / "solutions", "backward_pass").defaults.limits.output_bytes
+    started = time.perf_counter()
+    server = client.ForkServer((str((ROOT / "solutions").resolve()),), client.scratch_bytes(output_bytes))
+    try:
+        server.ready()
+        return {"seconds": time.perf_counter() - started}
+    finally:
+        server.close()
 
 
 def median(rows: list[dict], key: str) -> float:
@@ -261,12 +295,24 @@ def main() -> None:
                   f"{pages['seconds'] / without['seconds']:.2f}x (goal <= 2), "
                   f"{1000 * (pages['seconds'] - without['seconds']) / size:.1f} ms per submission")
         one = [bench.folder / s.name / "backward_pass.ipynb" for s in bench.students if s.kind == "correct"][:1]
-        singles = [bench.cold(paths=one) for _ in range(5)]
-        checks = [bench.grade(paths=one, command="check") for _ in range(5)]
+        floor_spec(bench, scratch / "floor-one.pickle", paths=one)
+        singles, checks, floors_one, imports, servers = [], [], [], [], []
+        for _ in range(5):  # interleaved, as the class's rounds are
+            singles.append(bench.cold(paths=one))
+            checks.append(bench.grade(paths=one, command="check"))
+            floors_one.append(bench.floor(scratch / "floor-one.pickle"))
+            imports.append(start_seconds())
+            servers.append(server_seconds())
         print(f"one notebook:        grade {median(singles, 'seconds'):.3f} s end to end "
               f"({median(singles, 'first_job'):.3f} s to the first job, {median(singles, 'written'):.3f} s to it written "
               f"to a ready server), grade-check {median(checks, 'seconds'):.3f} s ({median(checks, 'first_job'):.3f} s, "
               f"{median(checks, 'written'):.3f} s); goals 0.3 s and 0.15 s")
+        floor_first = median(floors_one, "first_fork")
+        print(f"start-up baselines:  the floor forks its first child {floor_first:.3f} s after its start (an interpreter, "
+              f"numpy, the notebook read); an interpreter importing click and numpy takes {median(imports, 'seconds'):.3f} "
+              f"s; the first job {median(singles, 'first_job') / floor_first:.2f}x the floor's with grade, "
+              f"{median(checks, 'first_job') / floor_first:.2f}x with grade-check; a fork server alone answers its probe "
+              f"{median(servers, 'seconds'):.3f} s after its spawn (a job can run no sooner)")
         if options.kernel_sample > 0:
             step = max(1, size // options.kernel_sample)
             sample = [bench.folder / s.name / "backward_pass.ipynb" for s in bench.students[::step]][: options.kernel_sample]
