@@ -20,10 +20,10 @@ notebooks), each tool in its own fresh process, timed end to end from the parent
 - start-up: seconds from spawning `grade` (or `grade-check`) on one notebook to its first job
   handed to the sandbox (the grader's own path: its imports, the assignment, the cases), to that
   job written to a fork server that has answered its probe (the later of the grader's path and the
-  server's start), and to its exit; beside two baselines measured in the same stretch, interleaved:
+  server's start), and to its exit; beside three baselines measured in the same stretch, interleaved:
   the floor on that one notebook, from its spawn to its first fork (an interpreter and numpy: the
   least an isolating harness spends before its first job), and an interpreter that imports click
-  and numpy and exits (what the grader's path cannot do without); and a fork server alone, from its
+  and numpy and exits (what the grader's path cannot do without), and a fork server alone, from its
   spawn to its probe child's answer (the soonest a job can run);
 - peak RSS of the grader process and of its largest fork server or child;
 - a Jupyter kernel per notebook (nbclient, as nbgrader and otter run notebooks; needs the
@@ -118,8 +118,8 @@ class Bench:
                        cwd=self.scratch, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
         seconds = time.time() - started
         facts = json.loads(report.read_text())
-        first, written = (facts[key] - started if facts[key] is not None else float("nan") for key in ("first_job", "written"))
-        return {"seconds": seconds, "first_job": first, "written": written, "rss_self": facts["rss_self"] / 1024,
+        return {"seconds": seconds, "first_job": _since(started, facts["first_job"]),
+                "written": _since(started, facts["written"]), "rss_self": facts["rss_self"] / 1024,
                 "rss_children": facts["rss_children"] / 1024}
 
     def cold(self, *extra: str, paths: list[Path] | None = None) -> dict:
@@ -131,8 +131,12 @@ class Bench:
         done = subprocess.run([sys.executable, str(HERE / "bare_fork_floor.py"), str(spec_path)],
                               capture_output=True, text=True, check=True)
         facts = json.loads(done.stdout)
-        first = facts["first_fork"] - started if facts["first_fork"] is not None else float("nan")
-        return {**facts, "seconds": time.time() - started, "first_fork": first}
+        return {**facts, "seconds": time.time() - started, "first_fork": _since(started, facts["first_fork"])}
+
+
+def _since(started: float, stamp: float | None) -> float:
+    """Seconds from `started` to a wall-clock `stamp` a timed process reported; NaN when it reported none."""
+    return stamp - started if stamp is not None else float("nan")
 
 
 def floor_spec(bench: Bench, path: Path, jobs: int | None = None, paths: list[Path] | None = None) -> None:
